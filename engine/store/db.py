@@ -1,0 +1,48 @@
+"""Database engine and sessions: one SQLAlchemy engine per Settings, a fresh one per test."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine as SAEngine
+from sqlmodel import Session, SQLModel, create_engine
+
+from engine.store import models  # noqa: F401  (registers the tables)
+
+log = logging.getLogger(__name__)
+
+
+def make_db(url: str) -> SAEngine:
+    """Create the engine for `url`, create missing tables, and turn on WAL for SQLite files."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
+    db = create_engine(url, connect_args=connect_args)
+    if url.startswith("sqlite"):
+        event.listen(db, "connect", _sqlite_pragmas)
+    SQLModel.metadata.create_all(db)
+    return db
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@contextmanager
+def session_scope(db: SAEngine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(db, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise

@@ -1,0 +1,159 @@
+"""SQLModel tables: customers, tickets, messages, triage, drafts, feedback, knowledge, dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Naive UTC now (SQLite stores naive datetimes)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    CHAT = "chat"
+    SMS = "sms"
+    SOCIAL = "social"
+    VOICE = "voice"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class FeedbackKind(StrEnum):
+    APPROVE = "approve"
+    EDIT = "edit"
+    REJECT = "reject"
+    OVERRIDE_INTENT = "override_intent"
+
+
+class Customer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    email: str | None = Field(default=None, index=True)
+    handle: str | None = Field(default=None, index=True)
+    vip: bool = False
+    ai_opt_in: bool = True
+    ai_drafts_opt_out: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Ticket(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    channel: str = Field(default=Channel.EMAIL, index=True)
+    subject: str = ""
+    status: str = Field(default=TicketStatus.NEW, index=True)
+    external_id: str | None = Field(default=None, index=True, unique=True)
+    intent: str | None = Field(default=None, index=True)
+    intent_confidence: float | None = None
+    needs_review: bool = True
+    sentiment_label: str | None = None
+    valence: float | None = None
+    urgency: float | None = None
+    priority: float = 0.0
+    gold_intent: str | None = None  # the label the demo data came with; never shown to the model
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = None
+
+
+class Message(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    direction: str = Direction.INBOUND
+    author: str = ""
+    body: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TriageResult(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    intent: str
+    confidence: float
+    is_unknown: bool = False
+    alternatives: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    sentiment_label: str = "neutral"
+    sentiment_probability: float = 0.0
+    valence: float = 0.0
+    arousal: float = 0.0
+    urgency: float = 0.0
+    model_version: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Draft(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    text: str
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    sentence_support: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    confidence: float = 0.0
+    is_fallback: bool = False
+    fallback_reason: str = ""
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Feedback(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    draft_id: int | None = Field(default=None, foreign_key="draft.id")
+    kind: str = Field(index=True)
+    draft_text: str = ""
+    final_text: str = ""
+    edit_distance: int = 0
+    old_intent: str | None = None
+    new_intent: str | None = None
+    reason: str = ""
+    agent: str = ""
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class KnowledgeDocument(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, unique=True)  # stable id, e.g. "abcd/Order Issue/Status Service"
+    title: str
+    source: str = ""
+    content_hash: str = ""
+    text: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class KnowledgeChunk(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="knowledgedocument.id", index=True)
+    ordinal: int = 0
+    heading: str = ""
+    text: str
+
+
+class DeadLetter(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(index=True)
+    raw: str
+    error: str
+    retries: int = 0
+    resolved: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
