@@ -67,6 +67,8 @@ class Ticket(SQLModel, table=True):
     valence: float | None = None
     urgency: float | None = None
     priority: float = 0.0
+    triaged_at: datetime | None = None  # None: a customer message has not been triaged yet
+    drafted_at: datetime | None = None  # None: the latest customer message has no draft yet
     gold_intent: str | None = None  # the label the demo data came with; never shown to the model
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -79,6 +81,7 @@ class Message(SQLModel, table=True):
     direction: str = Direction.INBOUND
     author: str = ""
     body: str
+    external_id: str | None = Field(default=None, index=True, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -1,0 +1,94 @@
+"""Assist: retrieve knowledge for a ticket, draft a grounded reply with the local model, store it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+from engine.drafting.drafter import Drafter, DraftResult
+from engine.drafting.sources import Source
+from engine.knowledge.knowledge_base import KnowledgeBase
+from engine.store.models import Customer, Direction, Draft, Message, Ticket, utcnow
+from engine.triage import customer_text
+
+log = logging.getLogger(__name__)
+
+EARLIER_TICKETS = 3
+
+
+def sources_for(kb: KnowledgeBase, query: str, vector: np.ndarray | None, k: int) -> list[Source]:
+    """The top-k knowledge chunks for a query, numbered 1..k as the model and the agent see them."""
+    hits = kb.search(query, k=k, query_vector=vector)
+    return [
+        Source(n=n, chunk_id=h.chunk_id, document_key=h.document_key, title=h.title, heading=h.heading, text=h.text, score=h.score)
+        for n, h in enumerate(hits, start=1)
+    ]
+
+
+def draft_ticket(
+    session: Session,
+    ticket_id: int,
+    *,
+    kb: KnowledgeBase,
+    drafter: Drafter,
+    vector: np.ndarray | None,
+    k: int,
+    on_token: Callable[[str], None] | None = None,
+) -> Draft:
+    """Draft a reply for the ticket's latest customer message and store it."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise LookupError(f"ticket {ticket_id} does not exist")
+    customer = session.get(Customer, ticket.customer_id)
+    messages = list(
+        session.exec(select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id)))
+    )
+    question = customer_text(messages)
+    latest = next((m.body for m in reversed(messages) if m.direction == Direction.INBOUND), question)
+    conversation = [("customer" if m.direction == Direction.INBOUND else "agent", m.body) for m in messages]
+    remember = customer is not None and not customer.ai_drafts_opt_out
+    result = drafter.draft(
+        customer_message=latest,
+        sources=sources_for(kb, question, vector, k),
+        conversation=conversation[:-1],
+        earlier_tickets=_earlier_tickets(session, ticket) if remember else [],
+        customer_name=customer.name.split()[0] if customer else None,
+        on_token=on_token,
+    )
+    draft = _draft_row(ticket_id, result)
+    session.add(draft)
+    ticket.drafted_at = utcnow()
+    session.add(ticket)
+    session.flush()
+    return draft
+
+
+def _earlier_tickets(session: Session, ticket: Ticket) -> list[str]:
+    query = (
+        select(Ticket.subject)
+        .where(Ticket.customer_id == ticket.customer_id, Ticket.id != ticket.id)
+        .order_by(col(Ticket.created_at).desc())
+        .limit(EARLIER_TICKETS)
+    )
+    return list(session.exec(query))
+
+
+def _draft_row(ticket_id: int, result: DraftResult) -> Draft:
+    return Draft(
+        ticket_id=ticket_id,
+        text=result.text,
+        sources=[asdict(s) for s in result.sources],
+        sentence_support=[asdict(s) for s in result.sentence_support],
+        confidence=result.confidence,
+        is_fallback=result.is_fallback,
+        fallback_reason=result.fallback_reason,
+        model=result.model,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        latency_ms=result.latency_ms,
+        ttft_ms=result.ttft_ms,
+    )

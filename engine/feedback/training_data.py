@@ -1,0 +1,44 @@
+"""Labelled texts for the intent model: shipped demo labels plus what agents confirmed or corrected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from engine.demo.seed import bitext_requests, split_queue_and_training
+from engine.store.models import Direction, Feedback, FeedbackKind, Message, Ticket
+
+
+def demo_training_rows(data_dir: Path, queue_count: int) -> tuple[list[str], list[str]]:
+    """Bitext requests that are not in the demo queue, with their intent labels."""
+    requests = bitext_requests(data_dir)
+    _, training = split_queue_and_training(requests, queue_count)
+    rows = [requests[i] for i in training if requests[i].intent]
+    return [r.text for r in rows], [r.intent or "" for r in rows]
+
+
+def confirmed_rows(session: Session) -> tuple[list[str], list[str]]:
+    """First customer message of every ticket whose intent an agent corrected or confirmed by sending a reply."""
+    corrected = select(Feedback.ticket_id, Feedback.new_intent).where(Feedback.kind == FeedbackKind.OVERRIDE_INTENT)
+    labels: dict[int, str] = {}
+    for ticket_id, intent in session.exec(corrected.order_by(col(Feedback.created_at))):
+        if intent:
+            labels[ticket_id] = intent
+    sent = select(Feedback.ticket_id, Feedback.old_intent).where(
+        col(Feedback.kind).in_([FeedbackKind.APPROVE, FeedbackKind.EDIT])
+    )
+    for ticket_id, intent in session.exec(sent):
+        if intent and intent != "unknown":
+            labels.setdefault(ticket_id, intent)
+    texts, out = [], []
+    for ticket_id, intent in labels.items():
+        first = session.exec(
+            select(Message.body)
+            .where(Message.ticket_id == ticket_id, Message.direction == Direction.INBOUND)
+            .order_by(col(Message.created_at))
+        ).first()
+        if first and session.get(Ticket, ticket_id) is not None:
+            texts.append(first)
+            out.append(intent)
+    return texts, out

@@ -1,0 +1,134 @@
+"""Triage: embed each customer message once, then intent + confidence, sentiment and a queue priority."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+from engine.nlp.embedder import Embedder
+from engine.nlp.intent import IntentClassifier, IntentPrediction
+from engine.nlp.sentiment import SentimentScore, SentimentScorer, frustration_rising
+from engine.store.models import Direction, Message, Ticket, TriageResult, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_TRIAGE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class TriageModels:
+    embedder: Embedder
+    intent: IntentClassifier
+    intent_version: str
+    sentiment: SentimentScorer
+    review_threshold: float = 0.80
+
+
+def customer_text(messages: list[Message]) -> str:
+    """All customer messages of a ticket, oldest first, as one text for intent and retrieval."""
+    inbound = [m.body for m in messages if m.direction == Direction.INBOUND]
+    return "\n".join(inbound)[-MAX_TRIAGE_CHARS:]
+
+
+def queue_priority(sentiment: SentimentScore, confidence: float, rising: bool, waiting_hours: float) -> float:
+    """Higher first: urgency dominates, then negative valence, frustration rising, low confidence and waiting time."""
+    negativity = max(0.0, -sentiment.valence)
+    waiting = min(waiting_hours / 48.0, 1.0)
+    score = 0.45 * sentiment.urgency + 0.2 * negativity + 0.15 * float(rising) + 0.1 * (1 - confidence) + 0.1 * waiting
+    return round(score, 4)
+
+
+def pending_ticket_ids(session: Session, limit: int) -> list[int]:
+    """Tickets with a customer message that has not been triaged yet, oldest first."""
+    query = select(Ticket.id).where(col(Ticket.triaged_at).is_(None)).order_by(col(Ticket.created_at)).limit(limit)
+    return [ticket_id for ticket_id in session.exec(query) if ticket_id is not None]
+
+
+def triage_tickets(session: Session, ticket_ids: list[int], models: TriageModels, *, now: datetime | None = None) -> dict[int, np.ndarray]:
+    """Triage the given tickets in one batch; returns each ticket's embedding (reused by retrieval)."""
+    now = now or utcnow()
+    tickets = [t for t in (session.get(Ticket, i) for i in ticket_ids) if t is not None]
+    if not tickets:
+        return {}
+    threads = {t.id: _messages(session, t) for t in tickets}
+    ticket_texts = [customer_text(threads[t.id]) for t in tickets]
+    inbound = [(t, m) for t in tickets for m in threads[t.id] if m.direction == Direction.INBOUND]
+    vectors = models.embedder.encode(ticket_texts + [m.body for _, m in inbound])
+    ticket_vectors, message_vectors = vectors[: len(tickets)], vectors[len(tickets) :]
+    intents = models.intent.predict(ticket_texts, ticket_vectors)
+    prior_counts = _prior_counts(inbound)
+    sentiments = models.sentiment.score([m.body for _, m in inbound], message_vectors, prior_inbound_count=prior_counts)
+    by_ticket: dict[int, list[tuple[Message, SentimentScore]]] = {}
+    for (ticket, message), score in zip(inbound, sentiments, strict=True):
+        assert ticket.id is not None
+        by_ticket.setdefault(ticket.id, []).append((message, score))
+    result: dict[int, np.ndarray] = {}
+    for ticket, vector, prediction in zip(tickets, ticket_vectors, intents, strict=True):
+        assert ticket.id is not None
+        scored = by_ticket.get(ticket.id, [])
+        _store(session, ticket, prediction, scored, models, now)
+        result[ticket.id] = vector
+    return result
+
+
+def _messages(session: Session, ticket: Ticket) -> list[Message]:
+    query = select(Message).where(Message.ticket_id == ticket.id).order_by(col(Message.created_at), col(Message.id))
+    return list(session.exec(query))
+
+
+def _prior_counts(inbound: list[tuple[Ticket, Message]]) -> list[int]:
+    seen: dict[int | None, int] = {}
+    counts = []
+    for ticket, _ in inbound:
+        counts.append(seen.get(ticket.id, 0))
+        seen[ticket.id] = seen.get(ticket.id, 0) + 1
+    return counts
+
+
+def _store(
+    session: Session,
+    ticket: Ticket,
+    prediction: IntentPrediction,
+    scored: list[tuple[Message, SentimentScore]],
+    models: TriageModels,
+    now: datetime,
+) -> None:
+    assert ticket.id is not None
+    known = {r.message_id for r in session.exec(select(TriageResult).where(TriageResult.ticket_id == ticket.id))}
+    for message, score in scored:
+        if message.id in known:
+            continue
+        session.add(
+            TriageResult(
+                ticket_id=ticket.id,
+                message_id=message.id,
+                intent=prediction.label,
+                confidence=prediction.confidence,
+                is_unknown=prediction.is_unknown,
+                alternatives=[{"label": label, "p": round(p, 4)} for label, p in prediction.alternatives],
+                sentiment_label=score.label,
+                sentiment_probability=score.probability,
+                valence=score.valence,
+                arousal=score.arousal,
+                urgency=score.urgency,
+                model_version=models.intent_version,
+                created_at=now,
+            )
+        )
+    latest = scored[-1][1] if scored else None
+    rising = frustration_rising([s.valence for _, s in scored])
+    ticket.intent = prediction.label
+    ticket.intent_confidence = prediction.confidence
+    ticket.needs_review = prediction.is_unknown or prediction.confidence < models.review_threshold
+    if latest is not None:
+        ticket.sentiment_label = latest.label
+        ticket.valence = latest.valence
+        ticket.urgency = latest.urgency
+        waiting = (now - ticket.created_at).total_seconds() / 3600
+        ticket.priority = queue_priority(latest, prediction.confidence, rising, waiting)
+    ticket.triaged_at = now
+    session.add(ticket)

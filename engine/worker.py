@@ -1,0 +1,150 @@
+"""The background worker: load every model without blocking the UI, then triage and draft as tickets arrive."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel import col, select
+
+from engine.app import Engine, Services, State
+from engine.assist import draft_ticket
+from engine.config import DEMO_DATA_DIR
+from engine.feedback.training_data import confirmed_rows, demo_training_rows
+from engine.nlp.intent import IntentClassifier
+from engine.nlp.intent_registry import IntentModelRegistry, training_data_hash
+from engine.store.models import Ticket, TicketStatus
+from engine.triage import TriageModels, pending_ticket_ids, triage_tickets
+
+log = logging.getLogger(__name__)
+
+TRIAGE_BATCH = 64
+IDLE_SECONDS = 5.0
+
+
+def run_worker(engine: Engine) -> None:
+    """Boot every component, then loop: triage pending tickets, draft the most urgent undrafted one."""
+    try:
+        boot(engine)
+    except Exception as exc:  # the UI shows the message; tickets stay stored
+        log.exception("background start-up failed")
+        for status in engine.status.values():
+            if status.state in (State.WAITING, State.LOADING):
+                status.state, status.detail = State.ERROR, f"start-up failed: {exc}"
+        return
+    while not engine._stop.is_set():
+        worked = step(engine)
+        if worked:
+            engine.changed()
+        else:
+            engine._wake.wait(IDLE_SECONDS)
+            engine._wake.clear()
+
+
+def boot(engine: Engine) -> None:
+    """Load embeddings, knowledge index, intent model, sentiment scorer and the Llama drafter, in that order."""
+    from engine.components import load_drafter, load_embedder, load_knowledge, load_sentiment
+
+    settings = engine.settings
+    engine.set_status("embeddings", State.LOADING, "loading all-MiniLM-L6-v2")
+    embedder = load_embedder(settings)
+    services = Services(embedder=embedder)
+    engine.set_status("embeddings", State.READY, embedder.name)
+
+    engine.set_status("knowledge", State.LOADING, "indexing the knowledge base")
+    services.kb, services.similar, detail = load_knowledge(settings, engine.db, embedder)
+    engine.set_status("knowledge", State.READY, detail)
+
+    engine.set_status("intent", State.LOADING, "loading the active intent model")
+    services.intent, services.intent_version = load_intent(engine, services)
+    engine.set_status("intent", State.READY, f"version {services.intent_version}, {len(services.intent.labels)} intents")
+
+    engine.set_status("sentiment", State.LOADING)
+    services.sentiment, detail = load_sentiment(settings)
+    engine.set_status("sentiment", State.READY, detail)
+
+    engine.set_status("drafter", State.LOADING, f"loading {settings.llm_path.name}")
+    services.drafter, state_ok, detail = load_drafter(settings)
+    engine.set_status("drafter", State.READY if state_ok else State.ERROR, detail)
+    services.booted = True
+    engine.services = services
+    engine.changed()
+
+
+def load_intent(engine: Engine, services: Services) -> tuple[IntentClassifier, str]:
+    """The active intent model, or a first one trained from the demo labels and agent corrections."""
+    registry = IntentModelRegistry(engine.settings.models_dir / "intent")
+    active = registry.active()
+    if active is not None:
+        model, info = active
+        return model, str(info["version"])
+    return train_intent(engine, services, registry)
+
+
+def train_intent(engine: Engine, services: Services, registry: IntentModelRegistry) -> tuple[IntentClassifier, str]:
+    """Train on shipped labels plus confirmed tickets, save a new version and activate it."""
+    texts, labels = demo_training_rows(DEMO_DATA_DIR, engine.settings.demo_ticket_count)
+    with engine.session() as session:
+        more_texts, more_labels = confirmed_rows(session)
+    texts, labels = texts + more_texts, labels + more_labels
+
+    def progress(fraction: float, message: str) -> None:
+        engine.set_status("intent", State.LOADING, message, progress=fraction)
+
+    progress(0.0, f"embedding {len(texts)} training texts")
+    vectors = services.embedder.encode(texts)
+    model = IntentClassifier()
+    metrics = model.fit(texts, labels, vectors, progress=progress)
+    version = registry.save_version(model, metrics=metrics, data_hash=training_data_hash(texts, labels))
+    registry.activate(version)
+    return model, version
+
+
+def step(engine: Engine) -> bool:
+    """One unit of background work; False when there was nothing to do."""
+    services = engine.services
+    if services is None or services.intent is None or services.sentiment is None:
+        return False
+    with engine.transaction() as session:
+        ids = pending_ticket_ids(session, TRIAGE_BATCH)
+        if ids:
+            models = TriageModels(
+                services.embedder,
+                services.intent,
+                services.intent_version,
+                services.sentiment,
+                engine.settings.review_threshold,
+            )
+            vectors = triage_tickets(session, ids, models)
+            services.vectors.update(vectors)
+            if services.similar is not None:
+                for ticket_id, vector in vectors.items():
+                    services.similar.add(ticket_id, vector)
+            return True
+    return draft_next(engine)
+
+
+def draft_next(engine: Engine) -> bool:
+    """Draft the highest-priority open ticket that has no draft for its latest message."""
+    services = engine.services
+    if services is None or services.drafter is None or services.kb is None:
+        return False
+    with engine.transaction() as session:
+        query = (
+            select(Ticket.id)
+            .where(col(Ticket.drafted_at).is_(None), col(Ticket.triaged_at).is_not(None))
+            .where(col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN]))
+            .order_by(col(Ticket.priority).desc())
+            .limit(1)
+        )
+        ticket_id = session.exec(query).first()
+        if ticket_id is None:
+            return False
+        draft_ticket(
+            session,
+            ticket_id,
+            kb=services.kb,
+            drafter=services.drafter,
+            vector=services.vectors.get(ticket_id),
+            k=engine.settings.retrieval_k,
+        )
+    return True
