@@ -110,4 +110,9 @@ def bench_redaction(as_json: JsonFlag = False) -> None:
 
 
 if __name__ in {"__main__", "__mp_main__"}:
-    cli()
+    if "pytest" in sys.modules:  # NiceGUI's test plugin runs this file for every UI test
+        from ui.app import run_app
+
+        run_app(Settings.load())
+    else:
+        cli()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -57,7 +56,7 @@ class Engine:
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    _listeners: list[Callable[[], None]] = field(default_factory=list)
+    revision: int = 0
 
     def session(self) -> Session:
         """A plain session (caller commits); prefer `transaction()` for writes."""
@@ -91,16 +90,9 @@ class Engine:
         """Wake the worker: new tickets arrived."""
         self._wake.set()
 
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call `listener` (from the worker thread) whenever tickets were triaged or drafted."""
-        self._listeners.append(listener)
-
     def changed(self) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener()
-            except Exception:  # a closed page must not stop the worker
-                log.debug("listener failed", exc_info=True)
+        """Bump the revision that pages poll to know tickets were triaged, drafted or answered."""
+        self.revision += 1
 
     def set_status(self, key: str, state: State, detail: str = "", progress: float | None = None) -> None:
         component = self.status[key]

@@ -11,8 +11,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    """Naive UTC now (SQLite stores naive datetimes)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Timezone-aware UTC now (SQLModel stores and returns aware UTC datetimes)."""
+    return datetime.now(UTC)
 
 
 class Channel(StrEnum):

@@ -1,0 +1,70 @@
+"""Constructors for the heavy parts, chosen by `settings.model_backend` ("real", or "fake" for fast tests)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Engine as SAEngine
+
+from engine.config import DEMO_DATA_DIR, Settings
+from engine.drafting.drafter import Drafter, ExtractiveDrafter, FakeDrafter
+from engine.drafting.llama_drafter import DrafterUnavailable, LlamaDrafter
+from engine.knowledge.demo_kb import abcd_documents
+from engine.knowledge.knowledge_base import KnowledgeBase
+from engine.knowledge.similar_tickets import SimilarTickets
+from engine.nlp.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
+from engine.nlp.sentiment import SentimentScorer
+
+log = logging.getLogger(__name__)
+
+
+def uses_fakes(settings: Settings) -> bool:
+    """True when the fast test doubles are selected."""
+    return settings.model_backend == "fake"
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The bundled MiniLM embedder, loaded; or the hashing fake."""
+    if uses_fakes(settings):
+        return HashingEmbedder()
+    embedder = MiniLMEmbedder()
+    embedder.load()
+    return embedder
+
+
+def load_knowledge(settings: Settings, db: SAEngine, embedder: Embedder) -> tuple[KnowledgeBase, SimilarTickets, str]:
+    """The knowledge base (demo policy manual on first start) and the similar-ticket index."""
+    index_dir = settings.data_dir / "index"
+    kb = KnowledgeBase(db, embedder, index_dir)
+    if settings.demo and not kb.documents():
+        for spec in abcd_documents(DEMO_DATA_DIR / "abcd_guidelines"):
+            kb.add_document(spec)
+    kb.ensure_index()
+    similar = SimilarTickets(index_dir / "tickets", embedder.dim)
+    return kb, similar, f"{len(kb.documents())} documents"
+
+
+def load_sentiment(settings: Settings) -> tuple[SentimentScorer, str]:
+    """A sentiment scorer trained by the team if there is one, else the built-in default."""
+    trained = settings.models_dir / "sentiment"
+    if trained.is_dir():
+        return SentimentScorer.load(trained), "trained on your labels"
+    return SentimentScorer.default(), "built-in scorer"
+
+
+def load_drafter(settings: Settings) -> tuple[Drafter, bool, str]:
+    """The Llama drafter; when the GGUF cannot be used, extractive drafts and a message saying why."""
+    if uses_fakes(settings):
+        return FakeDrafter(), True, "fake drafter (tests)"
+    drafter = LlamaDrafter(
+        settings.llm_path,
+        n_threads=settings.llm_threads,
+        n_ctx=settings.llm_context,
+        max_tokens=settings.draft_max_tokens,
+    )
+    try:
+        drafter.load()
+    except DrafterUnavailable as exc:
+        log.warning("drafter unavailable, using extractive drafts: %s", exc)
+        return ExtractiveDrafter(), False, f"{exc}; drafts are extractive until this is fixed in Settings"
+    return drafter, True, settings.llm_path.name

@@ -1,0 +1,227 @@
+"""What the agent's screens ask of the engine: the queue, one ticket, drafting on demand, and the agent's actions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, func, select
+
+from engine.app import Engine
+from engine.assist import draft_ticket
+from engine.feedback.capture import latest_draft, override_intent, reject_draft, send_reply
+from engine.nlp.sentiment import frustration_rising
+from engine.store.models import (
+    Customer,
+    Direction,
+    Draft,
+    Feedback,
+    KnowledgeChunk,
+    KnowledgeDocument,
+    Message,
+    Ticket,
+    TriageResult,
+    utcnow,
+)
+from engine.triage import TriageModels, triage_tickets
+
+log = logging.getLogger(__name__)
+
+
+class NotReady(RuntimeError):
+    """The models are still loading; the message says which."""
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: int
+    channel: str
+    customer: str
+    subject: str
+    created_at: datetime
+    intent: str | None
+    confidence: float | None
+    needs_review: bool
+    sentiment: str | None
+    valence: float | None
+    urgency: float | None
+    priority: float
+    status: str
+    has_draft: bool
+
+
+@dataclass
+class TicketView:
+    ticket: Ticket
+    customer: Customer
+    messages: list[Message]
+    triage: list[TriageResult]
+    draft: Draft | None
+    feedback: list[Feedback]
+    frustration_rising: bool
+    similar: list[dict[str, Any]] = field(default_factory=list)
+
+
+def queue_rows(engine: Engine, *, limit: int = 1000) -> list[QueueRow]:
+    """Open and recent tickets, most urgent first."""
+    with engine.session() as session:
+        drafted = select(Draft.ticket_id).distinct()
+        has_draft = {tid for tid in session.exec(drafted)}
+        query = (
+            select(Ticket, Customer.name)
+            .join(Customer, col(Customer.id) == col(Ticket.customer_id))
+            .order_by(col(Ticket.priority).desc(), col(Ticket.created_at).desc())
+            .limit(limit)
+        )
+        return [
+            QueueRow(
+                id=t.id or 0,
+                channel=t.channel,
+                customer=name,
+                subject=t.subject,
+                created_at=t.created_at,
+                intent=t.intent,
+                confidence=t.intent_confidence,
+                needs_review=t.needs_review,
+                sentiment=t.sentiment_label,
+                valence=t.valence,
+                urgency=t.urgency,
+                priority=t.priority,
+                status=t.status,
+                has_draft=t.id in has_draft,
+            )
+            for t, name in session.exec(query)
+        ]
+
+
+def ticket_counts(engine: Engine) -> dict[str, int]:
+    """How many tickets are in each status."""
+    with engine.session() as session:
+        rows = session.exec(select(Ticket.status, func.count()).group_by(Ticket.status))
+        return {status: count for status, count in rows}
+
+
+def ticket_view(engine: Engine, ticket_id: int) -> TicketView | None:
+    """Everything the ticket page shows, or None for an unknown ticket."""
+    with engine.session() as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            return None
+        customer = session.get(Customer, ticket.customer_id)
+        assert customer is not None
+        messages = list(
+            session.exec(select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id)))
+        )
+        triage = list(session.exec(select(TriageResult).where(TriageResult.ticket_id == ticket_id).order_by(col(TriageResult.id))))
+        feedback = list(session.exec(select(Feedback).where(Feedback.ticket_id == ticket_id).order_by(col(Feedback.id))))
+        view = TicketView(
+            ticket=ticket,
+            customer=customer,
+            messages=messages,
+            triage=triage,
+            draft=latest_draft(session, ticket_id),
+            feedback=feedback,
+            frustration_rising=frustration_rising([t.valence for t in triage]),
+        )
+    view.similar = similar_resolved(engine, ticket_id)
+    return view
+
+
+def similar_resolved(engine: Engine, ticket_id: int, k: int = 3) -> list[dict[str, Any]]:
+    """Resolved tickets most like this one, with the reply that closed them."""
+    services = engine.services
+    if services is None or services.similar is None or ticket_id not in services.vectors:
+        return []
+    hits = services.similar.search(services.vectors[ticket_id], 25, exclude=ticket_id)
+    out: list[dict[str, Any]] = []
+    with engine.session() as session:
+        for other_id, score in hits:
+            other = session.get(Ticket, other_id)
+            if other is None or other.status != "resolved":
+                continue
+            reply = session.exec(
+                select(Message.body)
+                .where(Message.ticket_id == other_id, Message.direction == Direction.OUTBOUND)
+                .order_by(col(Message.created_at).desc())
+            ).first()
+            out.append({"id": other_id, "subject": other.subject, "score": round(score, 3), "reply": reply or ""})
+            if len(out) == k:
+                break
+    return out
+
+
+def source_chunk(engine: Engine, chunk_id: int) -> tuple[KnowledgeDocument, KnowledgeChunk] | None:
+    """A cited chunk and its document."""
+    with engine.session() as session:
+        chunk = session.get(KnowledgeChunk, chunk_id)
+        if chunk is None:
+            return None
+        document = session.get(KnowledgeDocument, chunk.document_id)
+        return (document, chunk) if document is not None else None
+
+
+def draft_now(engine: Engine, ticket_id: int, on_token: Callable[[str], None] | None = None) -> Draft:
+    """Triage the ticket if needed and draft a reply now, streaming tokens (run off the UI loop)."""
+    services = engine.services
+    if services is None or services.drafter is None or services.kb is None or services.intent is None:
+        raise NotReady("the models are still loading; the draft starts as soon as they are ready")
+    assert services.sentiment is not None
+    with engine.transaction() as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise LookupError(f"ticket {ticket_id} does not exist")
+        if ticket.triaged_at is None or ticket_id not in services.vectors:
+            models = TriageModels(
+                services.embedder, services.intent, services.intent_version, services.sentiment, engine.settings.review_threshold
+            )
+            services.vectors.update(triage_tickets(session, [ticket_id], models))
+        draft = draft_ticket(
+            session,
+            ticket_id,
+            kb=services.kb,
+            drafter=services.drafter,
+            vector=services.vectors.get(ticket_id),
+            k=engine.settings.retrieval_k,
+            on_token=on_token,
+        )
+    engine.changed()
+    return draft
+
+
+def intent_labels(engine: Engine) -> list[str]:
+    """The intents the active model knows, for the override picker."""
+    services = engine.services
+    return sorted(services.intent.labels) if services and services.intent else []
+
+
+def approve_or_edit(engine: Engine, ticket_id: int, draft_id: int | None, text: str) -> Feedback:
+    """Send the reply; stored as approve when it equals the draft, edit otherwise."""
+    with engine.transaction() as session:
+        feedback = send_reply(session, ticket_id=ticket_id, draft_id=draft_id, text=text, agent=engine.settings.agent_name)
+    engine.changed()
+    return feedback
+
+
+def reject(engine: Engine, ticket_id: int, draft_id: int | None, reason: str) -> Feedback:
+    """Reject the draft with a reason."""
+    with engine.transaction() as session:
+        return reject_draft(session, ticket_id=ticket_id, draft_id=draft_id, reason=reason, agent=engine.settings.agent_name)
+
+
+def change_intent(engine: Engine, ticket_id: int, intent: str) -> Feedback:
+    """Store an intent correction."""
+    with engine.transaction() as session:
+        return override_intent(session, ticket_id=ticket_id, new_intent=intent, agent=engine.settings.agent_name)
+
+
+def age_text(created_at: datetime, now: datetime | None = None) -> str:
+    """'5 min', '3 h', '2 d' since a time."""
+    minutes = max(0, int(((now or utcnow()) - created_at).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // 1440} d"

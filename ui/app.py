@@ -1,0 +1,40 @@
+"""Start the NiceGUI app: build the engine, register the pages, serve on loopback."""
+
+from __future__ import annotations
+
+import logging
+
+from nicegui import app, ui
+
+from engine.app import build_engine
+from engine.config import REPO_ROOT, Settings
+from ui.pages import queue, ticket
+from ui.state import set_engine
+
+log = logging.getLogger(__name__)
+
+
+def register(settings: Settings) -> None:
+    """Build the engine and register every page; models load in the background after start-up."""
+    engine = build_engine(settings)
+    set_engine(engine)
+    app.add_static_files("/assets", str(REPO_ROOT / "assets"))
+    app.on_startup(engine.start)
+    app.on_shutdown(engine.stop)
+    ui.page("/")(queue.queue_page)
+    ui.page("/ticket/{ticket_id}")(ticket.ticket_page)
+
+
+def run_app(settings: Settings) -> None:
+    """Serve CareDesk at http://{host}:{port}."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    register(settings)
+    ui.run(
+        host=settings.host,
+        port=settings.port,
+        title="CareDesk",
+        reload=False,
+        show=False,
+        favicon="🎧",
+        storage_secret=None,
+    )

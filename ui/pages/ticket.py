@@ -1,0 +1,299 @@
+"""One ticket: the conversation, the triage, the AI draft streamed in with its sources, and the agent's actions."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from nicegui import events, run, ui
+
+from engine.app import State
+from engine.desk import (
+    NotReady,
+    TicketView,
+    age_text,
+    approve_or_edit,
+    change_intent,
+    draft_now,
+    intent_labels,
+    reject,
+    ticket_view,
+)
+from engine.feedback.capture import FeedbackError
+from engine.store.models import Direction
+from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
+from ui.components.draft_panel import draft_check, source_cards
+from ui.state import engine
+from ui.theme import frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DraftStream:
+    """Tokens written by the drafting thread, read by a UI timer."""
+
+    tokens: list[str] = field(default_factory=list)
+    running: bool = False
+    error: str = ""
+
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+
+def ticket_page(ticket_id: int) -> None:
+    view = ticket_view(engine(), ticket_id)
+    with frame(f"Ticket {ticket_id}"):
+        if view is None:
+            ui.label(f"Ticket {ticket_id} does not exist.").classes("text-lg")
+            ui.button("Back to the queue", on_click=lambda: ui.navigate.to("/"))
+            return
+        TicketScreen(view).build()
+
+
+class TicketScreen:
+    """The ticket page's state and layout."""
+
+    def __init__(self, view: TicketView) -> None:
+        self.view = view
+        self.ticket_id = view.ticket.id or 0
+        self.stream = DraftStream()
+        self.threshold = engine().settings.review_threshold
+
+    def build(self) -> None:
+        self.header()
+        with ui.row().classes("w-full gap-4 items-start no-wrap"):
+            with ui.column().classes("gap-4").style("flex: 7; min-width: 0"):
+                self.conversation()
+                self.draft_area = ui.column().classes("w-full gap-2")
+                with self.draft_area:
+                    self.draft_panel()
+            with ui.column().classes("gap-4").style("flex: 5; min-width: 0"):
+                self.triage_panel()
+                self.similar_panel()
+        ui.keyboard(on_key=self.on_key, ignore=["input", "select", "button"])
+        if self.view.draft is None and self.view.ticket.status != "resolved" and not self.view.customer.ai_drafts_opt_out:
+            self.start_timer = ui.timer(0.5, self.start_draft_when_ready)
+
+    # ---- header and conversation -------------------------------------------------------------------------------
+    def header(self) -> None:
+        t, c = self.view.ticket, self.view.customer
+        with ui.row().classes("items-center gap-3 w-full"):
+            ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/")).props("flat round").tooltip("Back to the queue (Esc)")
+            ui.icon(CHANNEL_ICONS.get(t.channel, "help")).classes("text-2xl text-primary")
+            ui.label(t.subject).classes("text-xl font-semibold cd-text").mark("subject")
+            status_badge(t.status)
+            if self.view.frustration_rising:
+                ui.badge("frustration rising", color="negative").classes("text-sm px-2 py-1").mark("frustration")
+            ui.space()
+            with ui.column().classes("gap-0 items-end"):
+                ui.label(c.name).classes("font-medium")
+                ui.label(" · ".join(x for x in (c.email, c.handle, f"#{t.id}", age_text(t.created_at) + " ago") if x)).classes(
+                    "cd-muted text-sm"
+                )
+
+    def conversation(self) -> None:
+        with ui.card().classes("cd-card w-full"):
+            ui.label("Conversation").classes("cd-section-title")
+            with ui.column().classes("w-full gap-2").mark("conversation"):
+                for message in self.view.messages:
+                    inbound = message.direction == Direction.INBOUND
+                    with ui.column().classes("w-full gap-0 " + ("items-start" if inbound else "items-end")):
+                        ui.label(f"{message.author} · {message.created_at:%d %b %H:%M}").classes("cd-muted text-xs")
+                        ui.label(message.body).classes("cd-bubble " + ("cd-bubble-in" if inbound else "cd-bubble-out"))
+
+    # ---- draft ----------------------------------------------------------------------------------------------------
+    @ui.refreshable_method
+    def draft_panel(self) -> None:
+        draft = self.view.draft
+        with ui.card().classes("cd-card w-full"):
+            with ui.row().classes("items-center w-full"):
+                ui.label("AI draft").classes("cd-section-title")
+                ui.space()
+                if draft is not None:
+                    detail = f"{draft.model} · {draft.latency_ms / 1000:.1f} s · {len(draft.sources)} sources"
+                    ui.label(detail).classes("cd-muted text-xs").mark("draft-meta")
+            if self.view.customer.ai_drafts_opt_out:
+                ui.label("This customer opted out of AI-assisted replies: write the reply yourself.").classes("cd-muted")
+            elif draft is None and not self.stream.running:
+                self.status_line = ui.label(self.waiting_text()).classes("cd-muted").mark("draft-status")
+            if draft is not None and draft.is_fallback:
+                with ui.row().classes("items-center gap-2 bg-orange-1 rounded p-2 w-full"):
+                    ui.icon("info", color="warning")
+                    ui.label(f"Extractive draft: {draft.fallback_reason}").classes("text-sm").mark("fallback-note")
+            initial = draft.text if draft is not None else self.stream.text()
+            self.editor = (
+                ui.textarea(value=initial, placeholder="The reply to send")
+                .props("outlined autogrow")
+                .classes("w-full")
+                .mark("draft")
+            )
+            if draft is not None:
+                draft_check(draft, on_cite=self.show_source)
+            with ui.row().classes("gap-2 items-center w-full"):
+                self.send_button = ui.button("Approve & send", icon="send", on_click=self.send).props("unelevated").mark("approve")
+                ui.button("Reject", icon="block", on_click=self.ask_reject).props("outline color=negative").mark("reject")
+                ui.button("Regenerate", icon="autorenew", on_click=self.regenerate).props("flat").mark("regenerate")
+                ui.space()
+                ui.html('<span class="cd-kbd">Ctrl</span>+<span class="cd-kbd">Enter</span> sends', sanitize=False).classes(
+                    "cd-muted text-xs"
+                )
+        if draft is not None and draft.sources:
+            source_cards(draft.sources)
+
+    def waiting_text(self) -> str:
+        drafter = engine().status["drafter"]
+        if drafter.state in (State.LOADING, State.WAITING) or not engine().ready:
+            return "Models are loading; the draft will stream in here as soon as they are ready."
+        return "Drafting…"
+
+    async def start_draft_when_ready(self) -> None:
+        if not engine().ready or self.stream.running:
+            if hasattr(self, "status_line"):
+                self.status_line.text = self.waiting_text()
+            return
+        self.start_timer.deactivate()
+        await self.run_draft()
+
+    async def run_draft(self) -> None:
+        self.stream = DraftStream(running=True)
+        self.view.draft = None
+        self.draft_panel.refresh()
+        ticker = ui.timer(0.1, self.show_tokens)
+        try:
+            await run.io_bound(draft_now, engine(), self.ticket_id, self.stream.tokens.append)
+        except NotReady as exc:
+            ui.notify(str(exc), type="warning")
+        except Exception as exc:
+            log.warning("drafting ticket %s failed: %s", self.ticket_id, exc)
+            ui.notify(f"Drafting failed: {exc}", type="negative")
+        finally:
+            self.stream.running = False
+            ticker.cancel()
+        self.view = ticket_view(engine(), self.ticket_id) or self.view
+        self.draft_panel.refresh()
+
+    def show_tokens(self) -> None:
+        text = self.stream.text()
+        if self.editor.value != text:
+            self.editor.value = text
+
+    async def regenerate(self) -> None:
+        if self.stream.running:
+            return
+        await self.run_draft()
+
+    def show_source(self, number: int) -> None:
+        draft = self.view.draft
+        source = next((s for s in (draft.sources if draft else []) if s.get("n") == number), None)
+        if source is None:
+            ui.notify(f"[{number}] is not one of this draft's sources", type="warning")
+            return
+        with ui.dialog() as dialog, ui.card().classes("w-[720px] max-w-full"):
+            ui.label(f"[{number}] {source.get('title', '')}").classes("text-lg font-semibold").mark("source-title")
+            if source.get("heading"):
+                ui.label(source["heading"]).classes("cd-muted")
+            ui.label(source.get("text", "")).classes("cd-source").mark("source-text")
+            ui.button("Close", on_click=dialog.close).props("flat")
+        dialog.open()
+
+    # ---- actions ----------------------------------------------------------------------------------------------------
+    async def send(self) -> None:
+        if self.stream.running:
+            ui.notify("Wait for the draft to finish, or edit it after", type="warning")
+            return
+        self.send_button.disable()
+        draft_id = self.view.draft.id if self.view.draft else None
+        try:
+            feedback = await run.io_bound(approve_or_edit, engine(), self.ticket_id, draft_id, self.editor.value or "")
+        except FeedbackError as exc:
+            ui.notify(str(exc), type="warning")
+            self.send_button.enable()
+            return
+        verb = "Approved and sent" if feedback.kind == "approve" else f"Edited ({feedback.edit_distance} characters) and sent"
+        ui.notify(verb, type="positive")
+        ui.navigate.to(f"/ticket/{self.ticket_id}")
+
+    def ask_reject(self) -> None:
+        with ui.dialog() as dialog, ui.card().classes("w-96"):
+            ui.label("Why is this draft wrong?").classes("font-semibold")
+            reason = ui.input("Reason", placeholder="e.g. cites the wrong policy").props("autofocus").classes("w-full").mark(
+                "reject-reason"
+            )
+
+            def confirm() -> None:
+                try:
+                    reject(engine(), self.ticket_id, self.view.draft.id if self.view.draft else None, reason.value or "")
+                except FeedbackError as exc:
+                    ui.notify(str(exc), type="warning")
+                    return
+                dialog.close()
+                ui.notify("Draft rejected; write the reply yourself or regenerate", type="info")
+
+            with ui.row():
+                ui.button("Reject draft", on_click=confirm).props("color=negative").mark("confirm-reject")
+                ui.button("Cancel", on_click=dialog.close).props("flat")
+        dialog.open()
+
+    async def on_key(self, e: events.KeyEventArguments) -> None:
+        if not e.action.keydown:
+            return
+        if e.key.escape:
+            ui.navigate.to("/")
+        elif e.key.enter and (e.modifiers.ctrl or e.modifiers.meta):
+            await self.send()
+
+    # ---- side panels ------------------------------------------------------------------------------------------------
+    def triage_panel(self) -> None:
+        t = self.view.ticket
+        with ui.card().classes("cd-card w-full gap-2").mark("triage"):
+            ui.label("Triage").classes("cd-section-title")
+            with ui.row().classes("items-center gap-2"):
+                ui.label(t.intent or "not triaged yet").classes("text-lg font-semibold").mark("intent")
+                if t.needs_review and t.intent:
+                    ui.badge("needs human review", color="warning").props("text-color=black").mark("needs-review")
+            confidence_bar(t.intent_confidence, self.threshold)
+            latest = self.view.triage[-1] if self.view.triage else None
+            if latest is not None and latest.alternatives:
+                alternatives = ", ".join(f"{a['label']} {a['p']:.0%}" for a in latest.alternatives[1:3])
+                if alternatives:
+                    ui.label(f"Also possible: {alternatives}").classes("cd-muted text-sm")
+            with ui.row().classes("items-center gap-2 w-full no-wrap"):
+                picker = ui.select(intent_labels(engine()), label="Change intent", with_input=True).props("dense outlined").classes(
+                    "grow"
+                ).mark("intent-picker")
+                ui.button("Save", on_click=lambda: self.override(picker.value)).props("flat").mark("override")
+            ui.separator()
+            ui.label("Sentiment").classes("cd-section-title")
+            if latest is None:
+                ui.label("not scored yet").classes("cd-muted")
+                return
+            with ui.row().classes("items-center gap-2"):
+                sentiment_chip(latest.sentiment_label, latest.valence)
+            for name, value in (("Arousal", latest.arousal), ("Urgency", latest.urgency)):
+                with ui.row().classes("items-center gap-2 w-full no-wrap"):
+                    ui.label(name).classes("w-20 text-sm")
+                    colour = "negative" if value >= 0.6 else "warning" if value >= 0.3 else "positive"
+                    ui.linear_progress(value=value, show_value=False, size="8px", color=colour).classes("grow").props("rounded")
+                    ui.label(f"{value:.2f}").classes("text-sm w-10 text-right")
+            if len(self.view.triage) > 1:
+                trend = " → ".join(f"{r.valence:+.2f}" for r in self.view.triage)
+                ui.label(f"Valence over the conversation: {trend}").classes("text-sm cd-muted").mark("trend")
+
+    def override(self, intent: str | None) -> None:
+        try:
+            change_intent(engine(), self.ticket_id, intent or "")
+        except FeedbackError as exc:
+            ui.notify(str(exc), type="warning")
+            return
+        ui.notify(f"Intent changed to {intent}; stored as a correction", type="positive")
+        ui.navigate.to(f"/ticket/{self.ticket_id}")
+
+    def similar_panel(self) -> None:
+        with ui.card().classes("cd-card w-full gap-2").mark("similar"):
+            ui.label("Similar resolved tickets").classes("cd-section-title")
+            if not self.view.similar:
+                ui.label("None yet.").classes("cd-muted text-sm")
+            for item in self.view.similar:
+                with ui.expansion(f"#{item['id']} {item['subject']}", caption=f"similarity {item['score']:.2f}").classes("w-full"):
+                    ui.label(item["reply"] or "(no reply stored)").classes("cd-text text-sm")
