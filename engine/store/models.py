@@ -35,6 +35,20 @@ class Direction(StrEnum):
     OUTBOUND = "outbound"
 
 
+class Route(StrEnum):
+    AUTO_RESOLVE = "auto_resolve"
+    ASSIST = "assist"
+    ESCALATE = "escalate"
+
+
+class Outcome(StrEnum):
+    RESOLVED_BY_AI = "resolved_by_ai"
+    RESOLVED_WITH_EDIT = "resolved_with_edit"
+    RESOLVED_BY_AGENT = "resolved_by_agent"
+    ESCALATED = "escalated"
+    FAILED = "failed"
+
+
 class FeedbackKind(StrEnum):
     APPROVE = "approve"
     EDIT = "edit"
@@ -67,6 +81,13 @@ class Ticket(SQLModel, table=True):
     valence: float | None = None
     urgency: float | None = None
     priority: float = 0.0
+    route: str | None = Field(default=None, index=True)  # Route, set by the router
+    route_reason: str = ""
+    risk: float | None = None
+    outcome: str | None = Field(default=None, index=True)  # Outcome, set when the AI interaction ends
+    first_response_at: datetime | None = None
+    handle_seconds: float | None = None  # agent time spent on the ticket
+    contacts: int = 1  # customer contacts about this issue (1 = first contact)
     triaged_at: datetime | None = None  # None: a customer message has not been triaged yet
     drafted_at: datetime | None = None  # None: the latest customer message has no draft yet
     gold_intent: str | None = None  # the label the demo data came with; never shown to the model
@@ -150,6 +171,17 @@ class KnowledgeChunk(SQLModel, table=True):
     ordinal: int = 0
     heading: str = ""
     text: str
+
+
+class Survey(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    token: str = Field(index=True, unique=True)
+    csat: int | None = None  # 1-10
+    ces: int | None = None  # 1-5, lower is less effort
+    comment: str = ""
+    sent_at: datetime = Field(default_factory=utcnow)
+    answered_at: datetime | None = Field(default=None, index=True)
 
 
 class DeadLetter(SQLModel, table=True):
