@@ -57,8 +57,7 @@ def triage_tickets(session: Session, ticket_ids: list[int], models: TriageModels
     threads = {t.id: _messages(session, t) for t in tickets}
     ticket_texts = [customer_text(threads[t.id]) for t in tickets]
     inbound = [(t, m) for t in tickets for m in threads[t.id] if m.direction == Direction.INBOUND]
-    vectors = models.embedder.encode(ticket_texts + [m.body for _, m in inbound])
-    ticket_vectors, message_vectors = vectors[: len(tickets)], vectors[len(tickets) :]
+    ticket_vectors, message_vectors = _embed_once(models.embedder, ticket_texts, [m.body for _, m in inbound])
     intents = models.intent.predict(ticket_texts, ticket_vectors)
     prior_counts = _prior_counts(inbound)
     sentiments = models.sentiment.score([m.body for _, m in inbound], message_vectors, prior_inbound_count=prior_counts)
@@ -73,6 +72,17 @@ def triage_tickets(session: Session, ticket_ids: list[int], models: TriageModels
         _store(session, ticket, prediction, scored, models, now)
         result[ticket.id] = vector
     return result
+
+
+def _embed_once(embedder: Embedder, ticket_texts: list[str], message_texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Embed every distinct text once (a one-message ticket's text is its message's text)."""
+    distinct = list(dict.fromkeys(ticket_texts + message_texts))
+    vectors = embedder.encode(distinct)
+    row = {text: i for i, text in enumerate(distinct)}
+    empty = np.zeros((0, embedder.dim), dtype=np.float32)
+    tickets = vectors[[row[t] for t in ticket_texts]] if ticket_texts else empty
+    messages = vectors[[row[t] for t in message_texts]] if message_texts else empty
+    return tickets, messages
 
 
 def _messages(session: Session, ticket: Ticket) -> list[Message]:
