@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session
 
 from engine.config import DEMO_DATA_DIR, Settings
+from engine.settings_store import apply_overrides
 from engine.store.db import make_db, session_scope
 from engine.store.migrate import upgrade_schema
 
@@ -130,6 +131,7 @@ COMPONENTS = {
 def build_engine(settings: Settings) -> Engine:
     """Open (and upgrade) the database and prepare the engine; nothing heavy loads here."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = apply_overrides(settings)
     db = make_db(settings.db_url)
     notes = upgrade_schema(db)
     engine = Engine(settings=settings, db=db, schema_notes=notes)

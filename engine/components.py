@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from sqlalchemy.engine import Engine as SAEngine
 
+from engine.app import Engine, State
 from engine.config import DEMO_DATA_DIR, Settings
 from engine.drafting.drafter import Drafter, ExtractiveDrafter, FakeDrafter
 from engine.drafting.llama_drafter import DrafterUnavailable, LlamaDrafter
@@ -14,6 +16,7 @@ from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
 from engine.nlp.sentiment import SentimentScorer
+from engine.settings_store import save_override
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +71,17 @@ def load_drafter(settings: Settings) -> tuple[Drafter, bool, str]:
         log.warning("drafter unavailable, using extractive drafts: %s", exc)
         return ExtractiveDrafter(), False, f"{exc}; drafts are extractive until this is fixed in Settings"
     return drafter, True, settings.llm_path.name
+
+
+def switch_drafter(engine: Engine, path: str) -> str:
+    """Load the GGUF at `path` and make it the drafter; a file that fails keeps the current drafter."""
+    candidate = str(Path(path.strip()).expanduser()) if path.strip() else ""
+    trial = engine.settings._with({"gguf_path": candidate})
+    drafter, ok, detail = load_drafter(trial)
+    if not ok:
+        raise DrafterUnavailable(detail.split(";")[0])
+    engine.settings = save_override(engine.settings, "gguf_path", candidate)
+    if engine.services is not None:
+        engine.services.drafter = drafter
+    engine.set_status("drafter", State.READY, detail)
+    return detail

@@ -9,6 +9,7 @@ from nicegui import app, ui
 from engine.app import build_engine
 from engine.config import REPO_ROOT, Settings
 from ui.pages import queue, ticket
+from ui.pages import settings as settings_page
 from ui.state import set_engine
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ def register(settings: Settings) -> None:
     app.on_shutdown(engine.stop)
     ui.page("/")(queue.queue_page)
     ui.page("/ticket/{ticket_id}")(ticket.ticket_page)
+    ui.page("/settings")(settings_page.settings_page)
 
 
 def run_app(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from nicegui import ui
 from engine.app import State
 from ui.state import engine
 
-NAV = (("Queue", "/", "inbox"),)
+NAV = (("Queue", "/", "inbox"), ("Settings", "/settings", "tune"))
 STATE_COLOURS = {State.READY: "positive", State.LOADING: "warning", State.WAITING: "grey", State.ERROR: "negative"}
 
 
