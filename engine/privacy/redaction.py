@@ -1,0 +1,103 @@
+"""PII redaction: typed placeholders such as [EMAIL_1] for emails, phones, cards, IBANs, addresses, order/account ids.
+
+Pure regular expressions plus checksums (Luhn for cards, mod-97 for IBANs). Detectors run in priority order; each
+sees the text with what earlier detectors claimed blanked out, so a Luhn-valid card is never also a phone and an
+IBAN is never read as an account number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from engine.privacy.pii_contact import find_addresses, find_emails
+from engine.privacy.pii_context import find_ids
+from engine.privacy.pii_kind import PiiKind
+from engine.privacy.pii_numbers import find_cards, find_ibans, find_phones
+
+__all__ = ["PiiKind", "PiiSpan", "Redaction", "redact", "restore"]
+
+
+@dataclass(frozen=True)
+class PiiSpan:
+    """One detected value: `text[start:end] == value` in the original text, shown as `placeholder`."""
+
+    kind: PiiKind
+    start: int
+    end: int
+    value: str
+    placeholder: str
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """The redacted text and the spans (offsets into the original text) it replaced."""
+
+    text: str
+    spans: list[PiiSpan] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        """True when at least one value was redacted."""
+        return bool(self.spans)
+
+
+Detector = Callable[[str], Iterator[tuple[int, int, PiiKind]]]
+
+
+def _as(kind: PiiKind, find: Callable[[str], Iterator[tuple[int, int]]]) -> Detector:
+    return lambda text: ((start, end, kind) for start, end in find(text))
+
+
+_DETECTORS: list[Detector] = [
+    _as(PiiKind.EMAIL, find_emails),
+    _as(PiiKind.IBAN, find_ibans),
+    _as(PiiKind.CARD, find_cards),
+    _as(PiiKind.ADDRESS, find_addresses),
+    find_ids,  # ORDER and ACCOUNT
+    _as(PiiKind.PHONE, find_phones),
+]
+_PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(k.name for k in PiiKind) + r")_\d+\]")
+_BLANK = "\u2588"  # what a claimed span looks like to later detectors
+
+
+def _detect(text: str) -> list[tuple[int, int, PiiKind]]:
+    taken: list[tuple[int, int, PiiKind]] = []
+    visible = text
+    for detect in _DETECTORS:
+        new = [(s, e, k) for s, e, k in detect(visible) if s < e and _BLANK not in visible[s:e]]
+        new = [span for i, span in enumerate(new) if not any(_overlap(span, other) for other in new[:i])]
+        for start, end, _ in new:
+            visible = visible[:start] + _BLANK * (end - start) + visible[end:]
+        taken += new
+    return sorted(taken)
+
+
+def _overlap(a: tuple[int, int, PiiKind], b: tuple[int, int, PiiKind]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def redact(text: str) -> Redaction:
+    """Replace PII in `text` by typed placeholders; the same value gets the same placeholder within one text."""
+    counters: dict[PiiKind, int] = {}
+    placeholders: dict[tuple[PiiKind, str], str] = {}  # keyed by exact spelling, so restore() is verbatim
+    spans: list[PiiSpan] = []
+    pieces: list[str] = []
+    cursor = 0
+    for start, end, kind in _detect(text):
+        value = text[start:end]
+        if (kind, value) not in placeholders:
+            counters[kind] = counters.get(kind, 0) + 1
+            placeholders[kind, value] = f"[{kind.name}_{counters[kind]}]"
+        spans.append(PiiSpan(kind, start, end, value, placeholders[kind, value]))
+        pieces += [text[cursor:start], placeholders[kind, value]]
+        cursor = end
+    pieces.append(text[cursor:])
+    return Redaction("".join(pieces), spans)
+
+
+def restore(redacted_text: str, spans: list[PiiSpan]) -> str:
+    """Put the original values back for every placeholder of `spans` (e.g. in an LLM reply); others stay as they are."""
+    values = {span.placeholder: span.value for span in spans}
+    return _PLACEHOLDER_RE.sub(lambda m: values.get(m.group(), m.group()), redacted_text)
