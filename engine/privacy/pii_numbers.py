@@ -25,22 +25,20 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+_CARD_SEPARATOR_RE = re.compile(r"[ .-]")
+
+
 def _card_ok(candidate: str) -> bool:
-    separators = set(re.findall(r"[ .-]", candidate))
-    groups = [len(g) for g in re.split(r"[ .-]", candidate)]
+    digits = _CARD_SEPARATOR_RE.sub("", candidate)
+    if not (13 <= len(digits) <= 19 and _CARD_PREFIX_RE.match(digits)):
+        return False
+    groups = [len(g) for g in _CARD_SEPARATOR_RE.split(candidate)]
     grouping_ok = (
         len(groups) == 1
         or tuple(groups) in {(4, 6, 5), (4, 6, 4)}  # Amex, Diners
         or (all(n == 4 for n in groups[:-1]) and 1 <= groups[-1] <= 4)
     )
-    digits = "".join(ch for ch in candidate if ch.isdigit())
-    return (
-        len(separators) <= 1
-        and grouping_ok
-        and 13 <= len(digits) <= 19
-        and bool(_CARD_PREFIX_RE.match(digits))
-        and luhn_ok(digits)
-    )
+    return grouping_ok and len(set(_CARD_SEPARATOR_RE.findall(candidate))) <= 1 and luhn_ok(digits)
 
 
 def find_cards(text: str) -> Found:
@@ -49,8 +47,13 @@ def find_cards(text: str) -> Found:
     while m := _CARD_RE.search(text, pos):
         raw = m.group()
         # the whole run first, then shorter runs ending at a separator (a card followed by another number)
-        cuts = [len(raw), *sorted((i for i, ch in enumerate(raw) if ch in " .-"), reverse=True)]
-        end = next((cut for cut in cuts if _card_ok(raw[:cut])), None)
+        ends, count = [], 0
+        for i, ch in enumerate(raw):
+            if ch.isdigit():
+                count += 1
+            elif 13 <= count <= 19:
+                ends.append(i)
+        end = next((cut for cut in [len(raw), *reversed(ends)] if _card_ok(raw[:cut])), None)
         if end is not None:
             yield m.start(), m.start() + end
             pos = m.start() + end

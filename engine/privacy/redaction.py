@@ -66,16 +66,18 @@ def _detect(text: str) -> list[tuple[int, int, PiiKind]]:
     taken: list[tuple[int, int, PiiKind]] = []
     visible = text
     for detect in _DETECTORS:
-        new = [(s, e, k) for s, e, k in detect(visible) if s < e and _BLANK not in visible[s:e]]
-        new = [span for i, span in enumerate(new) if not any(_overlap(span, other) for other in new[:i])]
-        for start, end, _ in new:
-            visible = visible[:start] + _BLANK * (end - start) + visible[end:]
-        taken += new
+        new: list[tuple[int, int, PiiKind]] = []
+        for start, end, kind in sorted(detect(visible), key=lambda span: (span[0], -span[1])):
+            if start < end and (not new or start >= new[-1][1]) and _BLANK not in visible[start:end]:
+                new.append((start, end, kind))
+        if new:
+            pieces, cursor = [], 0
+            for start, end, _ in new:
+                pieces += [visible[cursor:start], _BLANK * (end - start)]
+                cursor = end
+            visible = "".join([*pieces, visible[cursor:]])
+            taken += new
     return sorted(taken)
-
-
-def _overlap(a: tuple[int, int, PiiKind], b: tuple[int, int, PiiKind]) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
 
 
 def redact(text: str) -> Redaction:

@@ -251,12 +251,59 @@ def test_every_generated_value_is_redacted_in_a_plain_sentence() -> None:
         assert len(missed) <= 2, (kind, missed[:5])
 
 
+@pytest.mark.real_models
+def test_redacted_tickets_keep_their_meaning_for_the_real_embedder() -> None:
+    from engine.nlp.embedder import MiniLMEmbedder
+
+    rng = random.Random(3)
+    asks = [
+        "I want to cancel my order, it never arrived",
+        "how do I change my shipping address",
+        "I was charged twice for the same purchase",
+        "please reset my password, I am locked out",
+        "I want a refund for the broken blender",
+    ]
+    kinds = [PiiKind.EMAIL, PiiKind.PHONE, PiiKind.CARD, PiiKind.ORDER, PiiKind.ACCOUNT]
+    values = [[GENERATORS[kind](rng) for kind in kinds] for _ in asks]
+    tickets = [
+        f"{ask}. order {v[3]}, account number {v[4]}. Email {v[0]} or call {v[1]}; card {v[2]}."
+        for ask, v in zip(asks, values, strict=True)
+    ]
+    redacted = [redact(ticket).text for ticket in tickets]
+    for clean, ticket_values in zip(redacted, values, strict=True):
+        assert not any(value in clean for value in ticket_values), clean
+    vectors = MiniLMEmbedder().encode(asks + redacted + tickets)
+    n = len(asks)
+    similarity = vectors[n : 2 * n] @ vectors[:n].T
+    assert list(similarity.argmax(axis=1)) == list(range(n))  # each stays nearest to its own request
+    assert float(similarity.diagonal().min()) > 0.7
+    raw_similarity = (vectors[2 * n :] * vectors[:n]).sum(axis=1)
+    assert similarity.diagonal().mean() > raw_similarity.mean()  # placeholders blur the request less than raw values
+
+
 def test_redaction_is_fast_enough_for_every_message() -> None:
     text = "Hello, my order 732201349959 never came. Call +44 7911 123456 or mail a@b.com. " * 10
     started = time.perf_counter()
     for _ in range(100):
         redact(text)
     assert (time.perf_counter() - started) / 100 < 0.02  # under 20 ms for an 800-character message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" * 20_000,
+        " ".join(["1234"] * 5_000),
+        "a@" * 10_000,
+        "-".join(["12"] * 10_000),
+        " ".join(random.Random(1).choice(["Main", "St", "12", "order", "#", "no.", "1234"]) for _ in range(10_000)),
+    ],
+)
+def test_hostile_long_input_does_not_stall_redaction(text: str) -> None:
+    started = time.perf_counter()
+    result = redact(text)
+    assert time.perf_counter() - started < 3.0
+    assert restore(result.text, result.spans) == text
 
 
 # ------------------------------------------------------------------------------------------------ consent
