@@ -1,0 +1,283 @@
+"""The webhook API: POST /api/v1/messages for chat, SMS, social and voice, signed per source, answered 202.
+
+Settings (under `extra`, e.g. a `[webhook_secrets]` table in caredesk.toml):
+- `webhook_secrets`: source name -> shared secret. A sender names itself in `X-CareDesk-Source` and signs the raw
+  body: `X-CareDesk-Signature: sha256=<hex HMAC-SHA256 of the body with its secret>`.
+- `webhook_callbacks`: source name -> URL that replies are POSTed to (see `engine.ingest.replies`).
+- `webhook_max_bytes`: the body size limit (default 1 MB); larger bodies get 413.
+Every refused request (bad signature, malformed JSON, missing fields, too large) is kept as a dead letter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from engine.app import Engine
+from engine.config import Settings
+from engine.ingest.attachments import extract_attachments, pending_attachment_ids, save_attachment
+from engine.ingest.conversations import deliver
+from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name, unpack_raw
+from engine.ingest.intake import InboundMessage, IntakeResult
+from engine.ingest.webhook_schema import Accepted, MessageIn, Rejected
+from engine.ingest.writer import IngestWriter
+
+log = logging.getLogger(__name__)
+
+SOURCE_HEADER = "X-CareDesk-Source"
+SIGNATURE_HEADER = "X-CareDesk-Signature"
+TRUNCATED_HEADER = "X-CareDesk-Truncated-From"  # only in dead letters: the size of an oversized body
+DEFAULT_MAX_BYTES = 1_000_000
+PREVIEW_BYTES = 4096
+DEAD_LETTER_KIND = "webhook"
+KEY_PREFIX = "wh"
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header value for `body`: `sha256=<hex HMAC-SHA256>`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(settings: Settings, source: str, signature: str, body: bytes) -> None:
+    """Raise IngestError unless `signature` is the source's HMAC of `body`."""
+    secret = settings.extra.get("webhook_secrets", {}).get(source) if source else None
+    if not secret:
+        raise IngestError(f"unknown source {source!r}: set a secret for it under webhook_secrets")
+    if not hmac.compare_digest(sign(secret, body), signature.strip()):
+        raise IngestError(f"bad signature for source {source!r}")
+
+
+def message_key(source: str, external_id: str) -> str:
+    """The stored external id of a webhook message (ids are unique per source)."""
+    return f"{KEY_PREFIX}:{source}:m:{external_id}"
+
+
+def conversation_key(source: str, conversation_id: str) -> str:
+    """The external id of the ticket that holds a source's conversation."""
+    return f"{KEY_PREFIX}:{source}:c:{conversation_id}"
+
+
+def source_of_key(key: str | None) -> str | None:
+    """The webhook source named in a message or ticket external id, if it is one."""
+    parts = (key or "").split(":")
+    return parts[1] if len(parts) >= 4 and parts[0] == KEY_PREFIX else None
+
+
+def store_message(
+    session: Session, settings: Settings, source: str, message: MessageIn
+) -> tuple[IntakeResult, list[int]]:
+    """Intake one validated webhook message and keep its attachments; returns the result and new attachment ids."""
+    inbound = InboundMessage(
+        channel=message.channel,
+        customer_name=message.customer_name or message.customer_handle,
+        text=message.text.strip(),
+        customer_email=message.customer_email,
+        customer_handle=message.customer_handle,
+        subject=message.subject or (None if message.text.strip() else f"Attachment: {message.attachments[0].name}"),
+        external_id=message_key(source, message.external_id),
+        received_at=message.timestamp,
+    )
+    key = conversation_key(source, message.conversation_id) if message.conversation_id else None
+    result = deliver(session, inbound, conversation_key=key)
+    ids: list[int] = []
+    if not result.duplicate:
+        for item in message.attachments:
+            attachment = save_attachment(
+                session,
+                settings,
+                ticket_id=result.ticket_id,
+                message_id=result.message_id,
+                filename=item.name,
+                content_type=item.content_type,
+                data=item.data,
+            )
+            assert attachment.id is not None
+            ids.append(attachment.id)
+    return result, ids
+
+
+def reprocess(engine: Engine, source: str, raw: str) -> None:
+    """Dead-letter retry: check the signature and the body again, then store the message."""
+    headers, body = split_request(unpack_raw(raw))
+    if TRUNCATED_HEADER in headers:
+        raise IngestError("only a preview of this oversized request was kept; the sender must send it again")
+    sender = headers.get(SOURCE_HEADER, "")
+    verify_signature(engine.settings, sender, headers.get(SIGNATURE_HEADER, ""), body)
+    try:
+        message = MessageIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise IngestError(_validation_reason(exc.errors())) from exc
+    with engine.transaction() as session:
+        _, ids = store_message(session, engine.settings, sender, message)
+    engine.notify()
+    extract_attachments(engine, ids)
+
+
+def request_bytes(headers: dict[str, str], body: bytes) -> bytes:
+    """A refused request as kept in a dead letter: its CareDesk headers, a blank line, the body."""
+    head = "".join(f"{name}: {value}\n" for name, value in headers.items() if value)
+    return head.encode() + b"\n" + body
+
+
+def split_request(raw: bytes) -> tuple[dict[str, str], bytes]:
+    """The headers and body of a request kept by `request_bytes`."""
+    head, _, body = raw.partition(b"\n\n") if not raw.startswith(b"\n") else (b"", b"", raw[1:])
+    headers = dict(line.split(": ", 1) for line in head.decode(errors="replace").splitlines() if ": " in line)
+    return headers, body
+
+
+class WebhookIngest:
+    """The webhook's state: its writer thread, its attachment extractor and its limits."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.writer = IngestWriter(engine)
+        self.extractor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caredesk-attachments")
+        self.max_bytes = int(engine.settings.extra.get("webhook_max_bytes", DEFAULT_MAX_BYTES))
+
+    def resume_pending_attachments(self) -> None:
+        """Extract attachments left pending by an earlier run."""
+        pending = pending_attachment_ids(self.engine)
+        if pending:
+            self.extractor.submit(extract_attachments, self.engine, pending)
+
+    async def admit(self, request: Request) -> Response | None:
+        """Check size and signature before the body is parsed; a refusal is returned as a response."""
+        source = request.headers.get(SOURCE_HEADER, "")
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        complete, body, size = await self._read_limited(request)
+        if not complete:
+            reason = f"the body is {size:,} bytes or more; the limit is {self.max_bytes:,}"
+            return await self._refuse(413, reason, source, signature, body, oversize=size)
+        request._body = body  # parsed by FastAPI next, without reading the stream again
+        try:
+            verify_signature(self.engine.settings, source, signature, body)
+        except IngestError as exc:
+            return await self._refuse(401, str(exc), source, signature, body)
+        return None
+
+    async def refuse_invalid(self, request: Request, errors: list[Any] | None, detail: str = "") -> Response:
+        """Keep a body that does not parse or validate as a dead letter and say why."""
+        body = await request.body()
+        source = request.headers.get(SOURCE_HEADER, "")
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if errors is not None and any(e.get("type") == "json_invalid" for e in errors):
+            context = next((e.get("ctx", {}).get("error", "") for e in errors), "")
+            return await self._refuse(400, f"malformed JSON: {context}".strip(": "), source, signature, body)
+        if errors is None:
+            return await self._refuse(400, f"unreadable body: {detail}", source, signature, body)
+        return await self._refuse(422, _validation_reason(errors), source, signature, body)
+
+    async def accept(self, source: str, message: MessageIn) -> Accepted:
+        """Store the message in the next write batch, then hand its attachments to the extractor."""
+        job = partial(store_message, settings=self.engine.settings, source=source, message=message)
+        result, attachment_ids = await self.writer.run(job)
+        if attachment_ids:
+            self.extractor.submit(extract_attachments, self.engine, attachment_ids)
+        return Accepted(ticket_id=result.ticket_id, message_id=result.message_id, duplicate=result.duplicate)
+
+    async def _read_limited(self, request: Request) -> tuple[bool, bytes, int]:
+        """(complete, body, size): an oversized body stops being read and only its head is returned."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return False, b"", int(declared)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > self.max_bytes:
+                return False, b"".join(chunks)[:PREVIEW_BYTES], size
+        return True, b"".join(chunks), size
+
+    async def _refuse(
+        self, status: int, reason: str, source: str, signature: str, body: bytes = b"", *, oversize: int = 0
+    ) -> Response:
+        headers = {SOURCE_HEADER: source, SIGNATURE_HEADER: signature, TRUNCATED_HEADER: str(oversize or "")}
+        raw = request_bytes(headers, body)
+        letter_source = source_name(DEAD_LETTER_KIND, source or "unknown")
+        letter = await self.writer.run(
+            lambda session: record_dead_letter(session, source=letter_source, raw=raw, error=reason).id
+        )
+        log.warning("webhook refused (%d) from %r: %s", status, source, reason)
+        return JSONResponse(Rejected(detail=reason, dead_letter_id=letter).model_dump(), status_code=status)
+
+
+def _validation_reason(errors: list[Any]) -> str:
+    parts = []
+    for error in errors[:10]:
+        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{location or 'body'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def _guarded_route(ingest: WebhookIngest) -> type[APIRoute]:
+    """A route class that checks size and signature first and dead-letters bodies that fail to parse."""
+
+    class GuardedRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def guarded(request: Request) -> Response:
+                refusal = await ingest.admit(request)
+                if refusal is not None:
+                    return refusal
+                try:
+                    return await handler(request)
+                except RequestValidationError as exc:
+                    return await ingest.refuse_invalid(request, list(exc.errors()))
+                except HTTPException as exc:
+                    if exc.status_code != 400:
+                        raise
+                    return await ingest.refuse_invalid(request, None, str(exc.detail))
+
+            return guarded
+
+    return GuardedRoute
+
+
+def build_router(engine: Engine) -> APIRouter:
+    """The webhook API router; mount it with `app.include_router(build_router(engine))`."""
+    ingest = WebhookIngest(engine)
+    ingest.resume_pending_attachments()
+    router = APIRouter(prefix="/api/v1", tags=["ingest"], route_class=_guarded_route(ingest))
+    refused: dict[int | str, dict[str, Any]] = {
+        400: {"model": Rejected, "description": "Malformed JSON (kept as a dead letter)."},
+        401: {"model": Rejected, "description": "Unknown source or bad signature (kept as a dead letter)."},
+        413: {"model": Rejected, "description": "Body larger than the limit (a preview is kept as a dead letter)."},
+        422: {"model": Rejected, "description": "Missing or invalid fields (kept as a dead letter)."},
+    }
+
+    @router.post("/messages", status_code=202, response_model=Accepted, responses=refused, summary="Receive a message")
+    async def receive_message(
+        message: MessageIn,
+        source: Annotated[
+            str, Header(alias=SOURCE_HEADER, description="The sending platform, as named in webhook_secrets.")
+        ],
+        signature: Annotated[
+            str,
+            Header(
+                alias=SIGNATURE_HEADER,
+                description="`sha256=` + hex HMAC-SHA256 of the raw body with the source's secret.",
+            ),
+        ],
+    ) -> Accepted:
+        """Store a chat, SMS, social or voice message and queue it for triage; idempotent on `external_id`.
+
+        Answers 202 once the message is committed. Replies go back to the source's callback URL.
+        """
+        return await ingest.accept(source, message)
+
+    return router
