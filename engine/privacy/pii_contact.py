@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-Found = Iterator[tuple[int, int]]
+from engine.privacy.pii_kind import Found
 
 _EMAIL_RE = re.compile(
     r"(?<![\w.%+'-])[A-Za-z0-9](?:[A-Za-z0-9._%+'-]{0,63})@"

@@ -1,7 +1,8 @@
-"""The kinds of personal data the redactor finds."""
+"""The kinds of personal data the redactor finds, and what a detector yields."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 
 
@@ -13,3 +14,6 @@ class PiiKind(StrEnum):
     ADDRESS = "address"
     ORDER = "order"
     ACCOUNT = "account"
+
+
+Found = Iterator[tuple[int, int]]  # (start, end) of each value a single-kind detector finds

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-Found = Iterator[tuple[int, int]]
+from engine.privacy.pii_kind import Found
 
 # ---------------------------------------------------------------- payment cards
 _CARD_RE = re.compile(r"(?<![\w+.,/-])\d(?:[ .-]?\d){12,18}(?![\w-]|[.,]\d)")

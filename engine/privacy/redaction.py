@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from engine.privacy.pii_contact import find_addresses, find_emails
 from engine.privacy.pii_context import find_ids
-from engine.privacy.pii_kind import PiiKind
+from engine.privacy.pii_kind import Found, PiiKind
 from engine.privacy.pii_numbers import find_cards, find_ibans, find_phones
 
 __all__ = ["PiiKind", "PiiSpan", "Redaction", "redact", "restore"]
@@ -46,7 +46,7 @@ class Redaction:
 Detector = Callable[[str], Iterator[tuple[int, int, PiiKind]]]
 
 
-def _as(kind: PiiKind, find: Callable[[str], Iterator[tuple[int, int]]]) -> Detector:
+def _as(kind: PiiKind, find: Callable[[str], Found]) -> Detector:
     return lambda text: ((start, end, kind) for start, end in find(text))
 
 
