@@ -15,8 +15,12 @@ from engine.config import Settings
 cli = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
 bench_cli = typer.Typer(help="Benchmarks: progress on stderr, one JSON object as the last stdout line with --json.")
 train_cli = typer.Typer(help="Train the app's models and make them active.")
+import_cli = typer.Typer(help="Import history into the queue.")
+audit_cli = typer.Typer(help="The tamper-evident audit log.")
 cli.add_typer(bench_cli, name="bench")
 cli.add_typer(train_cli, name="train")
+cli.add_typer(import_cli, name="import")
+cli.add_typer(audit_cli, name="audit")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last stdout line.")]
 
@@ -107,6 +111,94 @@ def bench_redaction(as_json: JsonFlag = False) -> None:
 
     _setup_logging()
     _emit(run(), as_json)
+
+
+@bench_cli.command("kpi")
+def bench_kpi(tickets: Annotated[int, typer.Option("--tickets")] = 100_000, as_json: JsonFlag = False) -> None:
+    """Time every dashboard query on a temporary database of N tickets."""
+    from engine.bench.kpi import run
+
+    _setup_logging()
+    _emit(run(tickets=tickets), as_json)
+
+
+@bench_cli.command("ingest")
+def bench_ingest(tickets: Annotated[int, typer.Option("--tickets")] = 20_000, as_json: JsonFlag = False) -> None:
+    """Push N messages (each twice) through the webhook API on loopback and wait for triage."""
+    from engine.bench.ingest import run
+
+    _setup_logging()
+    _emit(run(tickets=tickets), as_json)
+
+
+@import_cli.command("tickets")
+def import_tickets_command(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Import past tickets from .csv, .jsonl or .mbox; resumable, deduplicated on external id."""
+    from engine.app import build_engine
+    from engine.ingest.bulk_import import import_tickets
+    from engine.ingest.dead_letter_store import IngestError
+
+    _setup_logging()
+    engine = build_engine(Settings.load(demo=False))
+    with typer.progressbar(length=100, label=f"Importing {file.name}", file=sys.stderr) as bar:
+        shown = [0]
+
+        def progress(state) -> None:  # type: ignore[no-untyped-def]
+            percent = int(100 * state.done / state.total) if state.total else 100
+            bar.update(percent - shown[0])
+            shown[0] = percent
+
+        try:
+            result = import_tickets(engine, file, progress=progress)
+        except IngestError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    typer.echo(f"{result.imported} imported, {result.duplicates} already there, {result.failed} dead-lettered")
+
+
+@audit_cli.command("verify")
+def audit_verify_command() -> None:
+    """Check the hash chain; exit code 1 and the first broken row when it was tampered with."""
+    from engine.privacy.cli_ops import audit_verify
+
+    ok, message = audit_verify(Settings.load())
+    typer.echo(message)
+    raise typer.Exit(0 if ok else 1)
+
+
+@cli.command("erase")
+def erase_command(customer: Annotated[int, typer.Option("--customer", help="Customer id")]) -> None:
+    """Erase everything held about a customer (right to erasure); prints what was removed."""
+    from engine.privacy.cli_ops import erase
+
+    try:
+        typer.echo(erase(Settings.load(), customer))
+    except LookupError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@cli.command("export")
+def export_command(
+    customer: Annotated[int, typer.Option("--customer", help="Customer id")],
+    out: Annotated[Path | None, typer.Option("--out", help="JSON file to write")] = None,
+) -> None:
+    """Write everything held about a customer as JSON (right of access)."""
+    from engine.privacy.cli_ops import export
+
+    try:
+        typer.echo(export(Settings.load(), customer, out or Path(f"customer-{customer}.json")))
+    except LookupError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@cli.command("rotate-key")
+def rotate_key_command() -> None:
+    """Create a new encryption key and re-encrypt stored data with it (old keys kept for backups)."""
+    from engine.privacy.cli_ops import rotate_key
+
+    typer.echo(rotate_key(Settings.load()))
 
 
 if __name__ in {"__main__", "__mp_main__"}:
