@@ -79,8 +79,7 @@ def answer(survey: Survey, *, csat: object, ces: object, comment: str = "", now:
     """Record CSAT and CES on a survey that has not been answered yet."""
     if survey.answered_at is not None:
         raise SurveyError("this survey was already answered")
-    survey.csat = _score(csat, "CSAT", CSAT_RANGE)
-    survey.ces = _score(ces, "Effort (CES)", CES_RANGE)
+    survey.csat, survey.ces = _score(csat, "CSAT", CSAT_RANGE), _score(ces, "Effort (CES)", CES_RANGE)
     survey.comment = comment.strip()
     survey.answered_at = now or utcnow()
     return survey
