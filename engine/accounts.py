@@ -196,10 +196,10 @@ def reset_totp(db: SAEngine, user_id: int, *, actor: str) -> None:
         audit.append(session, actor=actor, action="totp_reset", subject=f"user:{user.username}")
 
 
-def begin_totp_enrolment(user: User) -> tuple[str, str]:
-    """A new TOTP secret for `user` and its QR code (data URL); nothing is stored until `confirm_totp`."""
+def begin_totp_enrolment(username: str) -> tuple[str, str]:
+    """A new TOTP secret for the user and its QR code (data URL); nothing is stored until `confirm_totp`."""
     secret = new_totp_secret()
-    return secret, qr_data_url(provisioning_uri(secret, user.username))
+    return secret, qr_data_url(provisioning_uri(secret, username))
 
 
 def confirm_totp(db: SAEngine, user_id: int, secret: str, code: str, *, actor: str) -> bool:

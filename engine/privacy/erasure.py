@@ -8,8 +8,9 @@ attachment files, and the ticket vectors of the similar-ticket index.
 Erasure deletes all of it in one transaction that also appends a tombstone to the audit log (customer id and
 counts, no personal data). Then it removes the vectors and rewrites the index files, deletes attachment files no
 other ticket shares, checkpoints the SQLite WAL and VACUUMs so freed pages keep no copy, and finally scans every
-file under the data dir for fragments of the erased text: `ErasureReport.leftover_files` names any file that still
-holds some (for instance a saved model that kept training texts: retrain it and delete its older versions).
+file under the data dir for fragments of the erased text and for the erased vectors the running app held:
+`ErasureReport.leftover_files` names any file that still holds some (a saved model that kept training texts:
+retrain it and delete its older versions; an HNSW graph file, which keeps deleted vectors until it is rebuilt).
 
 Model files: the intent model is trained from the shipped demo labels plus the first customer message of tickets
 agents confirmed (engine.feedback.training_data.confirmed_rows); those rows are read from the database at training
@@ -31,6 +32,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Table, delete, func, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, col, select
@@ -41,7 +43,7 @@ from engine.nlp.embedder import DIM
 from engine.privacy import audit
 from engine.store.attachment_models import Attachment
 from engine.store.audit_models import AuditEntry
-from engine.store.models import Customer, DeadLetter, Message, utcnow
+from engine.store.models import Customer, DeadLetter, Message, Ticket, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,36 @@ class ErasureReport:
         else:
             lines.append("No file under the data dir still holds this customer's text.")
         return "\n".join(lines + self.notes)
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    """One customer found by `find_customers`, for the admin page's export and erase buttons."""
+
+    id: int
+    name: str
+    email: str | None
+    handle: str | None
+    tickets: int
+
+
+def find_customers(engine: Engine, query: str, *, limit: int = 20) -> list[CustomerMatch]:
+    """Customers whose id equals `query` or whose name, e-mail or handle contains it."""
+    term = query.strip()
+    if not term:
+        return []
+    conditions = [
+        col(field).contains(term, autoescape=True) for field in (Customer.name, Customer.email, Customer.handle)
+    ]
+    if term.isdigit():
+        conditions.append(col(Customer.id) == int(term))
+    tickets = select(func.count()).where(Ticket.customer_id == Customer.id).scalar_subquery()
+    query_rows = select(Customer, tickets).where(or_(*conditions)).order_by(col(Customer.id)).limit(limit)
+    with engine.session() as session:
+        return [
+            CustomerMatch(customer.id or 0, customer.name, customer.email, customer.handle, count)
+            for customer, count in session.exec(query_rows)
+        ]
 
 
 def _pk(table: Table) -> Any | None:
@@ -183,16 +215,20 @@ def _similar_index(engine: Engine) -> SimilarTickets | None:
     return SimilarTickets(index_dir, DIM) if index_dir.is_dir() else None
 
 
-def _remove_vectors(engine: Engine, ticket_ids: set[int]) -> int:
+def _remove_vectors(engine: Engine, ticket_ids: set[int]) -> tuple[int, list[bytes]]:
+    """Forget the tickets' vectors; returns how many the index held and the float32 bytes of those in memory."""
+    erased: list[bytes] = []
     if engine.services is not None:
         for ticket_id in ticket_ids:
-            engine.services.vectors.pop(ticket_id, None)
+            vector = engine.services.vectors.pop(ticket_id, None)
+            if vector is not None:
+                erased.append(np.asarray(vector, dtype=np.float32).tobytes())
     similar = _similar_index(engine)
     if similar is None:
-        return 0
+        return 0, erased
     removed = sum(similar.remove(ticket_id) for ticket_id in sorted(ticket_ids))
     similar.save()  # rewrites the snapshot without them and empties the journal
-    return removed
+    return removed, erased
 
 
 def _remove_files(engine: Engine, paths: set[str]) -> int:
@@ -276,12 +312,12 @@ def erase_customer(engine: Engine, customer_id: int, *, actor: str = "system") -
             details={"rows": report.rows},
         )
         report.audit_entry_id = tombstone.id
-    report.vectors = _remove_vectors(engine, ticket_ids)
+    report.vectors, erased_vectors = _remove_vectors(engine, ticket_ids)
     report.attachment_files = _remove_files(engine, paths)
     report.notes += compact_database(engine)
     if shared:
         report.notes.append(f"{len(shared)} text fragments also occur in other customers' messages: not checked")
-    needles = _needles([*sorted(set(fragments) - shared), *identifiers])
+    needles = _needles([*sorted(set(fragments) - shared), *identifiers]) + erased_vectors
     report.leftover_files = files_containing(engine.settings.data_dir, needles)
     if report.leftover_files:
         log.warning("after erasing customer %d, files still hold their text: %s", customer_id, report.leftover_files)

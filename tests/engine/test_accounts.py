@@ -161,7 +161,7 @@ def test_new_admin_enrols_totp_before_the_first_login(demo: Engine) -> None:
     create_user(demo.db, username="dana", password="dana-password-1", role="admin", actor="admin")
     first = authenticate(demo.db, "dana", "dana-password-1")
     assert first.reason == AuthReason.TOTP_ENROLMENT_REQUIRED and first.token is None and first.user is not None
-    secret, qr = begin_totp_enrolment(first.user)
+    secret, qr = begin_totp_enrolment(first.user.username)
     assert qr.startswith("data:image/svg+xml;base64,")
     assert first.user.id is not None
     assert not confirm_totp(demo.db, first.user.id, secret, wrong_code(secret, utcnow()), actor="dana")

@@ -191,6 +191,15 @@ def test_leftover_scan_names_a_model_file_that_kept_training_texts(engine: Engin
     assert "models/intent/v1/training.jsonl" in report.summary()
 
 
+def test_leftover_scan_names_an_index_file_that_kept_an_erased_vector(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = seed_customer_everywhere(engine, HashingEmbedder())
+    monkeypatch.setattr(SimilarTickets, "save", lambda self: None)  # like a graph file that only marks deletions
+    report = erase_customer(engine, seeded.customer_id)
+    assert report.leftover_files == ["index/tickets/tickets.npz"] and not report.complete
+
+
 def test_export_holds_everything_about_the_customer_as_json(engine: Engine) -> None:
     seeded = seed_customer_everywhere(engine, HashingEmbedder())
     data = json.loads(json.dumps(export_customer(engine, seeded.customer_id, actor="admin")))

@@ -1,0 +1,338 @@
+"""Admin: users and their roles and second factors, a customer's data export and erasure, the audit log.
+
+Every change here asks for the admin's current authenticator code (step-up) and is audited by the engine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import run, ui
+from sqlmodel import col, select
+
+from engine.accounts import (
+    AccountError,
+    begin_totp_enrolment,
+    check_password,
+    confirm_totp,
+    create_user,
+    list_users,
+    normalise_username,
+    set_active,
+    set_password,
+    set_role,
+)
+from engine.accounts_auth import StepUpError, require_step_up
+from engine.accounts_roles import Permission, Role, can
+from engine.privacy import audit
+from engine.privacy.erasure import CustomerMatch, CustomerNotFound, erase_customer, export_customer, find_customers
+from engine.store.account_models import User
+from engine.store.audit_models import AuditEntry
+from ui.pages.login import CODE_PROPS, current_user, login_url, require
+from ui.state import engine
+from ui.theme import frame
+
+AUDIT_ROWS = 200
+ROLES = {role.value: role.value for role in Role}
+AUDIT_COLUMNS: list[dict[str, Any]] = [
+    {"name": "id", "label": "#", "field": "id", "align": "left"},
+    {"name": "at", "label": "When (UTC)", "field": "at", "align": "left"},
+    {"name": "actor", "label": "Who", "field": "actor", "align": "left"},
+    {"name": "action", "label": "Action", "field": "action", "align": "left"},
+    {"name": "subject", "label": "Subject", "field": "subject", "align": "left"},
+    {"name": "details", "label": "Details", "field": "details", "align": "left", "classes": "cd-text"},
+]
+
+
+def admin_page() -> None:
+    if require(Permission.MANAGE_USERS) is None:
+        return
+    audit_panel = AuditPanel()
+    with frame("Admin"):
+        UsersPanel(audit_panel.refresh).build()
+        CustomerPanel(audit_panel.refresh).build()
+        audit_panel.build()
+
+
+def _acting_admin(permission: Permission) -> User | None:
+    """The signed-in user at the moment of the action (sessions can end while a page is open)."""
+    user = current_user()
+    if not can(user, permission):
+        ui.notify("Your session ended or your role changed: sign in again.", type="warning")
+        ui.navigate.to(login_url("/admin"))
+        return None
+    return user
+
+
+def step_up_dialog(
+    title: str,
+    action: str,
+    build: Callable[[], Callable[[User], Any]],
+    done: Callable[[Any], None],
+    *,
+    permission: Permission = Permission.MANAGE_USERS,
+    confirm_label: str = "Save",
+) -> None:
+    """A dialog: the fields `build` makes, then the admin's code; on confirm, step-up, then the returned change."""
+    with ui.dialog() as dialog, ui.card().classes("w-[28rem] gap-2"):
+        ui.label(title).classes("text-lg font-semibold")
+        change = build()
+        code = ui.input("Your authenticator code").props(CODE_PROPS).mark("step-up-code")
+        error = ui.label().classes("text-sm text-negative").mark("dialog-error")
+
+        async def confirm() -> None:
+            admin = _acting_admin(permission)
+            if admin is None:
+                dialog.close()
+                return
+            try:
+                await run.io_bound(require_step_up, engine().db, admin, code.value or "", action=action)
+                result = await run.io_bound(change, admin)
+            except (StepUpError, AccountError, CustomerNotFound) as exc:
+                error.text = str(exc)
+                return
+            dialog.close()
+            done(result)
+
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Cancel", on_click=dialog.close).props("flat")
+            ui.button(confirm_label, on_click=confirm).mark("confirm")
+    dialog.open()
+
+
+class UsersPanel:
+    """The user list with add, password, role, second-factor and (de)activation actions."""
+
+    def __init__(self, changed: Callable[[], None]) -> None:
+        self.changed = changed
+
+    def build(self) -> None:
+        with ui.card().classes("cd-card w-full gap-2"):
+            with ui.row().classes("w-full items-center justify-between"):
+                ui.label("Users").classes("cd-section-title")
+                ui.button("Add user", icon="person_add", on_click=self.add_user).props("flat").mark("add-user")
+            self.rows()
+
+    @ui.refreshable_method
+    def rows(self) -> None:
+        for user in list_users(engine().db):
+            with ui.row().classes("w-full items-center gap-3 border-b py-1").mark(f"user-{user.username}"):
+                ui.label(user.username).classes("font-medium w-40")
+                ui.badge(user.role, color="primary" if user.role == Role.ADMIN else "secondary")
+                ui.label("2FA on" if user.totp_secret else "no 2FA").classes("text-sm w-20 cd-muted")
+                ui.label("active" if user.active else "deactivated").classes(
+                    "text-sm w-24 " + ("text-positive" if user.active else "text-negative")
+                )
+                last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+                ui.label(f"last sign-in {last}").classes("text-sm cd-muted grow")
+                ui.button("Password", on_click=lambda u=user: self.reset_password(u)).props("flat dense no-caps")
+                ui.button("Role", on_click=lambda u=user: self.change_role(u)).props("flat dense no-caps")
+                ui.button("2FA", on_click=lambda u=user: self.enrol(u)).props("flat dense no-caps").mark("enrol")
+                toggle = "Reactivate" if not user.active else "Deactivate"
+                ui.button(toggle, on_click=lambda u=user: self.toggle(u)).props("flat dense no-caps").mark("toggle")
+
+    def _done(self, message: str) -> Callable[[Any], None]:
+        def finish(_: Any) -> None:
+            ui.notify(message, type="positive")
+            self.rows.refresh()
+            self.changed()
+
+        return finish
+
+    def add_user(self) -> None:
+        def build() -> Callable[[User], Any]:
+            name = ui.input("User name").props("outlined").mark("new-username")
+            role = ui.select(ROLES, value=Role.AGENT.value, label="Role").props("outlined").mark("new-role")
+            password = ui.input("First password (10+ characters)", password=True, password_toggle_button=True)
+            password.props("outlined").mark("new-password")
+
+            def change(admin: User) -> User:
+                return create_user(
+                    engine().db,
+                    username=name.value or "",
+                    password=password.value or "",
+                    role=role.value,
+                    actor=admin.username,
+                )
+
+            name.validation = {"2-64 letters, digits, . _ - @": _valid(normalise_username)}
+            password.validation = {"at least 10 characters": _valid(check_password)}
+            return change
+
+        step_up_dialog("Add a user", "user_create", build, self._done("User added"))
+
+    def reset_password(self, user: User) -> None:
+        def build() -> Callable[[User], Any]:
+            password = ui.input("New password (10+ characters)", password=True, password_toggle_button=True)
+            password.props("outlined").mark("reset-password")
+            ui.label("Their open sessions end and any lockout is lifted.").classes("text-sm cd-muted")
+            return lambda admin: set_password(engine().db, _id(user), password.value or "", actor=admin.username)
+
+        step_up_dialog(f"New password for {user.username}", "password_reset", build, self._done("Password changed"))
+
+    def change_role(self, user: User) -> None:
+        def build() -> Callable[[User], Any]:
+            role = ui.select(ROLES, value=user.role, label="Role").props("outlined").mark("role-select")
+            return lambda admin: set_role(engine().db, _id(user), role.value, actor=admin.username)
+
+        step_up_dialog(f"Role of {user.username}", "role_change", build, self._done("Role changed"))
+
+    def toggle(self, user: User) -> None:
+        def build() -> Callable[[User], Any]:
+            verb = "Reactivate" if not user.active else "Deactivate (their sessions end)"
+            ui.label(f"{verb}: {user.username}").classes("text-sm")
+            return lambda admin: set_active(engine().db, _id(user), not user.active, actor=admin.username)
+
+        step_up_dialog(f"{user.username}", "user_active", build, self._done("Saved"), confirm_label="Confirm")
+
+    def enrol(self, user: User) -> None:
+        def build() -> Callable[[User], Any]:
+            secret, qr = begin_totp_enrolment(user.username)
+            ui.label(f"{user.username} scans this with their authenticator app:").classes("text-sm")
+            ui.image(qr).classes("w-48 h-48 self-center").mark("totp-qr")
+            ui.label(f"or types the key: {secret}").classes("cd-muted text-xs font-mono break-all")
+            their_code = ui.input(f"Code shown on {user.username}'s app").props(CODE_PROPS).mark("their-code")
+
+            def change(admin: User) -> None:
+                if not confirm_totp(engine().db, _id(user), secret, their_code.value or "", actor=admin.username):
+                    raise AccountError(f"The code from {user.username}'s app does not match; try the current one.")
+
+            return change
+
+        step_up_dialog(f"Second factor for {user.username}", "totp_enrol", build, self._done("Second factor set up"))
+
+
+def _id(user: User) -> int:
+    assert user.id is not None
+    return user.id
+
+
+def _valid(check: Callable[[str], object]) -> Callable[[str], bool]:
+    def valid(value: str) -> bool:
+        try:
+            check(value or "")
+        except AccountError:
+            return False
+        return True
+
+    return valid
+
+
+class CustomerPanel:
+    """Find a customer; export everything held about them, or erase it."""
+
+    def __init__(self, changed: Callable[[], None]) -> None:
+        self.changed = changed
+
+    def build(self) -> None:
+        with ui.card().classes("cd-card w-full gap-2") as self.card:
+            ui.label("Customer data (access and erasure requests)").classes("cd-section-title")
+            with ui.row().classes("items-center gap-2"):
+                self.query = ui.input("Customer id, e-mail, handle or name").props("outlined dense clearable")
+                self.query.classes("w-96").mark("customer-query")
+                self.query.on("keydown.enter", lambda: self.results.refresh())
+                ui.button("Find", icon="search", on_click=lambda: self.results.refresh()).props("flat").mark(
+                    "find-customer"
+                )
+            self.results()
+
+    @ui.refreshable_method
+    def results(self) -> None:
+        query = self.query.value or ""
+        matches = find_customers(engine(), query) if query.strip() else []
+        if query.strip() and not matches:
+            ui.label("No customer matches.").classes("text-sm cd-muted").mark("no-customer")
+        for match in matches:
+            with ui.row().classes("w-full items-center gap-3 border-b py-1").mark(f"customer-{match.id}"):
+                ui.label(f"#{match.id}").classes("w-12 cd-muted")
+                ui.label(match.name).classes("font-medium w-48")
+                ui.label(match.email or match.handle or "").classes("text-sm grow")
+                ui.label(f"{match.tickets} tickets").classes("text-sm cd-muted w-20")
+                ui.button("Export", icon="download", on_click=lambda m=match: self.export(m)).props("flat dense")
+                ui.button("Erase", icon="delete_forever", on_click=lambda m=match: self.erase(m)).props(
+                    "flat dense color=negative"
+                ).mark("erase")
+
+    async def export(self, match: CustomerMatch) -> None:
+        admin = _acting_admin(Permission.MANAGE_RETENTION)
+        if admin is None:
+            return
+        data = await run.io_bound(export_customer, engine(), match.id, actor=admin.username)
+        payload = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+        ui.download.content(payload, f"customer-{match.id}.json", "application/json")
+        self.changed()
+
+    def erase(self, match: CustomerMatch) -> None:
+        def build() -> Callable[[User], Any]:
+            ui.label(
+                f"This permanently deletes {match.name} (#{match.id}), their {match.tickets} tickets with every "
+                "message, draft, feedback, survey, attachment and vector. The audit log keeps a tombstone."
+            ).classes("text-sm")
+            return lambda admin: erase_customer(engine(), match.id, actor=admin.username)
+
+        def done(report: Any) -> None:
+            with self.card, ui.dialog() as dialog, ui.card().classes("w-[32rem]"):
+                ui.label("Erased").classes("text-lg font-semibold")
+                ui.label(report.summary()).classes("cd-text text-sm").mark("erase-report")
+                ui.button("Close", on_click=dialog.close)
+            dialog.open()
+            self.results.refresh()
+            self.changed()
+
+        step_up_dialog(
+            f"Erase customer #{match.id}?",
+            f"erase_customer:{match.id}",
+            build,
+            done,
+            permission=Permission.MANAGE_RETENTION,
+            confirm_label="Erase",
+        )
+
+
+class AuditPanel:
+    """The newest audit rows and a button that verifies the whole hash chain."""
+
+    def build(self) -> None:
+        with ui.card().classes("cd-card w-full gap-2"):
+            with ui.row().classes("w-full items-center justify-between"):
+                ui.label(f"Audit log (newest {AUDIT_ROWS})").classes("cd-section-title")
+                with ui.row().classes("items-center gap-2"):
+                    self.verdict = ui.label().classes("text-sm").mark("verify-result")
+                    ui.button("Verify chain", icon="verified", on_click=self.verify).props("flat").mark("verify")
+                    ui.button(icon="refresh", on_click=self.refresh).props("flat").mark("refresh-audit")
+            self.table = ui.table(columns=AUDIT_COLUMNS, rows=self.rows(), row_key="id").props("dense flat")
+            self.table.classes("w-full").mark("audit-table")
+
+    def refresh(self) -> None:
+        """Show the newest rows again."""
+        self.table.update_rows(self.rows())
+
+    def rows(self) -> list[dict[str, Any]]:
+        with engine().session() as session:
+            entries = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(AUDIT_ROWS)).all()
+        return [
+            {
+                "id": e.id,
+                "at": e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                "actor": e.actor,
+                "action": e.action,
+                "subject": e.subject,
+                "details": json.dumps(e.details, ensure_ascii=False) if e.details else "",
+            }
+            for e in entries
+        ]
+
+    async def verify(self) -> None:
+        def check() -> audit.VerifyResult:
+            with engine().session() as session:
+                return audit.verify(session)
+
+        result = await run.io_bound(check)
+        if result.ok:
+            self.verdict.text = f"Chain intact: {result.checked} rows"
+            self.verdict.classes(replace="text-sm text-positive")
+        else:
+            self.verdict.text = f"BROKEN at row {result.first_broken_id}: {result.reason}"
+            self.verdict.classes(replace="text-sm text-negative")

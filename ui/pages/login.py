@@ -1,0 +1,233 @@
+"""Sign-in at /login (password, TOTP when needed, first-start admin setup), sign-out, and the guards pages use.
+
+The session token lives server-side in `app.storage.user` (NiceGUI needs `storage_secret` in `ui.run`); the
+database keeps only its hash. `AuthMiddleware` sends every page request without a valid session to /login
+(deny by default); `require(permission)` at the top of a page checks the role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import app, run, ui
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp
+
+from engine.accounts import (
+    DEMO_ACCOUNTS,
+    AccountError,
+    begin_totp_enrolment,
+    confirm_totp,
+    create_first_admin,
+    needs_admin_setup,
+)
+from engine.accounts_auth import AuthReason, AuthResult, authenticate
+from engine.accounts_roles import Permission, can
+from engine.accounts_sessions import logout, validate_session
+from engine.store.account_models import User
+from ui.state import engine
+from ui.theme import frame
+
+TOKEN_KEY = "caredesk_session"
+OPEN_PATHS = ("/login", "/logout", "/_nicegui", "/assets/", "/favicon")
+CODE_PROPS = "outlined inputmode=numeric autocomplete=one-time-code maxlength=8"
+
+
+def current_user() -> User | None:
+    """The signed-in user of this browser, or None (no session, expired, or deactivated)."""
+    return validate_session(engine().db, app.storage.user.get(TOKEN_KEY))
+
+
+def safe_target(path: str | None) -> str:
+    """`path` when it is a local page of this app, else "/" (no open redirects)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path
+
+
+def login_url(path: str) -> str:
+    """The sign-in page that comes back to `path` afterwards."""
+    return f"/login?redirect_to={quote(safe_target(path), safe='/')}"
+
+
+def require(permission: Permission) -> User | None:
+    """Page guard: the signed-in user holding `permission`; otherwise go to /login or say why not, and give None."""
+    user = current_user()
+    if user is None:
+        ui.navigate.to(login_url(ui.context.client.request.url.path))
+        return None
+    if not can(user, permission):
+        with frame("Not allowed"):
+            ui.label(f"Your role ({user.role}) cannot open this page.").classes("text-lg").mark("not-allowed")
+            ui.button("Back to the queue", on_click=lambda: ui.navigate.to("/"))
+        return None
+    return user
+
+
+class AuthMiddleware(BaseHTTPMiddleware):
+    """Redirect page requests without a valid session to /login; `open_paths` prefixes pass (deny by default)."""
+
+    def __init__(self, app: ASGIApp, open_paths: Sequence[str] = OPEN_PATHS) -> None:
+        super().__init__(app)
+        self.open_paths = tuple(open_paths)
+
+    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        path = request.url.path
+        if not path.startswith(self.open_paths) and current_user() is None:
+            return RedirectResponse(login_url(path))
+        return await call_next(request)
+
+
+def logout_page() -> RedirectResponse:
+    """End this browser's session and go to the sign-in page."""
+    logout(engine().db, app.storage.user.pop(TOKEN_KEY, None))
+    return RedirectResponse("/login")
+
+
+def login_page(redirect_to: str = "/") -> None:
+    target = safe_target(redirect_to)
+    if current_user() is not None:
+        ui.navigate.to(target)
+        return
+    ui.page_title("Sign in · CareDesk")
+    ui.add_head_html('<link rel="stylesheet" href="/assets/caredesk.css">')
+    with ui.column().classes("w-full items-center pt-16"):
+        ui.label("CareDesk").classes("text-3xl font-bold tracking-tight text-primary")
+        with ui.card().classes("cd-card w-full max-w-md gap-3 p-6"):
+            if needs_admin_setup(engine().db):
+                AdminSetup().build()
+            else:
+                LoginForm(target).build()
+
+
+def _enrolment(username: str) -> str:
+    """Show a fresh TOTP secret as a QR code and as text; returns the secret."""
+    secret, qr = begin_totp_enrolment(username)
+    ui.label("Scan this with an authenticator app (Aegis, Google Authenticator, 1Password, …):").classes("text-sm")
+    ui.image(qr).classes("w-48 h-48 self-center").mark("totp-qr")
+    ui.label(f"or type the key: {secret}").classes("cd-muted text-xs font-mono break-all").mark("totp-secret")
+    return secret
+
+
+class LoginForm:
+    """User name and password; the code field appears when the account needs one."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def build(self) -> None:
+        ui.label("Sign in").classes("text-xl font-semibold")
+        self.username = ui.input("User name").props("outlined autofocus autocomplete=username").mark("username")
+        self.password = ui.input("Password", password=True, password_toggle_button=True).props(
+            "outlined autocomplete=current-password"
+        )
+        self.password.mark("password")
+        self.code = ui.input("6-digit code from your authenticator app").props(CODE_PROPS).mark("totp-code")
+        self.code.visible = False
+        self.enrol = ui.column().classes("w-full gap-2")
+        self.message = ui.label().classes("text-sm").mark("login-message")
+        self.button = ui.button("Sign in", on_click=self.submit).classes("w-full").mark("sign-in")
+        for field in (self.username, self.password, self.code):
+            field.on("keydown.enter", self.submit)
+        if engine().settings.demo:
+            self.demo_hint()
+
+    def demo_hint(self) -> None:
+        accounts = ", ".join(f"{a.username} / {a.password}" for a in DEMO_ACCOUNTS)
+        admin_secret = next(a.totp_secret for a in DEMO_ACCOUNTS if a.totp_secret)
+        with ui.expansion("Demo accounts").classes("w-full text-sm cd-muted").mark("demo-accounts"):
+            ui.label(accounts).classes("text-sm")
+            ui.label(f"The demo admin's authenticator key: {admin_secret}").classes("text-xs font-mono break-all")
+
+    def show(self, text: str, *, error: bool) -> None:
+        self.message.text = text
+        self.message.classes(replace="text-sm " + ("text-negative" if error else "text-positive"))
+
+    async def submit(self) -> None:
+        if not self.button.enabled:
+            return
+        self.button.disable()
+        try:
+            result: AuthResult | None = await run.io_bound(
+                authenticate, engine().db, self.username.value or "", self.password.value or "", self.code.value or None
+            )
+        finally:
+            self.button.enable()
+        if result is None:  # the app is shutting down
+            return
+        if result.ok and result.token:
+            app.storage.user[TOKEN_KEY] = result.token
+            ui.navigate.to(self.target)
+            return
+        self.show(result.message, error=result.reason != AuthReason.TOTP_REQUIRED)
+        if result.reason in (AuthReason.TOTP_REQUIRED, AuthReason.TOTP_INVALID, AuthReason.TOTP_REPLAYED):
+            self.code.visible = True
+            self.code.value = ""
+            self.code.run_method("focus")
+        elif result.reason == AuthReason.TOTP_ENROLMENT_REQUIRED and result.user is not None:
+            self.start_enrolment(result.user)
+
+    def start_enrolment(self, user: User) -> None:
+        self.enrol.clear()
+        with self.enrol:
+            secret = _enrolment(user.username)
+            first_code = ui.input("Code shown by the app").props(CODE_PROPS).mark("enrol-code")
+
+            async def confirm() -> None:
+                assert user.id is not None
+                ok = await run.io_bound(
+                    confirm_totp, engine().db, user.id, secret, first_code.value or "", actor=user.username
+                )
+                if not ok:
+                    self.show("That code does not match: enter the code the app shows now.", error=True)
+                    return
+                self.enrol.clear()
+                self.code.visible = True
+                self.show("Second factor set up. Enter the NEXT code from your app to sign in.", error=False)
+
+            ui.button("Confirm second factor", on_click=confirm).props("outline").mark("confirm-enrolment")
+
+
+class AdminSetup:
+    """First start: create the admin account, with its second factor, before anything else."""
+
+    def build(self) -> None:
+        ui.label("Set up CareDesk").classes("text-xl font-semibold")
+        ui.label("No accounts exist yet. Create the first admin; admins sign in with a password and a code.").classes(
+            "cd-muted text-sm"
+        )
+        self.username = ui.input("Admin user name", value="admin").props("outlined").mark("setup-username")
+        self.password = ui.input("Password (10+ characters)", password=True, password_toggle_button=True).props(
+            "outlined autocomplete=new-password"
+        )
+        self.password.mark("setup-password")
+        self.repeat = ui.input("Repeat the password", password=True).props("outlined autocomplete=new-password")
+        self.repeat.mark("setup-repeat")
+        self.secret = _enrolment(self.username.value)
+        self.code = ui.input("Code shown by the app").props(CODE_PROPS).mark("setup-code")
+        self.message = ui.label().classes("text-sm text-negative").mark("setup-message")
+        ui.button("Create admin", on_click=self.submit).classes("w-full").mark("create-admin")
+
+    async def submit(self) -> None:
+        if self.password.value != self.repeat.value:
+            self.message.text = "The two passwords differ."
+            return
+        try:
+            await run.io_bound(
+                lambda: create_first_admin(
+                    engine().db,
+                    username=self.username.value or "",
+                    password=self.password.value or "",
+                    totp_secret=self.secret,
+                    totp_code=self.code.value or "",
+                )
+            )
+        except AccountError as exc:
+            self.message.text = str(exc)
+            return
+        ui.notify("Admin created. Sign in with the next code from your app.", type="positive")
+        ui.navigate.to("/login")
