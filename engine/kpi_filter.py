@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -126,10 +126,12 @@ class KpiParams:
     ai_ticket_cost: float = 0.02  # compute cost of the AI's work on one ticket (triage, retrieval, draft)
     sla_hours: float = 24.0  # first response due within this many hours of creation
     confidence_alert: float = 0.80  # alert when mean intent confidence falls below this
-    override_climb: float = (
-        0.02  # alert when the override rate rises by more than this (absolute) vs the previous period
-    )
-    currency: str = "$"
+    override_climb: float = 0.02  # alert when the override rate climbs by more than this vs the previous period
+
+    @classmethod
+    def from_settings(cls, settings: object) -> KpiParams:
+        """The parameters a settings object defines (attributes of the same names); defaults for the others."""
+        return cls(**{f.name: float(getattr(settings, f.name)) for f in fields(cls) if hasattr(settings, f.name)})
 
 
 def ensure_kpi_indexes(db: SAEngine) -> None:

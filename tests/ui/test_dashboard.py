@@ -1,0 +1,172 @@
+"""Dashboard, survey and weekly report pages through NiceGUI's simulated user (fast fake models)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import pytest
+from nicegui import app, ui
+from nicegui.testing import User
+from sqlmodel import col, select
+
+from engine.ingest.intake import InboundMessage, intake
+from engine.kpi_tiles import DEFINITIONS
+from engine.store.models import Survey, Ticket
+from engine.surveys import create_survey
+from tests.ui.conftest import wait_for_async
+from ui.pages.dashboard import QUALITY_KEYS, dashboard_page
+from ui.pages.report import report_page
+from ui.pages.survey import survey_page
+from ui.state import engine
+
+TILES = [d for d in DEFINITIONS if d.key not in QUALITY_KEYS]
+
+
+def ensure_pages() -> None:
+    """ui/app.py registers these pages; until it does, register them here so the tests can open them."""
+    paths = {getattr(route, "path", None) for route in app.routes}
+    for path, page in (("/dashboard", dashboard_page), ("/survey/{token}", survey_page), ("/report", report_page)):
+        if path not in paths:
+            ui.page(path)(page)
+
+
+def loaded(user: User) -> bool:
+    status = user.find(kind=ui.label, marker="dashboard-status").elements.pop()
+    return "updated" in status.text
+
+
+def figure(user: User, key: str) -> dict:
+    return user.find(kind=ui.plotly, marker=f"chart-{key}").elements.pop().figure
+
+
+def tile_text(user: User, key: str) -> str:
+    return user.find(kind=ui.label, marker=f"kpi-value-{key}").elements.pop().text
+
+
+@pytest.fixture
+def empty_desk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No demo data: the app starts on an empty database (request it before `user`)."""
+    monkeypatch.setenv("CAREDESK_DEMO", "false")
+    yield
+
+
+async def test_dashboard_shows_every_tile_and_the_charts_of_the_demo_desk(user: User) -> None:
+    ensure_pages()
+    await user.open("/dashboard")
+    for definition in TILES:
+        await user.should_see(definition.label)
+    await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
+    texts = [tile_text(user, d.key) for d in TILES]
+    assert all(t != "…" and "nan" not in t.lower() for t in texts)
+    volume = figure(user, "volume")
+    with engine().session() as session:
+        tickets = len(session.exec(select(Ticket.id)).all())  # the demo spreads them over the last 30 days
+    assert volume["data"] and sum(sum(trace["y"]) for trace in volume["data"]) == tickets
+    assert figure(user, "volume")["config"]["displayModeBar"] is True  # the PNG download button
+    assert figure(user, "volume")["config"]["toImageButtonOptions"]["format"] == "png"
+
+
+async def test_channel_filter_narrows_the_charts(user: User) -> None:
+    ensure_pages()
+    await user.open("/dashboard")
+    await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
+    user.find(kind=ui.select, marker="channel-filter").elements.pop().set_value(["chat"])
+    await wait_for_async(
+        lambda: {t["name"] for t in figure(user, "volume")["data"]} == {"chat"}, timeout=30, what="chat only"
+    )
+    user.find(kind=ui.select, marker="range").elements.pop().set_value("7")
+    await wait_for_async(
+        lambda: "updated" in user.find(kind=ui.label, marker="dashboard-status").elements.pop().text, timeout=30
+    )
+
+
+async def test_new_tickets_refresh_the_dashboard(user: User) -> None:
+    ensure_pages()
+    await user.open("/dashboard")
+    await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
+
+    def total() -> int:
+        return sum(sum(trace["y"]) for trace in figure(user, "volume")["data"])
+
+    before = total()
+    with engine().transaction() as session:
+        intake(session, InboundMessage(channel="sms", customer_name="New Person", text="Where is my refund?"))
+    engine().changed()
+    await wait_for_async(lambda: total() == before + 1, timeout=30, what="the new ticket on the chart")
+
+
+async def test_clicking_a_sentiment_point_lists_its_tickets(user: User) -> None:
+    ensure_pages()
+    await user.open("/dashboard")
+
+    def scored() -> Ticket | None:
+        with engine().session() as session:
+            return session.exec(select(Ticket).where(col(Ticket.valence).is_not(None))).first()
+
+    await wait_for_async(lambda: scored() is not None, timeout=60, what="triage to score sentiment")
+    ticket = scored()
+    assert ticket is not None
+    await wait_for_async(lambda: loaded(user) and figure(user, "sentiment")["data"], timeout=30, what="sentiment")
+    day = ticket.created_at.strftime("%Y-%m-%d")
+    user.find(marker="chart-sentiment").trigger(
+        "plotly_click", {"points": [{"x": day, "customdata": [day, ticket.channel]}]}
+    )
+    await wait_for_async(lambda: bool(user.find(kind=ui.table, marker="point-tickets").elements.pop().rows), timeout=10)
+    rows = user.find(kind=ui.table, marker="point-tickets").elements.pop().rows
+    assert ticket.id in {r["id"] for r in rows} and {r["channel"] for r in rows} == {ticket.channel}
+
+
+async def test_tables_download_as_csv(user: User) -> None:
+    ensure_pages()
+    await user.open("/dashboard")
+    await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
+    user.find(marker="csv-kpis").click()
+    response = await user.download.next(timeout=5)
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {r["kpi"] for r in rows} == {d.label for d in DEFINITIONS}
+
+
+async def test_an_empty_desk_says_no_data(empty_desk: None, user: User) -> None:
+    ensure_pages()
+    await user.open("/dashboard")
+    await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
+    assert all(tile_text(user, d.key) == "no data" for d in TILES)
+    annotations = figure(user, "volume")["layout"]["annotations"]
+    assert annotations[0]["text"] == "no data"
+
+
+async def test_the_survey_link_records_csat_and_effort(user: User) -> None:
+    ensure_pages()
+    with engine().transaction() as session:
+        resolved = session.exec(select(Ticket).where(Ticket.status == "resolved")).first()
+        assert resolved is not None and resolved.id is not None
+        token = create_survey(session, ticket_id=resolved.id).token
+    await user.open(f"/survey/{token}")
+    await user.should_see("How did we do?")
+    user.find(marker="survey-submit").click()
+    await user.should_see("Please answer both questions.")
+    user.find(kind=ui.toggle, marker="csat").elements.pop().set_value(8)
+    user.find(kind=ui.toggle, marker="ces").elements.pop().set_value(2)
+    user.find(marker="survey-submit").click()
+    await user.should_see(marker="survey-thanks")
+    with engine().session() as session:
+        survey = session.exec(select(Survey).where(Survey.token == token)).one()
+        assert (survey.csat, survey.ces) == (8, 2) and survey.answered_at is not None
+    await user.open(f"/survey/{token}")
+    await user.should_see("We already have your answer")
+
+
+async def test_an_unknown_survey_link_says_so(user: User) -> None:
+    ensure_pages()
+    await user.open("/survey/not-a-token")
+    await user.should_see(marker="survey-invalid")
+
+
+async def test_weekly_report_lists_every_kpi(user: User) -> None:
+    ensure_pages()
+    await user.open("/report")
+    await user.should_see(marker="report-kpis", retries=50)
+    html = user.find(kind=ui.html, marker="report-kpis").elements.pop().content
+    assert all(d.label in html for d in DEFINITIONS)

@@ -1,0 +1,382 @@
+"""Supervisor dashboard: KPI tiles with trends and targets, charts, model quality; CSV and PNG exports; live refresh."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from nicegui import events, run, ui
+
+from engine.kpi import (
+    DashboardData,
+    KpiFilter,
+    KpiParams,
+    all_time,
+    csv_text,
+    dashboard,
+    filter_options,
+    sentiment_point,
+)
+from engine.kpi_series import TicketRef
+from engine.kpi_tiles import DEFINITIONS, Kpi, KpiDefinition
+from engine.store.models import utcnow
+from ui.components import charts
+from ui.state import engine
+from ui.theme import frame
+
+log = logging.getLogger(__name__)
+
+RANGES = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days", "365": "Last 12 months", "all": "All time"}
+QUALITY_KEYS = ("override_rate",)  # shown in the model quality section, not among the tiles
+POLL_SECONDS = 3.0
+Builder = Callable[[DashboardData], charts.Figure]
+# (element key, figure builder, title before the first load, the table its CSV export holds)
+OVERVIEW: tuple[tuple[str, Builder, str, str], ...] = (
+    ("volume", charts.volume, "Ticket volume by channel", "volume_by_day_channel"),
+    ("sentiment", charts.sentiment, "Sentiment trend", "sentiment_by_day"),
+    ("intent-mix", charts.intent_mix, "Intent mix", "intent_mix"),
+    ("confidence", charts.confidence_histogram, "Intent confidence", "confidence_bins"),
+    ("funnel", charts.outcome_funnel, "AI outcome funnel", "funnel"),
+)
+QUALITY: tuple[tuple[str, Builder, str, str], ...] = (
+    ("confusion", charts.confusion, "AI intent vs agent-confirmed intent", "confusion_matrix"),
+    ("reliability", charts.reliability, "Reliability", "confidence_bins"),
+    ("edit-distance", charts.edit_distance, "Draft edit distance by intent", "edit_distance"),
+)
+QUALITY_COLUMNS: list[dict[str, Any]] = [
+    {"name": "intent", "label": "Intent (AI)", "field": "intent", "sortable": True, "align": "left"},
+    {"name": "predicted", "label": "Predicted", "field": "predicted", "sortable": True},
+    {"name": "reviewed", "label": "Reviewed", "field": "reviewed", "sortable": True},
+    {"name": "precision", "label": "Precision", "field": "precision", "sortable": True},
+    {"name": "overrides", "label": "Overrides", "field": "overrides", "sortable": True},
+    {"name": "override_rate", "label": "Override rate", "field": "override_rate", "sortable": True},
+]
+POINT_COLUMNS: list[dict[str, Any]] = [
+    {"name": "id", "label": "#", "field": "id", "align": "left"},
+    {"name": "subject", "label": "Subject", "field": "subject", "align": "left", "classes": "cd-text"},
+    {"name": "channel", "label": "Channel", "field": "channel", "align": "left"},
+    {"name": "intent", "label": "Intent", "field": "intent", "align": "left"},
+    {"name": "valence", "label": "Valence", "field": "valence", "sortable": True},
+    {"name": "status", "label": "Status", "field": "status", "align": "left"},
+]
+LINK_SLOT = (
+    r"""<q-td :props="props"><a :href="'/ticket/' + props.row.id" class="text-primary">{{ props.value }}</a></q-td>"""
+)
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+@dataclass
+class Filters:
+    """What the supervisor chose: a preset range or custom days, channels and intents."""
+
+    preset: str = "30"
+    days: tuple[date, date] | None = None  # custom range, both days included
+    channels: list[str] = field(default_factory=list)
+    intents: list[str] = field(default_factory=list)
+
+    def resolve(self, now: datetime) -> KpiFilter:
+        """The KPI filter for now (runs a query for 'all time')."""
+        if self.days is not None:
+            first, last = self.days
+            start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+            return KpiFilter(start, start + timedelta(days=(last - first).days + 1), self.channels, self.intents)
+        if self.preset == "all":
+            return all_time(engine().db, now=now, channels=self.channels, intents=self.intents)
+        return KpiFilter.last_days(int(self.preset), now=now, channels=self.channels, intents=self.intents)
+
+
+def _load(filters: Filters) -> tuple[DashboardData, list[str], list[str]]:
+    """One refresh (runs in a worker thread): every dashboard query and the filter menus' options."""
+    now = utcnow()
+    params = KpiParams.from_settings(engine().settings)
+    data = dashboard(engine().db, filters.resolve(now), params=params, now=now)
+    channels, intents = filter_options(engine().db)
+    return data, channels, intents
+
+
+def _rows(refs: list[TicketRef]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "subject": r.subject,
+            "channel": r.channel,
+            "intent": r.intent or "",
+            "valence": None if r.valence is None else round(r.valence, 2),
+            "status": r.status,
+        }
+        for r in refs
+    ]
+
+
+def kpi_tile(definition: KpiDefinition, kpi: Kpi | None) -> None:
+    """One KPI: value, trend arrow against the previous period, target; the definition on hover."""
+    value = kpi.value if kpi else None
+    with ui.card().classes("cd-card p-3 gap-1").style("min-width: 200px").mark(f"kpi-{definition.key}"):
+        ui.label(definition.label).classes("cd-section-title")
+        with ui.row().classes("items-center gap-1 no-wrap"):
+            text = definition.format(value) if kpi else "…"
+            ui.label(text).classes("text-2xl font-semibold").mark(f"kpi-value-{definition.key}")
+            if kpi is not None and kpi.trend is not None:
+                icon = {"up": "arrow_upward", "down": "arrow_downward", "flat": "trending_flat"}[kpi.trend]
+                colour = {True: "positive", False: "negative", None: "grey-7"}[kpi.improving]
+                ui.icon(icon, color=colour, size="20px").mark(f"kpi-trend-{definition.key}")
+        if kpi is not None:
+            previous = definition.format(kpi.previous)
+            change = definition.format_change(kpi.value, kpi.previous)
+            ui.label(f"previous period: {previous}" + (f" ({change})" if change else "")).classes("cd-muted text-xs")
+        if definition.target is not None:
+            met = kpi.on_target if kpi else None
+            colour = {True: "positive", False: "negative", None: "grey-6"}[met]
+            ui.badge(f"target {definition.target.text}", color=colour).props("outline").classes("self-start")
+        ui.tooltip(definition.doc)
+
+
+class DashboardScreen:
+    """The dashboard's state, layout and refresh loop."""
+
+    def __init__(self) -> None:
+        self.filters = Filters()
+        self.data: DashboardData | None = None
+        self.loading = False
+        self.again = False
+        self.seen_revision = -1
+        self.plots: dict[str, ui.plotly] = {}
+        self.point_rows: list[dict[str, Any]] = []
+
+    def build(self) -> None:
+        with frame("Dashboard"):
+            self._filter_bar()
+            self.alerts = ui.column().classes("w-full gap-2").mark("alerts")
+            self.tiles = (
+                ui.element("div")
+                .classes("w-full grid gap-3")
+                .style("grid-template-columns: repeat(auto-fill, minmax(210px, 1fr))")
+            )
+            self._render_tiles()
+            with ui.row().classes("w-full items-center"):
+                ui.label("Overview").classes("text-lg font-semibold")
+                ui.space()
+                self._csv_button("kpis", "KPI table")
+            with (
+                ui.element("div")
+                .classes("w-full grid gap-3")
+                .style("grid-template-columns: repeat(auto-fit, minmax(520px, 1fr))")
+            ):
+                for key, _, title, table in OVERVIEW:
+                    self._chart_card(key, title, table)
+            self._point_card()
+            self._quality_section()
+        ui.timer(0.01, self.refresh, once=True)
+        ui.timer(POLL_SECONDS, self.poll)
+
+    def _filter_bar(self) -> None:
+        with ui.row().classes("w-full items-end gap-3"):
+            ui.select(RANGES, value="30", label="Period", on_change=self._on_preset).props("dense outlined").classes(
+                "w-44"
+            ).mark("range")
+            with ui.button("Custom days", icon="date_range").props("flat no-caps").mark("custom-range"), ui.menu():
+                ui.date(on_change=self._on_days).props("range").mark("range-picker")
+            self.channel_select = (
+                ui.select([], multiple=True, label="Channels (all)", on_change=self._on_channels)
+                .props("dense outlined use-chips clearable")
+                .classes("min-w-[200px]")
+                .mark("channel-filter")
+            )
+            self.intent_select = (
+                ui.select([], multiple=True, label="Intents (all)", on_change=self._on_intents, with_input=True)
+                .props("dense outlined use-chips clearable")
+                .classes("min-w-[260px]")
+                .mark("intent-filter")
+            )
+            ui.space()
+            self.status = ui.label("loading…").classes("cd-muted text-sm").mark("dashboard-status")
+            ui.button(icon="refresh", on_click=self.refresh).props("flat round").tooltip("Refresh now")
+            ui.button("Weekly report", icon="print", on_click=lambda: ui.navigate.to("/report")).props("flat no-caps")
+
+    def _csv_button(self, table: str, what: str) -> None:
+        ui.button(icon="download", on_click=lambda: self.download(table)).props("flat dense round").tooltip(
+            f"Download {what} as CSV"
+        ).mark(f"csv-{table}")
+
+    def _chart_card(self, key: str, title: str, table: str) -> None:
+        with ui.card().classes("cd-card p-2 gap-0 w-full"):
+            with ui.row().classes("w-full justify-end"):
+                self._csv_button(table, title.lower())
+            plot = ui.plotly(charts.placeholder(title, key)).classes("w-full").mark(f"chart-{key}")
+            self.plots[key] = plot
+        if key == "sentiment":
+            plot.on("plotly_click", self._on_point)
+
+    def _point_card(self) -> None:
+        with ui.card().classes("cd-card w-full gap-2") as self.point_card:
+            with ui.row().classes("w-full items-center"):
+                self.point_title = ui.label("Click a point of the sentiment chart to list its tickets.").classes(
+                    "cd-muted"
+                )
+                ui.space()
+                ui.button(icon="download", on_click=self._download_point).props("flat dense round").tooltip(
+                    "Download these tickets as CSV"
+                )
+            self.point_table = (
+                ui.table(columns=POINT_COLUMNS, rows=[], row_key="id", pagination=10)
+                .classes("w-full")
+                .props("flat dense")
+                .mark("point-tickets")
+            )
+            self.point_table.add_slot("body-cell-subject", LINK_SLOT)
+
+    def _quality_section(self) -> None:
+        with ui.row().classes("w-full items-center"):
+            ui.label("Model quality").classes("text-lg font-semibold")
+            self.quality_summary = ui.label("").classes("cd-muted").mark("quality-summary")
+        with (
+            ui.element("div")
+            .classes("w-full grid gap-3")
+            .style("grid-template-columns: repeat(auto-fit, minmax(520px, 1fr))")
+        ):
+            for key, _, title, table in QUALITY:
+                self._chart_card(key, title, table)
+            with ui.card().classes("cd-card w-full gap-1"):
+                with ui.row().classes("w-full items-center"):
+                    ui.label("Precision and override rate per intent").classes("font-semibold")
+                    ui.space()
+                    self._csv_button("intent_quality", "per-intent quality")
+                self.quality_table = (
+                    ui.table(columns=QUALITY_COLUMNS, rows=[], row_key="intent", pagination=12)
+                    .classes("w-full")
+                    .props("flat dense")
+                    .mark("intent-quality")
+                )
+
+    async def refresh(self) -> None:
+        """Run every query off the event loop, then redraw; a refresh asked for meanwhile runs right after."""
+        if self.loading:
+            self.again = True
+            return
+        self.loading = True
+        self.status.text = "refreshing…"
+        self.seen_revision = engine().revision
+        try:
+            loaded = await run.io_bound(_load, self.filters)
+        except Exception as exc:  # a bad custom range or a locked database: say so, keep the last data
+            log.warning("dashboard refresh failed: %s", exc)
+            self.status.text = f"could not refresh: {exc}"
+            return
+        finally:
+            self.loading = False
+        if loaded is None:  # the app is shutting down
+            return
+        data, channels, intents = loaded
+        self.data = data
+        self._render(data, channels, intents)
+        if self.again:
+            self.again = False
+            await self.refresh()
+
+    async def poll(self) -> None:
+        """Refresh when tickets changed (the engine bumps its revision)."""
+        if engine().revision != self.seen_revision and not self.loading:
+            await self.refresh()
+
+    def _render(self, data: DashboardData, channels: list[str], intents: list[str]) -> None:
+        self.channel_select.set_options(channels, value=[c for c in self.filters.channels if c in channels])
+        self.intent_select.set_options(intents, value=[i for i in self.filters.intents if i in intents])
+        period = data.kpi_filter
+        last_day = (period.end - timedelta(microseconds=1)).date()
+        self.status.text = f"{period.start:%d %b %Y} – {last_day:%d %b %Y} · updated {data.computed_at:%H:%M:%S} UTC"
+        self._render_tiles()
+        self.alerts.clear()
+        with self.alerts:
+            for alert in data.alerts:
+                with ui.row().classes("w-full items-center gap-2 p-2 rounded bg-orange-1 text-orange-10"):
+                    ui.icon("warning", color="warning")
+                    ui.label(alert.message).mark(f"alert-{alert.key}")
+        for key, builder, _, _ in OVERVIEW + QUALITY:
+            self.plots[key].update_figure(builder(data))
+        override = data.kpi("override_rate")
+        confidence = "no data" if data.mean_confidence is None else f"{data.mean_confidence:.2f}"
+        self.quality_summary.text = (
+            f"mean confidence {confidence} · {override.definition.label.lower()} "
+            f"{override.definition.format(override.value)} (previous {override.definition.format(override.previous)})"
+        )
+        self.quality_table.rows = [
+            {
+                "intent": q.intent,
+                "predicted": q.predicted,
+                "reviewed": q.reviewed,
+                "precision": _percent(q.precision),
+                "overrides": q.overrides,
+                "override_rate": _percent(q.override_rate),
+            }
+            for q in data.intent_quality
+        ]
+        self.quality_table.update()
+
+    def _render_tiles(self) -> None:
+        by_key = {k.key: k for k in self.data.kpis} if self.data else {}
+        self.tiles.clear()
+        with self.tiles:
+            for definition in DEFINITIONS:
+                if definition.key not in QUALITY_KEYS:
+                    kpi_tile(definition, by_key.get(definition.key))
+
+    async def _on_preset(self, e: events.ValueChangeEventArguments) -> None:
+        self.filters.preset, self.filters.days = str(e.value), None
+        await self.refresh()
+
+    async def _on_days(self, e: events.ValueChangeEventArguments) -> None:
+        value = e.value
+        if not value:
+            return
+        first, last = (value["from"], value["to"]) if isinstance(value, dict) else (value, value)
+        self.filters.days = (date.fromisoformat(first.replace("/", "-")), date.fromisoformat(last.replace("/", "-")))
+        await self.refresh()
+
+    async def _on_channels(self, e: events.ValueChangeEventArguments) -> None:
+        if list(e.value or []) != self.filters.channels:
+            self.filters.channels = list(e.value or [])
+            await self.refresh()
+
+    async def _on_intents(self, e: events.ValueChangeEventArguments) -> None:
+        if list(e.value or []) != self.filters.intents:
+            self.filters.intents = list(e.value or [])
+            await self.refresh()
+
+    async def _on_point(self, e: events.GenericEventArguments) -> None:
+        points = (e.args or {}).get("points") or []
+        if not points or self.data is None:
+            return
+        day, channel = (points[0].get("customdata") or [str(points[0].get("x")), ""])[:2]
+        refs = await run.io_bound(sentiment_point, engine().db, self.data.kpi_filter, str(day), channel or None)
+        if refs is None:
+            return
+        self.point_rows = _rows(refs)
+        self.point_table.rows = self.point_rows
+        self.point_table.update()
+        where = f"{channel}, " if channel else "all channels, "
+        self.point_title.text = f"{len(refs)} tickets on {str(day)[:10]} ({where}most negative first)"
+        self.point_title.classes(remove="cd-muted")
+
+    def download(self, table: str) -> None:
+        """Download one of the page's tables as CSV."""
+        if self.data is None:
+            ui.notify("The dashboard is still loading.")
+            return
+        self._send(self.data.tables()[table], table)
+
+    def _download_point(self) -> None:
+        self._send(self.point_rows, "sentiment_point_tickets")
+
+    def _send(self, rows: list[dict[str, Any]], name: str) -> None:
+        content = csv_text(rows) or "no data\n"
+        ui.download.content(content.encode("utf-8"), f"caredesk-{name}-{utcnow():%Y%m%d-%H%M}.csv", "text/csv")
+
+
+def dashboard_page() -> None:
+    DashboardScreen().build()
