@@ -252,7 +252,12 @@ def build_router(engine: Engine) -> APIRouter:
     """The webhook API router; mount it with `app.include_router(build_router(engine))`."""
     ingest = WebhookIngest(engine)
     ingest.resume_pending_attachments()
-    router = APIRouter(prefix="/api/v1", tags=["ingest"], route_class=_guarded_route(ingest))
+    router = APIRouter(
+        prefix="/api/v1",
+        tags=["ingest"],
+        route_class=_guarded_route(ingest),
+        strict_content_type=False,  # a body without Content-Type is read as JSON; the signature vouches for it
+    )
     refused: dict[int | str, dict[str, Any]] = {
         400: {"model": Rejected, "description": "Malformed JSON (kept as a dead letter)."},
         401: {"model": Rejected, "description": "Unknown source or bad signature (kept as a dead letter)."},
@@ -260,7 +265,13 @@ def build_router(engine: Engine) -> APIRouter:
         422: {"model": Rejected, "description": "Missing or invalid fields (kept as a dead letter)."},
     }
 
-    @router.post("/messages", status_code=202, response_model=Accepted, responses=refused, summary="Receive a message")
+    @router.post(
+        "/messages",
+        status_code=202,
+        response_model=Accepted,
+        responses=refused,
+        summary="Receive a message",
+    )
     async def receive_message(
         message: MessageIn,
         source: Annotated[

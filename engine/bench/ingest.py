@@ -1,0 +1,232 @@
+"""Ingest bench: n messages, each sent twice, through the webhook API on loopback; accept speed, triage speed, loss."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from itertools import cycle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlmodel import col, func, select
+
+from engine.app import Engine, State, build_engine
+from engine.config import DEMO_DATA_DIR, REPO_ROOT, Settings
+from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, build_router, message_key, sign
+from engine.store.models import Message, Ticket
+
+log = logging.getLogger(__name__)
+
+SOURCE = "bench"
+SECRET = "bench-secret"
+SENDERS = 2  # processes, so the load generator does not share the server's interpreter lock
+CONCURRENCY = 8  # connections per sender
+DUPLICATE_LAG = 25  # each message is sent again this many messages later
+CHANNELS = ("chat", "sms", "social", "voice")
+READY_TIMEOUT = 900.0
+SENDER_MAIN = "import sys; from engine.bench.ingest import sender_main; sender_main(*sys.argv[1:])"
+
+
+def run(*, tickets: int) -> dict[str, Any]:
+    """Start the API with the real models in a temp data dir, push `tickets` messages twice, wait for triage."""
+    with tempfile.TemporaryDirectory(prefix="caredesk-bench-ingest-") as tmp:
+        settings = Settings.load(data_dir=Path(tmp), demo=False, webhook_secrets={SOURCE: SECRET})
+        engine = build_engine(settings)
+        blocked = _start_models(engine)
+        server, url = _serve(engine)
+        try:
+            return _measure(engine, url, tickets, blocked)
+        finally:
+            server.should_exit = True
+            engine.stop()
+
+
+def _measure(engine: Engine, url: str, tickets: int, blocked: str) -> dict[str, Any]:
+    bodies = _bodies(tickets)
+    order = _send_order(tickets)
+    start_at = time.time() + 3.0  # sender processes start together once spawned
+    log.info("sending %d messages twice (%d requests) with %d x %d senders", tickets, len(order), SENDERS, CONCURRENCY)
+    cpu_before = time.process_time()
+    results = _run_senders(url, [[bodies[i] for i in order[k::SENDERS]] for k in range(SENDERS)], start_at)
+    server_cpu = time.process_time() - cpu_before
+    latencies = np.concatenate([np.asarray(r["latencies"]) for r in results]) * 1000
+    accepted = sum(r["accepted"] for r in results)
+    failed = sum(r["failed"] for r in results)
+    accept_seconds = max(r["finished"] for r in results) - start_at
+    log.info("accepted %d requests in %.1f s; waiting for triage", accepted, accept_seconds)
+    triage_seconds = _wait_for_triage(engine, tickets, start_at) if not blocked else None
+    stored, messages, ticket_rows = _counts(engine, tickets)
+    return {
+        "tickets": tickets,
+        "requests": len(order),
+        "accepted": accepted,
+        "failed_requests": failed,
+        "accepted_per_second": round(accepted / accept_seconds, 1),
+        "unique_accepted_per_second": round(tickets / accept_seconds, 1),
+        "p50_accept_ms": round(float(np.percentile(latencies, 50)), 2),
+        "p95_accept_ms": round(float(np.percentile(latencies, 95)), 2),
+        "p99_accept_ms": round(float(np.percentile(latencies, 99)), 2),
+        "server_cpu_ms_per_request": round(1000 * server_cpu / len(order), 3),
+        "triaged_per_second": round(tickets / triage_seconds, 1) if triage_seconds else None,
+        "triage_seconds": round(triage_seconds, 1) if triage_seconds else None,
+        "lost": tickets - stored,
+        "duplicates_created": max(0, messages - tickets) + max(0, ticket_rows - tickets),
+        "senders": SENDERS,
+        "concurrency_per_sender": CONCURRENCY,
+        "models": "real",
+        "blocked": blocked,
+    }
+
+
+def _start_models(engine: Engine) -> str:
+    """Start the worker and wait for the real models; returns why triage cannot run, or ""."""
+    try:
+        engine.start()
+    except ImportError as exc:
+        log.warning("the triage worker cannot start: %s", exc)
+        return f"triage worker cannot start: {exc}"
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not engine.ready and time.monotonic() < deadline:
+        failed = [f"{s.label}: {s.detail}" for s in engine.status.values() if s.state == State.ERROR]
+        if failed and engine._thread is not None and not engine._thread.is_alive():
+            return "models failed to load: " + "; ".join(failed)
+        time.sleep(0.5)
+    return "" if engine.ready else f"models not ready after {READY_TIMEOUT:.0f} s"
+
+
+def _serve(engine: Engine) -> tuple[Any, str]:
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.include_router(build_router(engine))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, backlog=4096)
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, name="bench-uvicorn", daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, f"http://127.0.0.1:{port}/api/v1/messages"
+
+
+def _bodies(tickets: int) -> list[tuple[bytes, str]]:
+    """Signed JSON bodies of real customer requests from the demo data."""
+    from engine.demo.seed import bitext_requests, cfpb_requests
+
+    texts = cycle([r.text for r in bitext_requests(DEMO_DATA_DIR) + cfpb_requests(DEMO_DATA_DIR)])
+    bodies = []
+    for i, text, channel in zip(range(tickets), texts, cycle(CHANNELS), strict=False):
+        body = {
+            "channel": channel,
+            "external_id": f"bench-{i}",
+            "customer_handle": f"@customer{i % 3000}",
+            "text": text,
+        }
+        raw = json.dumps(body).encode()
+        bodies.append((raw, sign(SECRET, raw)))
+    return bodies
+
+
+def _send_order(tickets: int) -> list[int]:
+    """Every message twice; the repeat follows DUPLICATE_LAG messages later (often while the first is in flight)."""
+    order: list[int] = []
+    for i in range(tickets + DUPLICATE_LAG):
+        if i < tickets:
+            order.append(i)
+        if i >= DUPLICATE_LAG:
+            order.append(i - DUPLICATE_LAG)
+    return order
+
+
+def _run_senders(url: str, slices: list[list[tuple[bytes, str]]], start_at: float) -> list[dict[str, Any]]:
+    """Run one sender process per slice (plain subprocesses: no re-import of the CLI) and collect their results."""
+    with tempfile.TemporaryDirectory(prefix="caredesk-bench-senders-") as tmp:
+        processes = []
+        for k, part in enumerate(slices):
+            path = Path(tmp) / f"slice-{k}.jsonl"
+            path.write_text(
+                "".join(json.dumps({"body": b.decode(), "sig": s}) + "\n" for b, s in part), encoding="utf-8"
+            )
+            command = [sys.executable, "-c", SENDER_MAIN, url, str(path), str(CONCURRENCY), repr(start_at)]
+            processes.append(subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True))
+        outputs = [process.communicate()[0] for process in processes]
+    if any(p.returncode for p in processes):
+        raise RuntimeError(f"a bench sender failed: exit codes {[p.returncode for p in processes]}")
+    return [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+
+
+def sender_main(url: str, path: str, concurrency: str, start_at: str) -> None:
+    """Entry point of one sender process: post the slice's bodies, print the result as JSON."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    bodies = [(item["body"].encode(), item["sig"]) for item in map(json.loads, lines)]
+    result = asyncio.run(_send_async(url, bodies, int(concurrency), float(start_at)))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+async def _send_async(url: str, bodies: list[tuple[bytes, str]], concurrency: int, start_at: float) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    counts = {"accepted": 0, "failed": 0}
+    position = iter(range(len(bodies)))
+
+    async def connection(client: httpx.AsyncClient) -> None:
+        for index in position:
+            raw, signature = bodies[index]
+            headers = {SOURCE_HEADER: SOURCE, SIGNATURE_HEADER: signature, "Content-Type": "application/json"}
+            for _attempt in range(3):
+                began = time.perf_counter()
+                try:
+                    response = await client.post(url, content=raw, headers=headers)
+                except httpx.TransportError:
+                    continue
+                latencies.append(time.perf_counter() - began)
+                if response.status_code == 202:
+                    counts["accepted"] += 1
+                    break
+            else:
+                counts["failed"] += 1
+
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        await asyncio.gather(*(connection(client) for _ in range(concurrency)))
+    return {"latencies": latencies, "finished": time.time(), **counts}
+
+
+def _wait_for_triage(engine: Engine, tickets: int, start_at: float) -> float | None:
+    """Seconds from the first send until every ticket is triaged (None on timeout)."""
+    deadline = time.monotonic() + max(600.0, tickets / 10)
+    while time.monotonic() < deadline:
+        with engine.session() as session:
+            total = session.exec(select(func.count()).select_from(Ticket)).one()
+            pending = session.exec(
+                select(func.count()).select_from(Ticket).where(col(Ticket.triaged_at).is_(None))
+            ).one()
+        if total >= tickets and pending == 0:
+            return time.time() - start_at
+        time.sleep(0.5)
+    return None
+
+
+def _counts(engine: Engine, tickets: int) -> tuple[int, int, int]:
+    """(bench messages stored, all messages, all tickets)."""
+    keys = [message_key(SOURCE, f"bench-{i}") for i in range(tickets)]
+    stored = 0
+    with engine.session() as session:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            stored += session.exec(select(func.count()).where(col(Message.external_id).in_(chunk))).one()
+        messages = session.exec(select(func.count()).select_from(Message)).one()
+        ticket_rows = session.exec(select(func.count()).select_from(Ticket)).one()
+    return stored, messages, ticket_rows

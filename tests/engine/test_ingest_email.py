@@ -1,0 +1,248 @@
+"""E-mail against real servers on loopback: Dovecot IMAP (Debian dovecot-imapd) and an aiosmtpd SMTP server."""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import col, select
+
+from engine.app import Engine, build_engine
+from engine.config import Settings
+from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
+from engine.ingest.email_channel import import_eml, poll_imap
+from engine.ingest.replies import send_reply_to_channel
+from engine.store.models import Customer, Message, Ticket
+
+USER, PASSWORD = "support", "imap-test-password"
+DOVECOT_CONF = """
+protocols = imap
+listen = 127.0.0.1
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+first_valid_gid = 1
+mail_location = maildir:{root}/mail/%u
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={root}/mail/%u
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+@pytest.fixture
+def imap_server() -> Iterator[dict[str, Any]]:
+    """A private Dovecot on a loopback port with one passwd-file user and a temp maildir."""
+    if shutil.which("dovecot") is None:
+        pytest.skip("Debian's dovecot-imapd is not installed (apt-get install -y dovecot-imapd)")
+    if os.geteuid() != 0:
+        pytest.skip("a private Dovecot must start as root to drop to its service users")
+    root = Path(tempfile.mkdtemp(prefix="caredesk-dovecot-"))  # outside pytest's 0700 tmp: Dovecot's users read it
+    port = free_port()
+    root.chmod(0o755)
+    (root / "mail").mkdir()
+    shutil.chown(root / "mail", "dovecot", "dovecot")
+    (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
+    (root / "dovecot.conf").write_text(DOVECOT_CONF.format(root=root, port=port))
+    process = subprocess.Popen(["dovecot", "-F", "-c", str(root / "dovecot.conf")])
+    try:
+        wait_for_port(port)
+        yield {"host": "127.0.0.1", "port": port, "user": USER, "password": PASSWORD, "mailbox": "INBOX"}
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[dict[str, Any], Inbox]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield {"host": "127.0.0.1", "port": port, "from": "help@shop.example", "domain": "shop.example"}, inbox
+    finally:
+        controller.stop()
+
+
+def make_engine(data_dir: Path, **extra: Any) -> Engine:
+    return build_engine(Settings.load(data_dir=data_dir, model_backend="fake", demo=False, **extra))
+
+
+def deliver(server: dict[str, Any], *raws: bytes) -> None:
+    """Put messages into the mailbox through IMAP APPEND, as a mail server would."""
+    with imaplib.IMAP4(server["host"], server["port"], timeout=10) as imap:
+        imap.login(server["user"], server["password"])
+        for raw in raws:
+            status, _ = imap.append("INBOX", None, None, raw)
+            assert status == "OK"
+
+
+def mail(message_id: str, text: str, **headers: str) -> bytes:
+    head = {"From": "Jörg Müller <jorg@example.de>", "To": "help@shop.example", "Subject": "Refund for order 1234"}
+    head |= {"Message-ID": message_id, "Date": "Tue, 01 Jul 2025 10:00:00 +0200"} | headers
+    lines = [f"{k}: {v}" for k, v in head.items() if v]
+    body = "\r\n".join(lines) + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n"
+    return body.encode()
+
+
+def tickets_and_messages(engine: Engine) -> list[tuple[int, str]]:
+    with engine.session() as session:
+        rows = session.exec(select(Message.ticket_id, Message.body).order_by(col(Message.id))).all()
+    return [(ticket_id, body) for ticket_id, body in rows]
+
+
+def test_imap_poll_stores_threads_and_flags_mail(tmp_path: Path, imap_server: dict[str, Any]) -> None:
+    engine = make_engine(tmp_path / "data", imap=imap_server)
+    latin1 = (
+        b"From: =?iso-8859-1?q?Ren=E9e_Dupont?= <renee@example.fr>\r\nSubject: Facture erron\xe9e\r\n"
+        b"Message-ID: <fr-1@example.fr>\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\nMa facture est erron\xe9e, merci de corriger.\r\n"
+    )
+    html_only = (
+        b"From: dana@example.com\r\nSubject: Login\r\nMessage-ID: <html-1@example.com>\r\n"
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<html><head><style>p{color:red}</style></head><body><p>I cannot&nbsp;log in.</p>"
+        b"<script>alert('x')</script></body></html>\r\n"
+    )
+    first = mail("<order-1@example.de>", "Grüße, I want a refund for order 1234.")
+    reply = mail(
+        "<order-2@example.de>",
+        "Any news?\r\n\r\nOn Tue, 1 Jul 2025 you wrote:\r\n> Grüße, I want a refund",
+        **{"In-Reply-To": "<order-1@example.de>", "References": "<order-1@example.de>", "Subject": "Re: Refund"},
+    )
+    deliver(imap_server, first, reply, latin1, html_only)
+
+    assert poll_imap(engine) == 4
+    assert poll_imap(engine) == 0, "fetched mail is flagged seen and not taken twice"
+
+    rows = tickets_and_messages(engine)
+    by_text = {body: ticket_id for ticket_id, body in rows}
+    assert by_text["Grüße, I want a refund for order 1234."] == by_text["Any news?"], "the reply threads"
+    assert "Ma facture est erronée, merci de corriger." in by_text
+    assert "I cannot log in." in by_text and not any("alert" in body for body in by_text)
+    with engine.session() as session:
+        customer = session.exec(select(Customer).where(Customer.email == "renee@example.fr")).one()
+        ticket = session.exec(select(Ticket).where(Ticket.customer_id == customer.id)).one()
+    assert customer.name == "Renée Dupont" and ticket.subject == "Facture erronée" and ticket.channel == "email"
+
+
+def test_a_mail_that_cannot_be_parsed_is_dead_lettered_and_the_rest_flow(
+    tmp_path: Path, imap_server: dict[str, Any]
+) -> None:
+    engine = make_engine(tmp_path / "data", imap=imap_server)
+    no_sender = b"Subject: who am I\r\nMessage-ID: <anon@x>\r\n\r\nThere is no From header here.\r\n"
+    deliver(imap_server, no_sender, mail("<ok-1@example.de>", "Please cancel my subscription."))
+    assert poll_imap(engine) == 2
+    assert [body for _, body in tickets_and_messages(engine)] == ["Please cancel my subscription."]
+    (letter,) = list_dead_letters(engine)
+    assert letter.source == "email:imap:INBOX" and "no sender address" in letter.error
+    assert "There is no From header here." in letter.preview
+
+
+def test_reply_goes_out_over_smtp_and_the_answer_threads_back(
+    tmp_path: Path, imap_server: dict[str, Any], smtp_server: tuple[dict[str, Any], Inbox]
+) -> None:
+    smtp, inbox = smtp_server
+    engine = make_engine(tmp_path / "data", imap=imap_server, smtp=smtp)
+    deliver(imap_server, mail("<q-1@example.de>", "Where is my parcel?"))
+    poll_imap(engine)
+    ticket_id = tickets_and_messages(engine)[0][0]
+
+    receipt = send_reply_to_channel(engine, ticket_id, "It ships tomorrow.", agent="sam")
+    assert receipt.delivered and receipt.channel == "email"
+    (sent,) = inbox.messages
+    reply = message_from_bytes(sent)
+    assert reply["To"] == "jorg@example.de" and reply["In-Reply-To"] == "<q-1@example.de>"
+    assert reply["Message-ID"] == receipt.external_id and "It ships tomorrow." in reply.get_payload()
+
+    answer = mail(
+        "<q-2@example.de>",
+        "Thanks!",
+        **{"In-Reply-To": receipt.external_id or "", "References": receipt.external_id or ""},
+    )
+    deliver(imap_server, answer)
+    poll_imap(engine)
+    assert [t for t, _ in tickets_and_messages(engine)] == [ticket_id, ticket_id]
+
+
+def test_failed_smtp_delivery_is_dead_lettered_and_retried(
+    tmp_path: Path, smtp_server: tuple[dict[str, Any], Inbox]
+) -> None:
+    smtp, inbox = smtp_server
+    eml = tmp_path / "question.eml"
+    eml.write_bytes(mail("<eml-1@example.de>", "Can I change my delivery address?"))
+    down = make_engine(tmp_path / "data", smtp=smtp | {"port": free_port(), "timeout": 2})
+    result = import_eml(down, eml)
+    assert result is not None and result.created_ticket
+
+    receipt = send_reply_to_channel(down, result.ticket_id, "Yes, in your account settings.")
+    assert not receipt.delivered and receipt.dead_letter_id is not None
+    (letter,) = list_dead_letters(down)
+    assert letter.source == "reply:email" and "reply not delivered" in letter.error
+
+    up = make_engine(tmp_path / "data", smtp=smtp)
+    assert retry_dead_letter(up, letter.id).ok
+    assert len(inbox.messages) == 1 and list_dead_letters(up) == []
