@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 from sqlmodel import col, select
 
 from engine.app import Engine, Services, State
@@ -116,9 +117,9 @@ def step(engine: Engine) -> bool:
             )
             vectors = triage_tickets(session, ids, models)
             services.vectors.update(vectors)
-            if services.similar is not None:
-                for ticket_id, vector in vectors.items():
-                    services.similar.add(ticket_id, vector)
+            if services.similar is not None and vectors:
+                services.similar.add_many(list(vectors), np.stack(list(vectors.values())))
+                services.similar.save()
             return True
     return draft_next(engine)
 
