@@ -54,7 +54,11 @@ class IngestWriter:
                     break
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[Job, Future[Any]]]) -> None:
+    def _commit(self, queued: list[tuple[Job, Future[Any]]]) -> None:
+        # a request whose client went away is cancelled: skip it (it got no 202, so the sender sends it again)
+        batch = [(job, future) for job, future in queued if future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         try:
             results = run_batch(self._engine.db, [job for job, _ in batch])
         except Exception as exc:  # the database itself failed: every sender gets an error and may retry
