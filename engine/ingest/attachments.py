@@ -41,8 +41,12 @@ def save_attachment(
     filename: str,
     content_type: str,
     data: bytes,
+    status: AttachmentStatus = AttachmentStatus.PENDING,
 ) -> Attachment:
-    """Store the original bytes (content-addressed under data_dir/attachments) and a pending Attachment row."""
+    """Store the original bytes (content-addressed under data_dir/attachments) and its Attachment row.
+
+    PENDING rows get their text extracted later; STORED ones are kept only (e.g. the raw e-mail).
+    """
     digest = hashlib.sha256(data).hexdigest()
     relative = Path(ATTACHMENTS_DIR) / digest[:2] / digest
     target = settings.data_dir / relative
@@ -59,6 +63,7 @@ def save_attachment(
         size=len(data),
         sha256=digest,
         path=relative.as_posix(),
+        status=status,
     )
     session.add(attachment)
     session.flush()

@@ -129,7 +129,7 @@ def store_row(session: Session, settings: Settings, row: SourceRow, *, file_name
         if row.error:
             raise IngestError(row.error)
         if row.email is not None:
-            result, ids = store_email(session, settings, parse_email(row.email))
+            result, ids = store_email(session, settings, parse_email(row.email), row.email)
             return ("duplicate" if result.duplicate else "imported"), ids
         assert row.fields is not None
         message, extras = row_message(row.fields)

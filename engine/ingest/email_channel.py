@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,13 @@ from engine.ingest.conversations import deliver
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name, unpack_raw
 from engine.ingest.email_parse import ParsedEmail, parse_email
 from engine.ingest.intake import InboundMessage, IntakeResult
+from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Channel, utcnow
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_KIND = "email"
+RAW_MAIL_NAME = "original.eml"  # every e-mail is kept as received, downloadable next to its attachments
 OWN_MESSAGE_ID = re.compile(r"^<caredesk\.(\d+)\.[0-9a-f]+@")
 
 
@@ -82,8 +85,10 @@ def imap_interval_seconds(settings: Settings) -> int | None:
     return int(imap.get("interval_seconds", 60)) if imap.get("host") else None
 
 
-def store_email(session: Session, settings: Settings, parsed: ParsedEmail) -> tuple[IntakeResult, list[int]]:
-    """Intake a parsed e-mail onto its thread's ticket and keep its attachments; returns new attachment ids."""
+def store_email(
+    session: Session, settings: Settings, parsed: ParsedEmail, raw: bytes
+) -> tuple[IntakeResult, list[int]]:
+    """Intake a parsed e-mail onto its thread's ticket, keep the raw mail and its files; returns ids to extract."""
     inbound = InboundMessage(
         channel=Channel.EMAIL,
         customer_name=parsed.from_name,
@@ -100,21 +105,12 @@ def store_email(session: Session, settings: Settings, parsed: ParsedEmail) -> tu
         thread_keys=parsed.thread_keys,
         ticket_id=_own_ticket_id(parsed.thread_keys),
     )
-    ids: list[int] = []
-    if not result.duplicate:
-        for item in parsed.attachments:
-            attachment = save_attachment(
-                session,
-                settings,
-                ticket_id=result.ticket_id,
-                message_id=result.message_id,
-                filename=item.name,
-                content_type=item.content_type,
-                data=item.data,
-            )
-            assert attachment.id is not None
-            ids.append(attachment.id)
-    return result, ids
+    if result.duplicate:
+        return result, []
+    keep = partial(save_attachment, session, settings, ticket_id=result.ticket_id, message_id=result.message_id)
+    keep(filename=RAW_MAIL_NAME, content_type="message/rfc822", data=raw, status=AttachmentStatus.STORED)
+    ids = [keep(filename=item.name, content_type=item.content_type, data=item.data).id for item in parsed.attachments]
+    return result, [i for i in ids if i is not None]
 
 
 def ingest_email(engine: Engine, raw: bytes, *, source: str) -> IntakeResult | None:
@@ -122,7 +118,7 @@ def ingest_email(engine: Engine, raw: bytes, *, source: str) -> IntakeResult | N
     try:
         parsed = parse_email(raw)
         with engine.transaction() as session:
-            result, ids = store_email(session, engine.settings, parsed)
+            result, ids = store_email(session, engine.settings, parsed, raw)
     except Exception as exc:  # anything a mail can make fail is kept raw for review and retry
         with engine.transaction() as session:
             record_dead_letter(session, source=source, raw=raw, error=_reason(exc), unique=True)
@@ -134,9 +130,9 @@ def ingest_email(engine: Engine, raw: bytes, *, source: str) -> IntakeResult | N
 
 def reprocess(engine: Engine, source: str, raw: str) -> None:
     """Dead-letter retry: parse and store the raw e-mail again."""
-    parsed = parse_email(unpack_raw(raw))
+    data = unpack_raw(raw)
     with engine.transaction() as session:
-        _, ids = store_email(session, engine.settings, parsed)
+        _, ids = store_email(session, engine.settings, parse_email(data), data)
     engine.notify()
     extract_attachments(engine, ids)
 

@@ -15,7 +15,7 @@ from engine.ingest.text_decode import decode_text
 log = logging.getLogger(__name__)
 
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
-TEXT_SUFFIXES = (".txt", ".text", ".log", ".md", ".csv", ".json", ".xml", ".eml")
+TEXT_SUFFIXES = (".txt", ".text", ".log", ".md", ".csv", ".json", ".xml")
 ZIP_MAGIC = b"PK\x03\x04"
 
 

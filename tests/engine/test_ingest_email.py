@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,13 @@ from sqlmodel import col, select
 
 from engine.app import Engine, build_engine
 from engine.config import Settings
+from engine.ingest.attachments import attachment_file, ticket_attachments
 from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
 from engine.ingest.email_channel import import_eml, poll_imap
 from engine.ingest.replies import send_reply_to_channel
+from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, Message, Ticket
+from tests.engine.test_ingest_attachments import text_pdf
 
 USER, PASSWORD = "support", "imap-test-password"
 DOVECOT_CONF = """
@@ -187,6 +191,10 @@ def test_imap_poll_stores_threads_and_flags_mail(tmp_path: Path, imap_server: di
         customer = session.exec(select(Customer).where(Customer.email == "renee@example.fr")).one()
         ticket = session.exec(select(Ticket).where(Ticket.customer_id == customer.id)).one()
     assert customer.name == "Renée Dupont" and ticket.subject == "Facture erronée" and ticket.channel == "email"
+    with engine.session() as session:
+        (original,) = ticket_attachments(session, ticket.id or 0)
+    assert original.filename == "original.eml" and original.status == AttachmentStatus.STORED
+    assert attachment_file(engine, original.id or 0)[0].read_bytes() == latin1  # type: ignore[index]
 
 
 def test_a_mail_that_cannot_be_parsed_is_dead_lettered_and_the_rest_flow(
@@ -246,3 +254,24 @@ def test_failed_smtp_delivery_is_dead_lettered_and_retried(
     up = make_engine(tmp_path / "data", smtp=smtp)
     assert retry_dead_letter(up, letter.id).ok
     assert len(inbox.messages) == 1 and list_dead_letters(up) == []
+
+
+def test_eml_with_a_pdf_attachment_keeps_both_and_extracts_the_pdf(tmp_path: Path) -> None:
+    message = EmailMessage()
+    message["From"] = "Ola Nordmann <ola@example.no>"
+    message["Subject"] = "Wrong amount"
+    message["Message-ID"] = "<inv-1@example.no>"
+    message.set_content("The attached invoice shows the wrong amount.")
+    message.add_attachment(
+        text_pdf(["Invoice 311 amount 99 NOK"]), maintype="application", subtype="pdf", filename="invoice.pdf"
+    )
+    path = tmp_path / "wrong-amount.eml"
+    path.write_bytes(message.as_bytes())
+    engine = make_engine(tmp_path / "data")
+    result = import_eml(engine, path)
+    assert result is not None
+    with engine.session() as session:
+        kept = {a.filename: a for a in ticket_attachments(session, result.ticket_id)}
+    assert set(kept) == {"original.eml", "invoice.pdf"}
+    assert kept["invoice.pdf"].status == AttachmentStatus.DONE and "Invoice 311" in kept["invoice.pdf"].extracted_text
+    assert tickets_and_messages(engine) == [(result.ticket_id, "The attached invoice shows the wrong amount.")]
