@@ -1,0 +1,135 @@
+"""Knowledge base: the documents drafts may cite, their chunks, uploads, folders and deletion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nicegui import events, run, ui
+
+from engine.knowledge.documents import DocumentError, load_file, load_folder
+from engine.knowledge.knowledge_base import KnowledgeBase
+from ui.state import engine
+from ui.theme import frame
+
+UPLOAD_LIMIT_BYTES = 20 * 1024 * 1024
+
+
+def knowledge_base() -> KnowledgeBase | None:
+    """The loaded knowledge base, or None while the models load."""
+    services = engine().services
+    return services.kb if services is not None else None
+
+
+def add_uploaded(name: str, data: bytes) -> str:
+    """Index one uploaded file; returns a sentence for the agent (errors raise DocumentError)."""
+    kb = knowledge_base()
+    if kb is None:
+        raise DocumentError("the knowledge index is still loading; try again in a moment")
+    spec = load_file(name, data)
+    kb.add_document(spec)
+    return f"Indexed {spec.title}"
+
+
+def add_folder(folder: str) -> str:
+    """Index every supported file under a folder on this machine; bad files are listed, the rest indexed."""
+    kb = knowledge_base()
+    if kb is None:
+        raise DocumentError("the knowledge index is still loading; try again in a moment")
+    path = Path(folder.strip()).expanduser()
+    if not path.is_dir():
+        raise DocumentError(f"{path} is not a folder on this machine")
+    specs, errors = load_folder(path)
+    for spec in specs:
+        kb.add_document(spec)
+    skipped = f"; skipped {len(errors)}: " + "; ".join(str(e) for e in errors[:3]) if errors else ""
+    return f"Indexed {len(specs)} documents from {path}{skipped}"
+
+
+def knowledge_page() -> None:
+    with frame("Knowledge"):
+        with ui.row().classes("w-full gap-4 items-start no-wrap"):
+            with ui.column().classes("gap-4").style("flex: 3; min-width: 0"):
+                documents_card = ui.column().classes("w-full")
+            with ui.column().classes("gap-4").style("flex: 2; min-width: 0"):
+                chunks_card = ui.column().classes("w-full")
+                add_card()
+
+    def show_chunks(document_id: int, title: str) -> None:
+        kb = knowledge_base()
+        chunks_card.clear()
+        with chunks_card, ui.card().classes("cd-card w-full gap-2").mark("chunks"):
+            ui.label(f"Chunks of {title}").classes("cd-section-title")
+            for chunk in kb.chunks(document_id) if kb else []:
+                with ui.expansion(chunk.heading or f"chunk {chunk.ordinal + 1}").classes("w-full"):
+                    ui.label(chunk.text).classes("cd-source")
+
+    async def delete(key: str) -> None:
+        kb = knowledge_base()
+        if kb is not None and await run.io_bound(kb.remove_document, key):
+            ui.notify(f"Deleted {key} and its vectors", type="positive")
+        refresh_documents()
+
+    def confirm_delete(key: str, title: str) -> None:
+        with ui.dialog() as dialog, ui.card():
+            ui.label(f"Delete “{title}”? Drafts will no longer cite it.")
+            with ui.row():
+                ui.button("Delete", on_click=lambda: (dialog.close(), delete(key))[1]).props("color=negative").mark(
+                    "confirm-delete"
+                )
+                ui.button("Cancel", on_click=dialog.close).props("flat")
+        dialog.open()
+
+    def refresh_documents() -> None:
+        kb = knowledge_base()
+        documents_card.clear()
+        with documents_card, ui.card().classes("cd-card w-full gap-1").mark("documents"):
+            if kb is None:
+                ui.label("The knowledge index is loading…").classes("cd-muted")
+                return
+            documents = kb.documents()
+            ui.label(f"{len(documents)} documents").classes("cd-section-title")
+            for document in documents:
+                with ui.row().classes("items-center w-full no-wrap gap-2"):
+                    ui.button(document.title, on_click=lambda d=document: show_chunks(d.id or 0, d.title)).props(
+                        "flat no-caps align=left"
+                    ).classes("grow text-left")
+                    ui.label(document.source or "").classes("cd-muted text-xs")
+                    ui.button(icon="delete", on_click=lambda d=document: confirm_delete(d.key, d.title)).props(
+                        "flat round dense color=negative"
+                    ).tooltip("Delete this document and its vectors")
+
+    def add_card() -> None:
+        with ui.card().classes("cd-card w-full gap-2"):
+            ui.label("Add knowledge").classes("cd-section-title")
+            ui.label("Markdown, text, HTML or PDF, up to 20 MB each. Re-adding a file re-indexes it only if it changed.").classes(
+                "cd-muted text-sm"
+            )
+
+            async def uploaded(e: events.UploadEventArguments) -> None:
+                try:
+                    data = await e.file.read()
+                    message = await run.io_bound(add_uploaded, e.file.name, data)
+                except DocumentError as exc:
+                    ui.notify(str(exc), type="warning", multi_line=True)
+                    return
+                ui.notify(message, type="positive")
+                refresh_documents()
+
+            ui.upload(on_upload=uploaded, multiple=True, auto_upload=True, max_file_size=UPLOAD_LIMIT_BYTES).props(
+                'accept=".md,.markdown,.txt,.text,.html,.htm,.pdf" flat bordered'
+            ).classes("w-full").mark("kb-upload")
+            folder = ui.input("Or a folder on this machine").props("outlined dense").classes("w-full").mark("kb-folder")
+
+            async def index_folder() -> None:
+                try:
+                    message = await run.io_bound(add_folder, folder.value or "")
+                except DocumentError as exc:
+                    ui.notify(str(exc), type="warning")
+                    return
+                ui.notify(message, type="positive", multi_line=True)
+                refresh_documents()
+
+            ui.button("Index folder", icon="folder_open", on_click=index_folder).props("flat").mark("kb-index-folder")
+
+    refresh_documents()
+    waiting = ui.timer(1.0, lambda: (refresh_documents(), waiting.deactivate()) if knowledge_base() is not None else None)
