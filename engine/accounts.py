@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
+from engine.accounts_auth import AuthResult, authenticate
 from engine.accounts_roles import Role
 from engine.accounts_sessions import revoke_user_sessions
 from engine.privacy import audit
@@ -221,26 +222,20 @@ def needs_admin_setup(db: SAEngine) -> bool:
         return session.exec(select(func.count()).select_from(User)).one() == 0
 
 
-def create_first_admin(db: SAEngine, *, username: str, password: str, totp_secret: str, totp_code: str) -> User:
-    """Create the first admin, with the TOTP secret their app just enrolled; AccountError once any user exists."""
+def create_first_admin(db: SAEngine, *, username: str, password: str, totp_secret: str, totp_code: str) -> AuthResult:
+    """Create the first admin with the TOTP secret their app just enrolled, and sign them in.
+
+    AccountError once any user exists, or when the code does not come from `totp_secret`.
+    """
     check_password(password)
     with session_scope(db) as session:
         if session.exec(select(func.count()).select_from(User)).one() > 0:
             raise AccountError("CareDesk is already set up: sign in instead.")
-        counter = totp_counter(totp_secret, totp_code)
-        if counter is None:
+        if totp_counter(totp_secret, totp_code) is None:
             raise AccountError("That code does not match: scan the QR code again and enter the current code.")
-        user = _add_user(
-            session,
-            username=username,
-            password=password,
-            role=Role.ADMIN,
-            actor="first-start",
-            totp_secret=totp_secret,
-            totp_last_counter=counter,
-        )
-    log.info("created the first admin %s", user.username)
-    return user
+        _add_user(session, username=username, password=password, role=Role.ADMIN, actor="first-start")
+    log.info("created the first admin %s", normalise_username(username))
+    return authenticate(db, username, password, totp_code, enrol_secret=totp_secret)
 
 
 def ensure_demo_accounts(db: SAEngine) -> list[str]:

@@ -140,10 +140,36 @@ def _result(
     return AuthResult(ok, reason, message, token=token, user=user, retry_after_seconds=retry_after)
 
 
+def _second_factor(
+    session: Session, user: User, code: str | None, enrol_secret: str | None, now: datetime
+) -> AuthReason:
+    """Check (or, with `enrol_secret` for a user without one, enrol) the second factor; OK or why not."""
+    if user.totp_secret is not None:
+        return _spend_code(user, code, now)
+    if enrol_secret:
+        counter = totp_counter(enrol_secret, code or "", for_time=now.timestamp())
+        if counter is None:
+            return AuthReason.TOTP_INVALID
+        user.totp_secret, user.totp_last_counter = enrol_secret, counter
+        audit.append(session, actor=user.username, action="totp_enrolled", subject=f"user:{user.username}")
+        return AuthReason.OK
+    return AuthReason.TOTP_ENROLMENT_REQUIRED if user.role == Role.ADMIN else AuthReason.OK
+
+
 def authenticate(
-    db: SAEngine, username: str, password: str, totp_code: str | None = None, *, now: datetime | None = None
+    db: SAEngine,
+    username: str,
+    password: str,
+    totp_code: str | None = None,
+    *,
+    enrol_secret: str | None = None,
+    now: datetime | None = None,
 ) -> AuthResult:
-    """Check a login; on success open a session (AuthResult.token). Every success and failure is audited."""
+    """Check a login and open a session (AuthResult.token); every success and failure is audited.
+
+    A user without a second factor may pass `enrol_secret` (from `begin_totp_enrolment`) with a code from it:
+    the secret is stored and the login completes. Admins without one get TOTP_ENROLMENT_REQUIRED.
+    """
     now = now or utcnow()
     key = username.strip().lower()[:_NAME_LIMIT]
     with session_scope(db) as session:
@@ -160,17 +186,13 @@ def authenticate(
         if not user.active:
             audit.append(session, actor=key, action="login_failed", details={"reason": "inactive"})
             return _result(AuthReason.INACTIVE)
-        if user.totp_secret is None and user.role == Role.ADMIN:
-            audit.append(session, actor=key, action="login_needs_enrolment")
-            return _result(AuthReason.TOTP_ENROLMENT_REQUIRED, user=user)
-        if user.totp_secret is not None:
-            reason = _spend_code(user, totp_code, now)
-            if reason == AuthReason.TOTP_REQUIRED:
-                return _result(reason)
-            if reason != AuthReason.OK:
-                wait = _record_failure(session, key, now)
-                audit.append(session, actor=key, action="login_failed", details={"reason": reason.value})
-                return _result(reason, retry_after=wait)
+        reason = _second_factor(session, user, totp_code, enrol_secret, now)
+        if reason in (AuthReason.TOTP_REQUIRED, AuthReason.TOTP_ENROLMENT_REQUIRED):
+            return _result(reason, user=user if reason == AuthReason.TOTP_ENROLMENT_REQUIRED else None)
+        if reason != AuthReason.OK:
+            wait = _record_failure(session, key, now)
+            audit.append(session, actor=key, action="login_failed", details={"reason": reason.value})
+            return _result(reason, retry_after=wait)
         _clear_failures(session, key)
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)

@@ -157,18 +157,36 @@ def test_admin_needs_a_current_unused_totp_code(demo: Engine) -> None:
     assert authenticate(demo.db, "admin", "admin-demo", code_at(DEMO_ADMIN_TOTP_SECRET, nxt), now=nxt).ok
 
 
-def test_new_admin_enrols_totp_before_the_first_login(demo: Engine) -> None:
+def test_new_admin_enrols_totp_at_the_first_login(demo: Engine) -> None:
     create_user(demo.db, username="dana", password="dana-password-1", role="admin", actor="admin")
     first = authenticate(demo.db, "dana", "dana-password-1")
     assert first.reason == AuthReason.TOTP_ENROLMENT_REQUIRED and first.token is None and first.user is not None
     secret, qr = begin_totp_enrolment(first.user.username)
     assert qr.startswith("data:image/svg+xml;base64,")
-    assert first.user.id is not None
-    assert not confirm_totp(demo.db, first.user.id, secret, wrong_code(secret, utcnow()), actor="dana")
-    assert confirm_totp(demo.db, first.user.id, secret, pyotp.TOTP(secret).now(), actor="dana")
-    nxt = utcnow() + timedelta(seconds=30)  # the enrolment spent the current code
-    assert authenticate(demo.db, "dana", "dana-password-1", code_at(secret, nxt), now=nxt).ok
+    bad = authenticate(demo.db, "dana", "dana-password-1", wrong_code(secret, utcnow()), enrol_secret=secret)
+    assert bad.reason == AuthReason.TOTP_INVALID and bad.token is None
+    now = utcnow()
+    enrolled = authenticate(demo.db, "dana", "dana-password-1", code_at(secret, now), enrol_secret=secret, now=now)
+    assert enrolled.ok and enrolled.token
     assert "totp_enrolled" in audit_actions(demo)
+    # from now on the code is required, and a new secret cannot replace the enrolled one at login
+    assert authenticate(demo.db, "dana", "dana-password-1").reason == AuthReason.TOTP_REQUIRED
+    other = pyotp.random_base32()
+    later = now + timedelta(seconds=30)
+    hijack = authenticate(demo.db, "dana", "dana-password-1", code_at(other, later), enrol_secret=other, now=later)
+    assert hijack.reason == AuthReason.TOTP_INVALID
+    assert authenticate(demo.db, "dana", "dana-password-1", code_at(secret, later), now=later).ok
+
+
+def test_an_admin_enrols_another_users_totp_with_their_code(demo: Engine) -> None:
+    agent = users(demo)["agent"]
+    assert agent.id is not None
+    secret, _ = begin_totp_enrolment("agent")
+    assert not confirm_totp(demo.db, agent.id, secret, wrong_code(secret, utcnow()), actor="admin")
+    assert confirm_totp(demo.db, agent.id, secret, pyotp.TOTP(secret).now(), actor="admin")
+    assert authenticate(demo.db, "agent", "agent-demo").reason == AuthReason.TOTP_REQUIRED
+    nxt = utcnow() + timedelta(seconds=30)  # the enrolment spent the current code
+    assert authenticate(demo.db, "agent", "agent-demo", code_at(secret, nxt), now=nxt).ok
 
 
 def test_totp_secrets_are_encrypted_and_session_tokens_are_stored_hashed(demo: Engine) -> None:
@@ -266,14 +284,16 @@ def test_first_start_asks_for_an_admin_with_a_second_factor(tmp_path: Path) -> N
             create_first_admin(
                 engine.db, username="boss", password="boss-password-1", totp_secret=secret, totp_code="12"
             )
-        admin = create_first_admin(
+        signed_in = create_first_admin(
             engine.db,
             username="boss",
             password="boss-password-1",
             totp_secret=secret,
             totp_code=pyotp.TOTP(secret).now(),
         )
-        assert admin.role == Role.ADMIN and not needs_admin_setup(engine.db) and has_accounts(engine.db)
+        assert signed_in.ok and validate_session(engine.db, signed_in.token) is not None
+        assert signed_in.user is not None and signed_in.user.role == Role.ADMIN
+        assert not needs_admin_setup(engine.db) and has_accounts(engine.db)
         with pytest.raises(AccountError, match="already set up"):
             create_first_admin(
                 engine.db, username="mallory", password="mallory-pw-1", totp_secret=secret, totp_code="000000"

@@ -260,6 +260,8 @@ class CustomerPanel:
         if admin is None:
             return
         data = await run.io_bound(export_customer, engine(), match.id, actor=admin.username)
+        if data is None:  # the app is shutting down
+            return
         payload = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
         ui.download.content(payload, f"customer-{match.id}.json", "application/json")
         self.changed()
@@ -330,6 +332,8 @@ class AuditPanel:
                 return audit.verify(session)
 
         result = await run.io_bound(check)
+        if result is None:  # the app is shutting down
+            return
         if result.ok:
             self.verdict.text = f"Chain intact: {result.checked} rows"
             self.verdict.classes(replace="text-sm text-positive")

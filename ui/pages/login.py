@@ -21,7 +21,6 @@ from engine.accounts import (
     DEMO_ACCOUNTS,
     AccountError,
     begin_totp_enrolment,
-    confirm_totp,
     create_first_admin,
     needs_admin_setup,
 )
@@ -104,6 +103,15 @@ def login_page(redirect_to: str = "/") -> None:
                 LoginForm(target).build()
 
 
+def _signed_in(result: AuthResult | None, target: str) -> bool:
+    """On a successful `result`, keep its session for this browser and go to `target`; else False."""
+    if result is None or not result.ok or not result.token:
+        return False
+    app.storage.user[TOKEN_KEY] = result.token
+    ui.navigate.to(target)
+    return True
+
+
 def _enrolment(username: str) -> str:
     """Show a fresh TOTP secret as a QR code and as text; returns the secret."""
     secret, qr = begin_totp_enrolment(username)
@@ -121,12 +129,13 @@ class LoginForm:
 
     def build(self) -> None:
         ui.label("Sign in").classes("text-xl font-semibold")
-        self.username = ui.input("User name").props("outlined autofocus autocomplete=username").mark("username")
+        self.username = ui.input("User name").props("outlined autofocus autocomplete=username").classes("w-full")
+        self.username.mark("username")
         self.password = ui.input("Password", password=True, password_toggle_button=True).props(
             "outlined autocomplete=current-password"
         )
-        self.password.mark("password")
-        self.code = ui.input("6-digit code from your authenticator app").props(CODE_PROPS).mark("totp-code")
+        self.password.classes("w-full").mark("password")
+        self.code = ui.input("Authenticator code").props(CODE_PROPS).classes("w-full").mark("totp-code")
         self.code.visible = False
         self.enrol = ui.column().classes("w-full gap-2")
         self.message = ui.label().classes("text-sm").mark("login-message")
@@ -157,11 +166,7 @@ class LoginForm:
             )
         finally:
             self.button.enable()
-        if result is None:  # the app is shutting down
-            return
-        if result.ok and result.token:
-            app.storage.user[TOKEN_KEY] = result.token
-            ui.navigate.to(self.target)
+        if result is None or _signed_in(result, self.target):  # None: the app is shutting down
             return
         self.show(result.message, error=result.reason != AuthReason.TOTP_REQUIRED)
         if result.reason in (AuthReason.TOTP_REQUIRED, AuthReason.TOTP_INVALID, AuthReason.TOTP_REPLAYED):
@@ -175,21 +180,21 @@ class LoginForm:
         self.enrol.clear()
         with self.enrol:
             secret = _enrolment(user.username)
-            first_code = ui.input("Code shown by the app").props(CODE_PROPS).mark("enrol-code")
+            first_code = ui.input("Code shown by the app").props(CODE_PROPS).classes("w-full").mark("enrol-code")
 
             async def confirm() -> None:
-                assert user.id is not None
-                ok = await run.io_bound(
-                    confirm_totp, engine().db, user.id, secret, first_code.value or "", actor=user.username
+                result = await run.io_bound(
+                    authenticate,
+                    engine().db,
+                    self.username.value or "",
+                    self.password.value or "",
+                    first_code.value or "",
+                    enrol_secret=secret,
                 )
-                if not ok:
-                    self.show("That code does not match: enter the code the app shows now.", error=True)
-                    return
-                self.enrol.clear()
-                self.code.visible = True
-                self.show("Second factor set up. Enter the NEXT code from your app to sign in.", error=False)
+                if result is not None and not _signed_in(result, self.target):
+                    self.show(result.message, error=True)
 
-            ui.button("Confirm second factor", on_click=confirm).props("outline").mark("confirm-enrolment")
+            ui.button("Confirm and sign in", on_click=confirm).props("outline").mark("confirm-enrolment")
 
 
 class AdminSetup:
@@ -200,15 +205,16 @@ class AdminSetup:
         ui.label("No accounts exist yet. Create the first admin; admins sign in with a password and a code.").classes(
             "cd-muted text-sm"
         )
-        self.username = ui.input("Admin user name", value="admin").props("outlined").mark("setup-username")
+        self.username = ui.input("Admin user name", value="admin").props("outlined").classes("w-full")
+        self.username.mark("setup-username")
         self.password = ui.input("Password (10+ characters)", password=True, password_toggle_button=True).props(
             "outlined autocomplete=new-password"
         )
-        self.password.mark("setup-password")
+        self.password.classes("w-full").mark("setup-password")
         self.repeat = ui.input("Repeat the password", password=True).props("outlined autocomplete=new-password")
-        self.repeat.mark("setup-repeat")
+        self.repeat.classes("w-full").mark("setup-repeat")
         self.secret = _enrolment(self.username.value)
-        self.code = ui.input("Code shown by the app").props(CODE_PROPS).mark("setup-code")
+        self.code = ui.input("Code shown by the app").props(CODE_PROPS).classes("w-full").mark("setup-code")
         self.message = ui.label().classes("text-sm text-negative").mark("setup-message")
         ui.button("Create admin", on_click=self.submit).classes("w-full").mark("create-admin")
 
@@ -217,7 +223,7 @@ class AdminSetup:
             self.message.text = "The two passwords differ."
             return
         try:
-            await run.io_bound(
+            result = await run.io_bound(
                 lambda: create_first_admin(
                     engine().db,
                     username=self.username.value or "",
@@ -229,5 +235,5 @@ class AdminSetup:
         except AccountError as exc:
             self.message.text = str(exc)
             return
-        ui.notify("Admin created. Sign in with the next code from your app.", type="positive")
-        ui.navigate.to("/login")
+        if result is not None and not _signed_in(result, "/"):
+            self.message.text = result.message
