@@ -11,6 +11,7 @@ import getpass
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import select as core_select
@@ -38,7 +39,7 @@ def _actor() -> str:
 def open_engine(settings: Settings) -> Engine:
     """The engine of the data dir for one command: encryption keys loaded, no demo seeding, no models."""
     crypto.set_cipher(crypto.Cipher(crypto.load_keys(settings.data_dir)))
-    return build_engine(settings._with({"demo": False}))
+    return build_engine(replace(settings, demo=False))
 
 
 def erase(settings: Settings, customer_id: int) -> str:
