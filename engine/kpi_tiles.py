@@ -44,21 +44,22 @@ class KpiDefinition:
     target: Target | None = None
     empty_when: str | None = "tickets"
 
-    def format(self, value: float | None) -> str:
-        """A value as a person reads it: '54.5 %', '7.2 / 10', '$3.10', 'no data'."""
+    def format(self, value: float | None, *, signed: bool = False) -> str:
+        """A value as a person reads it: '54.5 %', '7.2 / 10', '$3.10', 'no data'; signed for changes."""
         if value is None:
             return "no data"
-        formats = {"%": f"{value * 100:.1f} %", "min": f"{value:.1f} min", "/10": f"{value:.1f} / 10"}
-        formats |= {"/5": f"{value:.2f} / 5", "/h": f"{value:.1f} / h", "$": f"${value:,.2f}"}
-        return formats.get(self.unit, f"{value:,.0f}")
+        sign = "+" if signed else ""
+        if self.unit == "%":
+            return f"{value * 100:{sign}.1f} " + ("pts" if signed else "%")
+        if self.unit == "$":
+            return f"{'+' if signed and value >= 0 else '-' if value < 0 else ''}${abs(value):,.2f}"
+        decimals = {"min": 1, "/10": 1, "/5": 2, "/h": 1}.get(self.unit, 0)
+        suffix = {"min": " min", "/10": "" if signed else " / 10", "/5": "" if signed else " / 5", "/h": " / h"}
+        return f"{value:{sign},.{decimals}f}{suffix.get(self.unit, '')}"
 
     def format_change(self, value: float | None, previous: float | None) -> str:
-        """The change against the previous period: '+3.2 pts', '-0.4', '' when unknown."""
-        if value is None or previous is None:
-            return ""
-        if self.unit == "%":
-            return f"{(value - previous) * 100:+.1f} pts"
-        return f"{value - previous:+,.2f}" if self.unit else f"{value - previous:+,.0f}"
+        """The change against the previous period: '+3.2 pts', '-0.4 min', '' when unknown."""
+        return "" if value is None or previous is None else self.format(value - previous, signed=True)
 
     def evaluate(self, totals: Totals, params: KpiParams) -> float | None:
         """This KPI from one period's measure totals; None when there is no data."""

@@ -43,8 +43,8 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
     return layout
 
 
-def placeholder(title: str, name: str, static: bool = False) -> Figure:
-    """An empty chart saying 'no data' (also shown before the first load)."""
+def no_data(title: str, name: str, static: bool = False) -> Figure:
+    """An empty chart saying 'no data'."""
     layout = _layout(title, xaxis={"visible": False}, yaxis={"visible": False})
     layout["annotations"] = [{"text": "no data", "showarrow": False, "font": {"size": 16, "color": "#5b6776"}}]
     return {"data": [], "layout": layout, "config": config(name, static=static)}
@@ -53,7 +53,7 @@ def placeholder(title: str, name: str, static: bool = False) -> Figure:
 def volume(data: DashboardData, *, static: bool = False) -> Figure:
     """Tickets per day, stacked by channel."""
     if not data.daily:
-        return placeholder("Ticket volume by channel", "volume", static)
+        return no_data("Ticket volume by channel", "volume", static)
     by_channel: dict[str, dict[str, int]] = defaultdict(dict)
     for row in data.daily:
         by_channel[row.channel][row.day] = row.tickets
@@ -78,7 +78,7 @@ def sentiment(data: DashboardData, *, static: bool = False) -> Figure:
     """Mean valence per day and channel (click a point for its tickets), and the day's share of negative tickets."""
     scored = [row for row in data.daily if row.mean_valence is not None]
     if not scored:
-        return placeholder("Sentiment trend", "sentiment", static)
+        return no_data("Sentiment trend", "sentiment", static)
     by_channel: dict[str, list[Any]] = defaultdict(list)
     for row in scored:
         by_channel[row.channel].append(row)
@@ -119,7 +119,8 @@ def sentiment(data: DashboardData, *, static: bool = False) -> Figure:
             }
         )
     layout = _layout(
-        "Sentiment trend (click a point for its tickets)",
+        "Sentiment trend" if static else "Sentiment trend (click a point for its tickets)",
+        margin={"l": 50, "r": 60, "t": 40, "b": 40},
         yaxis={"title": "mean valence", "range": [-1, 1], "gridcolor": "#eef1f5", "zeroline": True},
         yaxis2={"title": "negative", "overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%"},
     )
@@ -130,7 +131,7 @@ def intent_mix(data: DashboardData, *, static: bool = False) -> Figure:
     """The most frequent intents."""
     top = data.intent_mix[:TOP_INTENTS]
     if not top:
-        return placeholder("Intent mix", "intent-mix", static)
+        return no_data("Intent mix", "intent-mix", static)
     trace = {
         "type": "bar",
         "orientation": "h",
@@ -145,7 +146,7 @@ def intent_mix(data: DashboardData, *, static: bool = False) -> Figure:
 def confidence_histogram(data: DashboardData, *, static: bool = False) -> Figure:
     """How confident the intent model was, with the review threshold's neighbourhood visible."""
     if not any(b.predicted for b in data.confidence):
-        return placeholder("Intent confidence", "confidence", static)
+        return no_data("Intent confidence", "confidence", static)
     trace = {
         "type": "bar",
         "x": [f"{b.low:.1f}–{b.high:.1f}" for b in data.confidence],
@@ -164,7 +165,7 @@ def outcome_funnel(data: DashboardData, *, static: bool = False) -> Figure:
     """Where triaged tickets went, and what agents did with the AI's drafts."""
     f = data.funnel
     if not f.tickets:
-        return placeholder("AI outcome funnel", "funnel", static)
+        return no_data("AI outcome funnel", "funnel", static)
     stages = [
         ("Routing", "auto-resolved", f.auto_resolved, "#2e7d32"),
         ("Routing", "assisted", f.assisted, "#3d6e99"),
@@ -199,7 +200,7 @@ def outcome_funnel(data: DashboardData, *, static: bool = False) -> Figure:
 def confusion(data: DashboardData, *, static: bool = False) -> Figure:
     """Counts of AI intent (rows) against the intent agents confirmed (columns)."""
     if not data.confusion:
-        return placeholder("AI intent vs agent-confirmed intent", "confusion", static)
+        return no_data("AI intent vs agent-confirmed intent", "confusion", static)
     labels = sorted({c.ai_intent for c in data.confusion} | {c.confirmed for c in data.confusion})
     index = {label: i for i, label in enumerate(labels)}
     z = [[0] * len(labels) for _ in labels]
@@ -228,7 +229,7 @@ def reliability(data: DashboardData, *, static: bool = False) -> Figure:
     """Predicted confidence against how often agents confirmed the intent, per confidence bin."""
     bins = [b for b in data.confidence if b.reviewed]
     if not bins:
-        return placeholder("Reliability (confidence vs accuracy)", "reliability", static)
+        return no_data("Reliability (confidence vs accuracy)", "reliability", static)
     traces = [
         {
             "type": "scatter",
@@ -261,7 +262,7 @@ def edit_distance(data: DashboardData, *, static: bool = False) -> Figure:
     """Mean characters agents changed in a sent draft, per intent."""
     rows = data.edit_distance[:TOP_INTENTS]
     if not rows:
-        return placeholder("Draft edit distance by intent", "edit-distance", static)
+        return no_data("Draft edit distance by intent", "edit-distance", static)
     trace = {
         "type": "bar",
         "orientation": "h",

@@ -33,7 +33,7 @@ RANGES = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days", "365":
 QUALITY_KEYS = ("override_rate",)  # shown in the model quality section, not among the tiles
 POLL_SECONDS = 3.0
 Builder = Callable[[DashboardData], charts.Figure]
-# (element key, figure builder, title before the first load, the table its CSV export holds)
+# (element key, figure builder, what it shows, the table its CSV export holds)
 OVERVIEW: tuple[tuple[str, Builder, str, str], ...] = (
     ("volume", charts.volume, "Ticket volume by channel", "volume_by_day_channel"),
     ("sentiment", charts.sentiment, "Sentiment trend", "sentiment_by_day"),
@@ -147,6 +147,7 @@ class DashboardScreen:
         self.again = False
         self.seen_revision = -1
         self.plots: dict[str, ui.plotly] = {}
+        self.slots: dict[str, ui.element] = {}
         self.point_rows: list[dict[str, Any]] = []
 
     def build(self) -> None:
@@ -172,8 +173,7 @@ class DashboardScreen:
                     self._chart_card(key, title, table)
             self._point_card()
             self._quality_section()
-        ui.timer(0.01, self.refresh, once=True)
-        ui.timer(POLL_SECONDS, self.poll)
+        ui.timer(POLL_SECONDS, self.poll)  # fires at once too: the first load right after the page is sent
 
     def _filter_bar(self) -> None:
         with ui.row().classes("w-full items-end gap-3"):
@@ -205,13 +205,24 @@ class DashboardScreen:
         ).mark(f"csv-{table}")
 
     def _chart_card(self, key: str, title: str, table: str) -> None:
-        with ui.card().classes("cd-card p-2 gap-0 w-full"):
+        """A card whose chart is drawn once the first data arrives (one plot per chart, not a placeholder first)."""
+        wide = "grid-column: 1 / -1" if key == "funnel" else ""
+        with ui.card().classes("cd-card p-2 gap-0 w-full").style(wide):
             with ui.row().classes("w-full justify-end"):
                 self._csv_button(table, title.lower())
-            plot = ui.plotly(charts.placeholder(title, key)).classes("w-full").mark(f"chart-{key}")
-            self.plots[key] = plot
+            self.slots[key] = ui.element("div").classes("w-full").style("min-height: 320px")
+            with self.slots[key]:
+                ui.spinner(size="lg").classes("m-auto")
+
+    def _draw(self, key: str, figure: charts.Figure) -> None:
+        if key in self.plots:
+            self.plots[key].update_figure(figure)
+            return
+        self.slots[key].clear()
+        with self.slots[key]:
+            self.plots[key] = ui.plotly(figure).classes("w-full").mark(f"chart-{key}")
         if key == "sentiment":
-            plot.on("plotly_click", self._on_point)
+            self.plots[key].on("plotly_click", self._on_point)
 
     def _point_card(self) -> None:
         with ui.card().classes("cd-card w-full gap-2") as self.point_card:
@@ -298,7 +309,7 @@ class DashboardScreen:
                     ui.icon("warning", color="warning")
                     ui.label(alert.message).mark(f"alert-{alert.key}")
         for key, builder, _, _ in OVERVIEW + QUALITY:
-            self.plots[key].update_figure(builder(data))
+            self._draw(key, builder(data))
         override = data.kpi("override_rate")
         confidence = "no data" if data.mean_confidence is None else f"{data.mean_confidence:.2f}"
         self.quality_summary.text = (
