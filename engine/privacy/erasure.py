@@ -38,6 +38,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, col, select
 
 from engine.app import Engine
+from engine.ingest.dead_letter_store import unpack_raw
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import DIM
 from engine.privacy import audit
@@ -153,12 +154,13 @@ def owned_rows(session: Session, customer_id: int) -> dict[Table, set[Any]]:
     return found
 
 
-def _mentions(customer: Customer) -> Any | None:
-    """SQL condition: a dead letter whose raw input contains the customer's e-mail or handle."""
-    terms = [term for term in (customer.email, customer.handle) if term and len(term) >= 4]
+def _dead_letters_mentioning(session: Session, customer: Customer) -> list[int]:
+    """Ids of dead letters whose raw input (text or binary) contains the customer's e-mail or handle."""
+    terms = [term.lower().encode("utf-8") for term in (customer.email, customer.handle) if term and len(term) >= 4]
     if not terms:
-        return None
-    return or_(*(col(DeadLetter.raw).contains(term, autoescape=True) for term in terms))
+        return []
+    rows = session.exec(select(DeadLetter.id, DeadLetter.raw).order_by(col(DeadLetter.id)))
+    return [i for i, raw in rows if i is not None and any(t in unpack_raw(raw).lower() for t in terms)]
 
 
 def _fragments(texts: Iterable[str]) -> list[str]:
@@ -291,8 +293,7 @@ def erase_customer(engine: Engine, customer_id: int, *, actor: str = "system") -
         paths = {row.path for row in _rows_of(session, tables["attachment"], found.get(tables["attachment"], set()))}
         ticket_ids = {int(i) for i in found.get(tables["ticket"], set())}
         identifiers = [term for term in (customer.email, customer.handle) if term]
-        mentions = _mentions(customer)
-        dead_letters = set(session.exec(select(DeadLetter.id).where(mentions))) if mentions is not None else set()
+        dead_letters = _dead_letters_mentioning(session, customer)
         for table in reversed(SQLModel.metadata.sorted_tables):  # children before parents
             pk = _pk(table)
             if table in found and pk is not None:
@@ -350,8 +351,8 @@ def export_customer(engine: Engine, customer_id: int, *, actor: str = "system") 
             for table in SQLModel.metadata.sorted_tables
             if table.name != _ROOT and table in found and _pk(table) is not None
         }
-        mentions = _mentions(customer)
-        dead_letters = list(session.exec(select(DeadLetter).where(mentions))) if mentions is not None else []
+        dead_letter_ids = _dead_letters_mentioning(session, customer)
+        dead_letters = session.exec(select(DeadLetter).where(col(DeadLetter.id).in_(dead_letter_ids))).all()
         ticket_subjects = [f"ticket:{row['id']}" for row in records.get("ticket", [])]
         audit_rows = session.exec(
             select(AuditEntry)

@@ -18,6 +18,7 @@ from engine.app import Engine, Services, build_engine
 from engine.config import Settings
 from engine.feedback.training_data import confirmed_rows
 from engine.ingest.attachments import save_attachment
+from engine.ingest.dead_letter_store import pack_raw
 from engine.ingest.intake import InboundMessage, intake
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import DIM, HashingEmbedder, MiniLMEmbedder
@@ -115,6 +116,8 @@ def seed_customer_everywhere(engine: Engine, embedder: HashingEmbedder | MiniLME
         session.add(
             DeadLetter(source="email:inbox#9", raw=f"From: {email}\nSubject: {MARKER}\n\n(bad MIME)", error="x")
         )
+        binary = b"\xff\xfe garbled " + email.upper().encode() + b" \x00"  # stored base64-packed, as ingest does
+        session.add(DeadLetter(source="email:inbox#10", raw=pack_raw(binary), error="not UTF-8"))
     ids = [ticket_id, second_ticket, other_ticket]
     vectors = embedder.encode([ERASED_TEXT, f"Still waiting about {MARKER}", f"charged twice {KEEP}"])
     similar = SimilarTickets(engine.settings.data_dir / "index" / "tickets", DIM)
@@ -152,7 +155,8 @@ def test_after_erasure_no_table_index_file_or_training_set_holds_the_customers_t
         assert session.get(Ticket, seeded.other_ticket_id) is not None
     assert report.complete and report.leftover_files == []
     assert report.rows["customer"] == 1 and report.rows["ticket"] == 2 and report.rows["message"] == 3
-    assert {report.rows[t] for t in ("draft", "feedback", "triageresult", "survey", "attachment", "deadletter")} == {1}
+    assert {report.rows[t] for t in ("draft", "feedback", "triageresult", "survey", "attachment")} == {1}
+    assert report.rows["deadletter"] == 2
     assert report.vectors == 2 and report.attachment_files == 1
 
     reopened = SimilarTickets(data_dir / "index" / "tickets", DIM)
@@ -209,7 +213,7 @@ def test_export_holds_everything_about_the_customer_as_json(engine: Engine) -> N
     assert ERASED_TEXT in [m["body"] for m in records["message"]]
     assert all(len(records[t]) == 1 for t in ("draft", "feedback", "triageresult", "survey", "attachment"))
     assert MARKER.encode() in base64.b64decode(data["attachment_files"][0]["content_base64"])
-    assert len(data["dead_letters"]) == 1 and data["derived"]["ticket_vectors"] == 2
+    assert len(data["dead_letters"]) == 2 and data["derived"]["ticket_vectors"] == 2
     assert KEEP not in json.dumps(data)
     with engine.session() as session:
         last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc())).first()
