@@ -44,21 +44,23 @@ def _action_sequences(kb_file: Path, guidelines: dict[str, Any]) -> dict[str, li
 
 
 def _article(flow: str, description: str, subflow: str, data: dict[str, Any], sequence: list[str]) -> str:
+    """Steps first (opening with the flow and the manual's instruction), then the policy details they refer to."""
     instructions = [" ".join(line.split()) for line in data.get("instructions", []) if line.strip()]
     actions = data.get("actions", [])
     policies = [action for action in actions if action.get("type") == "faq/policy"]
     intro = f"{flow} ({description})." if description else f"{flow}."
-    parts = [f"# {subflow}", " ".join([intro, *instructions[:1]])]
-    if policies:
-        parts.append("## Policy")
-        parts.extend(_block(action, details=True) for action in policies)
-    parts.append("## Steps")
+    parts = [f"# {subflow}", "## Steps", " ".join([intro, *instructions[:1]])]
     for number, action in enumerate(actions, start=1):
         is_policy = action.get("type") == "faq/policy"
-        parts.append(f"{number}. " + _block(action, details=not is_policy) + (" (see Policy)" if is_policy else ""))
+        parts.append(
+            f"{number}. " + _block(action, details=not is_policy) + (" (see Policy below)" if is_policy else "")
+        )
     parts.extend(instructions[1:])
     if sequence:
         parts.append("Required actions: " + " → ".join(name.replace("-", " ").capitalize() for name in sequence) + ".")
+    if policies:
+        parts.append("## Policy")
+        parts.extend(_block(action, details=True) for action in policies)
     return "\n\n".join(parts) + "\n"
 
 
