@@ -191,7 +191,7 @@ def kpis(
 def dashboard(
     db: SAEngine, kpi_filter: KpiFilter, *, params: KpiParams | None = None, now: datetime | None = None
 ) -> DashboardData:
-    """Run every dashboard query for one refresh (seven queries) and shape the results for the page."""
+    """Run every dashboard query for one refresh (six queries) and shape the results for the page."""
     params = params or KpiParams()
     now = now or utcnow()
     bound = kpi_filter.bind(params, now)
