@@ -13,9 +13,13 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session
 
 from engine.config import DEMO_DATA_DIR, Settings
+from engine.demo.history import enrich_demo_history
+from engine.demo.seed import seed_demo_queue
+from engine.kpi_filter import ensure_kpi_indexes
 from engine.settings_store import apply_overrides
 from engine.store.db import make_db, session_scope
 from engine.store.migrate import upgrade_schema
+from engine.store.models import utcnow
 
 if TYPE_CHECKING:
     from engine.drafting.drafter import Drafter
@@ -136,9 +140,9 @@ def build_engine(settings: Settings) -> Engine:
     notes = upgrade_schema(db)
     engine = Engine(settings=settings, db=db, schema_notes=notes)
     engine.status = {key: ComponentStatus(label) for key, label in COMPONENTS.items()}
+    ensure_kpi_indexes(db)
     if settings.demo:
-        from engine.demo.seed import seed_demo_queue
-
         with session_scope(db) as session:
-            seed_demo_queue(session, DEMO_DATA_DIR, count=settings.demo_ticket_count)
+            if seed_demo_queue(session, DEMO_DATA_DIR, count=settings.demo_ticket_count):
+                enrich_demo_history(session, now=utcnow())
     return engine

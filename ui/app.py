@@ -8,7 +8,7 @@ from nicegui import app, ui
 
 from engine.app import build_engine
 from engine.config import REPO_ROOT, Settings
-from ui.pages import queue, ticket
+from ui.pages import dashboard, inbox_tools, knowledge, queue, report, survey, ticket
 from ui.pages import settings as settings_page
 from ui.state import set_engine
 
@@ -25,6 +25,11 @@ def register(settings: Settings) -> None:
     ui.page("/")(queue.queue_page)
     ui.page("/ticket/{ticket_id}")(ticket.ticket_page)
     ui.page("/settings")(settings_page.settings_page)
+    ui.page("/knowledge")(knowledge.knowledge_page)
+    ui.page("/dashboard")(dashboard.dashboard_page)
+    ui.page("/report")(report.report_page)
+    ui.page("/survey/{token}")(survey.survey_page)
+    ui.page("/inbox")(inbox_tools.dead_letters_page)
 
 
 def run_app(settings: Settings) -> None:

@@ -10,7 +10,13 @@ from nicegui import ui
 from engine.app import State
 from ui.state import engine
 
-NAV = (("Queue", "/", "inbox"), ("Settings", "/settings", "tune"))
+NAV = (
+    ("Queue", "/", "inbox"),
+    ("Dashboard", "/dashboard", "insights"),
+    ("Knowledge", "/knowledge", "menu_book"),
+    ("Inbox tools", "/inbox", "move_to_inbox"),
+    ("Settings", "/settings", "tune"),
+)
 STATE_COLOURS = {State.READY: "positive", State.LOADING: "warning", State.WAITING: "grey", State.ERROR: "negative"}
 
 

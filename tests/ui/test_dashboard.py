@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nicegui import app, ui
+from nicegui import ui
 from nicegui.testing import Screen, User
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
@@ -21,20 +21,12 @@ from engine.kpi_tiles import DEFINITIONS
 from engine.store.models import Survey, Ticket
 from engine.surveys import create_survey
 from tests.ui.conftest import wait_for, wait_for_async
-from ui.pages.dashboard import QUALITY_KEYS, dashboard_page
-from ui.pages.report import report_page
-from ui.pages.survey import survey_page
+from ui.pages.dashboard import QUALITY_KEYS
 from ui.state import engine
 
 TILES = [d for d in DEFINITIONS if d.key not in QUALITY_KEYS]
 
 
-def ensure_pages() -> None:
-    """ui/app.py registers these pages; until it does, register them here so the tests can open them."""
-    paths = {getattr(route, "path", None) for route in app.routes}
-    for path, page in (("/dashboard", dashboard_page), ("/survey/{token}", survey_page), ("/report", report_page)):
-        if path not in paths:
-            ui.page(path)(page)
 
 
 def loaded(user: User) -> bool:
@@ -58,7 +50,6 @@ def empty_desk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 async def test_dashboard_shows_every_tile_and_the_charts_of_the_demo_desk(user: User) -> None:
-    ensure_pages()
     await user.open("/dashboard")
     for definition in TILES:
         await user.should_see(definition.label)
@@ -74,7 +65,6 @@ async def test_dashboard_shows_every_tile_and_the_charts_of_the_demo_desk(user: 
 
 
 async def test_channel_filter_narrows_the_charts(user: User) -> None:
-    ensure_pages()
     await user.open("/dashboard")
     await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
     user.find(kind=ui.select, marker="channel-filter").elements.pop().set_value(["chat"])
@@ -88,7 +78,6 @@ async def test_channel_filter_narrows_the_charts(user: User) -> None:
 
 
 async def test_new_tickets_refresh_the_dashboard(user: User) -> None:
-    ensure_pages()
     await user.open("/dashboard")
     await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
 
@@ -103,7 +92,6 @@ async def test_new_tickets_refresh_the_dashboard(user: User) -> None:
 
 
 async def test_clicking_a_sentiment_point_lists_its_tickets(user: User) -> None:
-    ensure_pages()
     await user.open("/dashboard")
 
     def scored() -> Ticket | None:
@@ -124,7 +112,6 @@ async def test_clicking_a_sentiment_point_lists_its_tickets(user: User) -> None:
 
 
 async def test_tables_download_as_csv(user: User) -> None:
-    ensure_pages()
     await user.open("/dashboard")
     await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
     user.find(marker="csv-kpis").click()
@@ -134,7 +121,6 @@ async def test_tables_download_as_csv(user: User) -> None:
 
 
 async def test_an_empty_desk_says_no_data(empty_desk: None, user: User) -> None:
-    ensure_pages()
     await user.open("/dashboard")
     await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
     assert all(tile_text(user, d.key) == "no data" for d in TILES)
@@ -143,7 +129,6 @@ async def test_an_empty_desk_says_no_data(empty_desk: None, user: User) -> None:
 
 
 async def test_the_survey_link_records_csat_and_effort(user: User) -> None:
-    ensure_pages()
     with engine().transaction() as session:
         resolved = session.exec(select(Ticket).where(Ticket.status == "resolved")).first()
         assert resolved is not None and resolved.id is not None
@@ -164,13 +149,11 @@ async def test_the_survey_link_records_csat_and_effort(user: User) -> None:
 
 
 async def test_an_unknown_survey_link_says_so(user: User) -> None:
-    ensure_pages()
     await user.open("/survey/not-a-token")
     await user.should_see(marker="survey-invalid")
 
 
 async def test_weekly_report_lists_every_kpi(user: User) -> None:
-    ensure_pages()
     await user.open("/report")
     await user.should_see(marker="report-kpis", retries=50)
     html = user.find(kind=ui.html, marker="report-kpis").elements.pop().content
@@ -178,7 +161,6 @@ async def test_weekly_report_lists_every_kpi(user: User) -> None:
 
 
 def test_dashboard_in_a_real_browser(screen: Screen, artifacts: Path) -> None:
-    ensure_pages()
     charts_drawn = "return document.querySelectorAll('.js-plotly-plot .main-svg').length"
     volume_total = (
         "const p = document.querySelectorAll('.js-plotly-plot')[0];"
