@@ -1,0 +1,119 @@
+"""The drafting prompt: a fixed prefix (cached by llama.cpp across tickets), then only what is new for this ticket.
+
+Chat messages, rendered by the GGUF's own chat template:
+- PREFIX: the system instructions and two worked examples, identical for every ticket, so their KV stays in
+  llama.cpp's cache and only the ticket's own part is processed (about 60-150 tokens);
+- the ticket: the customer's earlier tickets and the conversation so far (each only when given), the customer's
+  message, then the notes: the few source sentences that matter for the message, each with its source number.
+
+Small models copy more than they compose, so the model is asked for the one task it does well: rewrite each
+note as one sentence to the customer, keeping its [n]. Greeting and closing are added by code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.drafting.relevance import RankedSentence, SentenceRanker
+from engine.drafting.sources import Source
+
+INSTRUCTIONS = (
+    "You turn support notes into a reply to the customer. Rewrite each note as one sentence to the customer and "
+    "keep its number in brackets. Use only what the notes say."
+)
+_EXAMPLES = (
+    (
+        "Customer: I want to send back the jacket, it does not fit\n"
+        "Notes:\n[1] Items can be returned within 30 days of delivery.\n[2] Ask the customer for the order ID.",
+        "You can return the jacket within 30 days of delivery [1].\nCould you send me your order ID? [2]",
+    ),
+    (
+        "Customer: i forgot my password\n"
+        "Notes:\n[1] Send the customer a password reset link to the email on file.\n"
+        "[2] The link expires after 24 hours.",
+        "I will send a password reset link to the email on your account [1].\nPlease use the link within 24 hours [2].",
+    ),
+)
+PREFIX: tuple[dict[str, str], ...] = (
+    {"role": "system", "content": INSTRUCTIONS},
+    *(
+        m
+        for user, reply in _EXAMPLES
+        for m in ({"role": "user", "content": user}, {"role": "assistant", "content": reply})
+    ),
+)
+
+MAX_NOTES = 3
+NOTE_WORD_BUDGET = 70  # words of source text shown in all (about 90 tokens)
+NOTE_WORDS = 45  # one long sentence is clipped to this
+MIN_RELATIVE_RELEVANCE = 0.5  # a note after the first must score at least half the best one
+MESSAGE_WORDS = 80
+TURN_WORDS = 40
+TURNS = 4
+EARLIER_TICKETS = 2
+EARLIER_TICKET_WORDS = 25
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Chat messages for the model and the notes (source sentences) it was shown, best first."""
+
+    messages: list[dict[str, str]]
+    notes: list[RankedSentence]
+
+    @property
+    def shown(self) -> dict[int, list[str]]:
+        """The sentences of each source shown to the model, by source number."""
+        out: dict[int, list[str]] = {}
+        for note in self.notes:
+            out.setdefault(note.source, []).append(note.sentence)
+        return out
+
+
+def build_prompt(
+    *,
+    customer_message: str,
+    sources: Sequence[Source],
+    conversation: Sequence[tuple[str, str]] = (),
+    earlier_tickets: Sequence[str] = (),
+    ranker: SentenceRanker | None = None,
+) -> Prompt:
+    """Build the chat prompt for one ticket; earlier tickets and conversation appear only when given."""
+    notes = select_notes((ranker or SentenceRanker()).rank(customer_message, sources))
+    parts: list[str] = []
+    if earlier_tickets:
+        parts.append("Earlier tickets from this customer:")
+        parts.extend(f"- {_clip(t, EARLIER_TICKET_WORDS)}" for t in earlier_tickets[-EARLIER_TICKETS:])
+    if conversation:
+        parts.append("Conversation so far:")
+        parts.extend(f"{role.capitalize()}: {_clip(text, TURN_WORDS)}" for role, text in conversation[-TURNS:])
+    parts.append(f"Customer: {_clip(customer_message, MESSAGE_WORDS)}")
+    parts.append("Notes:")
+    parts.extend(f"[{note.source}] {_clip(note.sentence, NOTE_WORDS)}" for note in notes)
+    return Prompt(messages=[*PREFIX, {"role": "user", "content": "\n".join(parts)}], notes=notes)
+
+
+def select_notes(ranked: Sequence[RankedSentence]) -> list[RankedSentence]:
+    """The most relevant distinct sentences within the word budget; the best one always."""
+    notes: list[RankedSentence] = []
+    seen: set[str] = set()
+    words = 0
+    for r in ranked:
+        key = " ".join(r.sentence.lower().split())
+        size = len(r.sentence.split())
+        if key in seen or (
+            notes and (words + size > NOTE_WORD_BUDGET or r.score < MIN_RELATIVE_RELEVANCE * notes[0].score)
+        ):
+            continue
+        notes.append(r)
+        seen.add(key)
+        words += size
+        if len(notes) == MAX_NOTES:
+            break
+    return notes
+
+
+def _clip(text: str, max_words: int) -> str:
+    words = text.split()
+    return " ".join(words[:max_words]) + (" ..." if len(words) > max_words else "")
