@@ -9,16 +9,25 @@ from sqlalchemy.engine import Engine as SAEngine
 
 from engine.app import Engine, State
 from engine.config import DEMO_DATA_DIR, Settings
-from engine.drafting.drafter import Drafter, ExtractiveDrafter, FakeDrafter
-from engine.drafting.llama_drafter import DrafterUnavailable, LlamaDrafter
+from engine.drafting.drafter import Drafter, DrafterUnavailable, FakeDrafter
+from engine.drafting.llama_drafter import LlamaDrafter
 from engine.knowledge.demo_kb import abcd_documents
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
 from engine.nlp.sentiment import SentimentScorer
-from engine.settings_store import save_override
+from engine.settings_store import change_setting
 
 log = logging.getLogger(__name__)
+
+
+class ExtractiveDrafter(FakeDrafter):
+    """Used when no GGUF can be loaded: every draft is the extractive fallback built from the best source."""
+
+    model_name = "extractive (no model loaded)"
+
+    def __init__(self) -> None:
+        super().__init__(reply="")
 
 
 def uses_fakes(settings: Settings) -> bool:
@@ -73,14 +82,14 @@ def load_drafter(settings: Settings) -> tuple[Drafter, bool, str]:
     return drafter, True, settings.llm_path.name
 
 
-def switch_drafter(engine: Engine, path: str) -> str:
+def switch_drafter(engine: Engine, path: str, *, actor: str) -> str:
     """Load the GGUF at `path` and make it the drafter; a file that fails keeps the current drafter."""
     candidate = str(Path(path.strip()).expanduser()) if path.strip() else ""
     trial = engine.settings._with({"gguf_path": candidate})
     drafter, ok, detail = load_drafter(trial)
     if not ok:
         raise DrafterUnavailable(detail.split(";")[0])
-    engine.settings = save_override(engine.settings, "gguf_path", candidate)
+    change_setting(engine, "gguf_path", candidate, actor=actor)
     if engine.services is not None:
         engine.services.drafter = drafter
     engine.set_status("drafter", State.READY, detail)

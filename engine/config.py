@@ -41,7 +41,6 @@ class Settings:
     demo_ticket_count: int = 300
     host: str = "127.0.0.1"
     port: int = 8080
-    agent_name: str = "agent"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

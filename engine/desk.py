@@ -197,24 +197,24 @@ def intent_labels(engine: Engine) -> list[str]:
     return sorted(services.intent.labels) if services and services.intent else []
 
 
-def approve_or_edit(engine: Engine, ticket_id: int, draft_id: int | None, text: str) -> Feedback:
+def approve_or_edit(engine: Engine, ticket_id: int, draft_id: int | None, text: str, *, agent: str) -> Feedback:
     """Send the reply; stored as approve when it equals the draft, edit otherwise."""
     with engine.transaction() as session:
-        feedback = send_reply(session, ticket_id=ticket_id, draft_id=draft_id, text=text, agent=engine.settings.agent_name)
+        feedback = send_reply(session, ticket_id=ticket_id, draft_id=draft_id, text=text, agent=agent)
     engine.changed()
     return feedback
 
 
-def reject(engine: Engine, ticket_id: int, draft_id: int | None, reason: str) -> Feedback:
+def reject(engine: Engine, ticket_id: int, draft_id: int | None, reason: str, *, agent: str) -> Feedback:
     """Reject the draft with a reason."""
     with engine.transaction() as session:
-        return reject_draft(session, ticket_id=ticket_id, draft_id=draft_id, reason=reason, agent=engine.settings.agent_name)
+        return reject_draft(session, ticket_id=ticket_id, draft_id=draft_id, reason=reason, agent=agent)
 
 
-def change_intent(engine: Engine, ticket_id: int, intent: str) -> Feedback:
+def change_intent(engine: Engine, ticket_id: int, intent: str, *, agent: str) -> Feedback:
     """Store an intent correction."""
     with engine.transaction() as session:
-        return override_intent(session, ticket_id=ticket_id, new_intent=intent, agent=engine.settings.agent_name)
+        return override_intent(session, ticket_id=ticket_id, new_intent=intent, agent=agent)
 
 
 def age_text(created_at: datetime, now: datetime | None = None) -> str:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.config import Settings
+from engine.privacy import audit
+from engine.store.db import session_scope
+
+if TYPE_CHECKING:
+    from engine.app import Engine
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +48,11 @@ def save_override(settings: Settings, key: str, value: Any) -> Settings:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / FILE_NAME).write_text(json.dumps(values, indent=2), encoding="utf-8")
     return settings._with({key: value})
+
+
+def change_setting(engine: Engine, key: str, value: Any, *, actor: str) -> None:
+    """Save a setting for this and later runs, and record who changed it from what to what in the audit log."""
+    old = getattr(engine.settings, key)
+    engine.settings = save_override(engine.settings, key, value)
+    with session_scope(engine.db) as session:
+        audit.append(session, actor=actor, action="setting_changed", subject=f"setting:{key}", details={"from": str(old), "to": str(value)})

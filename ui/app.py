@@ -6,36 +6,62 @@ import logging
 
 from nicegui import app, ui
 
-from engine.app import build_engine
+from engine.accounts import ensure_demo_accounts, has_accounts, published_password_accounts
+from engine.accounts_bind import check_bind_address
+from engine.accounts_roles import Permission
+from engine.accounts_sessions import session_cookie_secret
+from engine.app import Engine, build_engine
 from engine.config import REPO_ROOT, Settings
-from ui.pages import dashboard, inbox_tools, knowledge, queue, report, survey, ticket
+from engine.ingest.webhook import build_router
+from ui.guard import guarded
+from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
 from ui.pages import settings as settings_page
 from ui.state import set_engine
 
 log = logging.getLogger(__name__)
 
+PUBLIC_PATHS = (*login.OPEN_PATHS, "/survey/", "/api/", "/docs", "/openapi.json")
 
-def register(settings: Settings) -> None:
-    """Build the engine and register every page; models load in the background after start-up."""
+
+def register(settings: Settings) -> Engine:
+    """Build the engine and register every page and the API; models load in the background after start-up."""
     engine = build_engine(settings)
     set_engine(engine)
+    if settings.demo:
+        ensure_demo_accounts(engine.db)
     app.add_static_files("/assets", str(REPO_ROOT / "assets"))
+    app.add_middleware(login.AuthMiddleware, open_paths=PUBLIC_PATHS)
+    app.include_router(build_router(engine))
     app.on_startup(engine.start)
     app.on_shutdown(engine.stop)
-    ui.page("/")(queue.queue_page)
-    ui.page("/ticket/{ticket_id}")(ticket.ticket_page)
-    ui.page("/settings")(settings_page.settings_page)
-    ui.page("/knowledge")(knowledge.knowledge_page)
-    ui.page("/dashboard")(dashboard.dashboard_page)
-    ui.page("/report")(report.report_page)
+    ui.page("/login")(login.login_page)
+    ui.page("/logout")(login.logout_page)
     ui.page("/survey/{token}")(survey.survey_page)
-    ui.page("/inbox")(inbox_tools.dead_letters_page)
+    pages = (
+        ("/", Permission.WORK_TICKETS, queue.queue_page),
+        ("/ticket/{ticket_id}", Permission.WORK_TICKETS, ticket.ticket_page),
+        ("/knowledge", Permission.WORK_TICKETS, knowledge.knowledge_page),
+        ("/inbox", Permission.WORK_TICKETS, inbox_tools.dead_letters_page),
+        ("/dashboard", Permission.VIEW_DASHBOARD, dashboard.dashboard_page),
+        ("/report", Permission.VIEW_DASHBOARD, report.report_page),
+        ("/settings", Permission.EDIT_THRESHOLDS, settings_page.settings_page),
+        ("/admin", Permission.MANAGE_USERS, admin.admin_page),
+    )
+    for path, permission, page in pages:
+        ui.page(path)(guarded(permission, page))
+    return engine
 
 
 def run_app(settings: Settings) -> None:
     """Serve CareDesk at http://{host}:{port}."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    register(settings)
+    engine = register(settings)
+    check_bind_address(
+        settings.host,
+        has_accounts(engine.db),
+        demo_accounts=published_password_accounts(engine.db),
+        port=settings.port,
+    )
     ui.run(
         host=settings.host,
         port=settings.port,
@@ -43,5 +69,5 @@ def run_app(settings: Settings) -> None:
         reload=False,
         show=False,
         favicon="🎧",
-        storage_secret=None,
+        storage_secret=session_cookie_secret(settings.data_dir),
     )

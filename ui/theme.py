@@ -7,15 +7,17 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
+from engine.accounts_roles import Permission, can
 from engine.app import State
 from ui.state import engine
 
 NAV = (
-    ("Queue", "/", "inbox"),
-    ("Dashboard", "/dashboard", "insights"),
-    ("Knowledge", "/knowledge", "menu_book"),
-    ("Inbox tools", "/inbox", "move_to_inbox"),
-    ("Settings", "/settings", "tune"),
+    ("Queue", "/", "inbox", Permission.WORK_TICKETS),
+    ("Dashboard", "/dashboard", "insights", Permission.VIEW_DASHBOARD),
+    ("Knowledge", "/knowledge", "menu_book", Permission.WORK_TICKETS),
+    ("Inbox tools", "/inbox", "move_to_inbox", Permission.WORK_TICKETS),
+    ("Settings", "/settings", "tune", Permission.EDIT_THRESHOLDS),
+    ("Admin", "/admin", "admin_panel_settings", Permission.MANAGE_USERS),
 )
 STATE_COLOURS = {State.READY: "positive", State.LOADING: "warning", State.WAITING: "grey", State.ERROR: "negative"}
 
@@ -23,6 +25,9 @@ STATE_COLOURS = {State.READY: "positive", State.LOADING: "warning", State.WAITIN
 @contextmanager
 def frame(title: str) -> Iterator[None]:
     """Header with navigation and live model status; the page's content goes inside."""
+    from ui.pages.login import current_user  # login imports this module
+
+    user = current_user()
     ui.colors(primary="#1f4e79", secondary="#3d6e99", accent="#c2571a", positive="#2e7d32", negative="#c62828")
     ui.add_head_html('<link rel="stylesheet" href="/assets/caredesk.css">')
     ui.page_title(f"{title} · CareDesk")
@@ -30,9 +35,16 @@ def frame(title: str) -> Iterator[None]:
         with ui.row().classes("items-center gap-6"):
             with ui.link(target="/").classes("no-underline text-primary"):
                 ui.label("CareDesk").classes("text-xl font-bold tracking-tight")
-            for label, target, icon in NAV:
-                ui.button(label, icon=icon, on_click=lambda t=target: ui.navigate.to(t)).props("flat no-caps")
-        model_status()
+            for label, target, icon, permission in NAV:
+                if user is not None and can(user, permission):
+                    ui.button(label, icon=icon, on_click=lambda t=target: ui.navigate.to(t)).props("flat no-caps")
+        with ui.row().classes("items-center gap-3"):
+            model_status()
+            if user is not None:
+                ui.label(f"{user.username} · {user.role}").classes("cd-muted text-sm").mark("signed-in-user")
+                ui.button(icon="logout", on_click=lambda: ui.navigate.to("/logout")).props("flat round dense").tooltip(
+                    "Sign out"
+                )
     with ui.column().classes("w-full max-w-screen-2xl mx-auto p-4 gap-4"):
         yield
 

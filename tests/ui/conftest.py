@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from nicegui.testing import Screen, User
 
 from engine.app import Engine
 from ui.state import engine
@@ -50,3 +51,30 @@ def ready_engine() -> Callable[[], Engine]:
         return engine()
 
     return wait
+
+
+async def sign_in(user: User, username: str = "supervisor", password: str = "supervisor-demo") -> None:
+    """Sign in with a demo account through the login page (argon2 is slow on 2 busy cores: be patient)."""
+    await user.open("/login")
+    user.find(marker="username").type(username)
+    user.find(marker="password").type(password)
+    user.find(marker="sign-in").click()
+    await wait_for_async(lambda: _has(user, "signed-in-user"), 60, "sign-in")
+
+
+def _has(user: User, marker: str) -> bool:
+    try:
+        return bool(user.find(marker=marker).elements)
+    except AssertionError:
+        return False
+
+
+def sign_in_browser(screen: Screen, username: str = "supervisor", password: str = "supervisor-demo") -> None:
+    """Sign in through the real login form in Chromium."""
+    screen.open("/login")
+    screen.find_by_tag("input")  # the form is there
+    inputs = screen.selenium.find_elements("css selector", "input")
+    inputs[0].send_keys(username)
+    inputs[1].send_keys(password)
+    screen.click("Sign in")
+    screen.wait_for(username + " · ")

@@ -11,7 +11,7 @@ from selenium.webdriver.common.keys import Keys
 from sqlmodel import col, select
 
 from engine.store.models import Draft, Feedback, Ticket
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import sign_in_browser, wait_for
 from ui.state import engine
 
 
@@ -22,6 +22,7 @@ def drafted_ticket_ids() -> list[int]:
 
 @pytest.mark.real_models
 def test_agent_opens_a_ticket_edits_the_grounded_draft_and_sends_it(screen: Screen, artifacts: Path) -> None:
+    sign_in_browser(screen)
     screen.open("/")
     wait_for(lambda: engine().ready, what="the real models to load")
     wait_for(lambda: len(drafted_ticket_ids()) >= 1, what="a first real draft")

@@ -6,7 +6,7 @@ from nicegui.testing import User
 from sqlmodel import col, select
 
 from engine.store.models import Draft, Feedback, Ticket
-from tests.ui.conftest import wait_for_async
+from tests.ui.conftest import sign_in, wait_for_async
 from ui.state import engine
 
 
@@ -29,6 +29,7 @@ def first_open_ticket() -> Ticket:
 
 
 async def test_queue_lists_triaged_tickets_and_filters_them(user: User) -> None:
+    await sign_in(user)
     await user.open("/")
     await wait_for_async(all_drafted, what="the demo queue to be triaged and drafted")
     ticket = first_open_ticket()
@@ -41,6 +42,7 @@ async def test_queue_lists_triaged_tickets_and_filters_them(user: User) -> None:
 
 
 async def test_ticket_page_shows_draft_and_sources_and_records_an_edit(user: User) -> None:
+    await sign_in(user)
     await user.open("/")
     await wait_for_async(all_drafted, what="drafts")
     ticket = first_open_ticket()
@@ -59,6 +61,7 @@ async def test_ticket_page_shows_draft_and_sources_and_records_an_edit(user: Use
 
 
 async def test_changing_the_intent_stores_a_correction(user: User) -> None:
+    await sign_in(user)
     await user.open("/")
     await wait_for_async(all_drafted, what="drafts")
     ticket = first_open_ticket()
@@ -74,5 +77,6 @@ async def test_changing_the_intent_stores_a_correction(user: User) -> None:
 
 
 async def test_unknown_ticket_says_so(user: User) -> None:
+    await sign_in(user)
     await user.open("/ticket/999999")
     await user.should_see("Ticket 999999 does not exist.")

@@ -12,6 +12,7 @@ from engine.ingest.attachments import safe_filename
 from engine.ingest.bulk_import import FORMATS, ImportProgress, import_tickets
 from engine.ingest.dead_letter_store import IngestError
 from engine.ingest.dead_letters import DeadLetterRow, discard_dead_letter, list_dead_letters, retry_dead_letter
+from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
 
@@ -194,7 +195,7 @@ def dead_letter_card() -> Callable[[], None]:
 
     def discard() -> None:
         row = selected()
-        if row is not None and discard_dead_letter(engine(), row["id"], agent=engine().settings.agent_name):
+        if row is not None and discard_dead_letter(engine(), row["id"], agent=signed_in_name()):
             ui.notify(f"Dead letter {row['id']} discarded (its raw input is kept)")
         load()
 

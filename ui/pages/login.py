@@ -41,6 +41,12 @@ def current_user() -> User | None:
     return validate_session(engine().db, app.storage.user.get(TOKEN_KEY))
 
 
+def signed_in_name() -> str:
+    """The signed-in user's name, for feedback and audit rows."""
+    user = current_user()
+    return user.username if user is not None else "unknown"
+
+
 def safe_target(path: str | None) -> str:
     """`path` when it is a local page of this app, else "/" (no open redirects)."""
     if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:

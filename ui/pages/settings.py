@@ -5,8 +5,9 @@ from __future__ import annotations
 from nicegui import run, ui
 
 from engine.components import switch_drafter
-from engine.drafting.llama_drafter import DrafterUnavailable
-from engine.settings_store import save_override
+from engine.drafting.drafter import DrafterUnavailable
+from engine.settings_store import change_setting
+from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
 
@@ -28,7 +29,7 @@ def settings_page() -> None:
                 button.disable()
                 result.text = "Loading…"
                 try:
-                    detail = await run.io_bound(switch_drafter, engine(), path.value or "")
+                    detail = await run.io_bound(switch_drafter, engine(), path.value or "", actor=signed_in_name())
                 except DrafterUnavailable as exc:
                     result.text = f"Not loaded: {exc}. The previous model stays in use."
                     ui.notify(f"Not loaded: {exc}", type="warning")
@@ -47,7 +48,7 @@ def settings_page() -> None:
             ).props("outlined").classes("w-96").mark("review-threshold")
 
             def save_threshold() -> None:
-                engine().settings = save_override(engine().settings, "review_threshold", float(threshold.value or 0.8))
+                change_setting(engine(), "review_threshold", float(threshold.value or 0.8), actor=signed_in_name())
                 ui.notify("Saved; applies to tickets triaged from now on", type="positive")
 
             ui.button("Save", on_click=save_threshold).props("flat").mark("save-threshold")

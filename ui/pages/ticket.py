@@ -23,6 +23,7 @@ from engine.feedback.capture import FeedbackError
 from engine.store.models import Direction
 from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
 from ui.components.draft_panel import draft_check, source_cards
+from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
 
@@ -59,6 +60,7 @@ class TicketScreen:
         self.ticket_id = view.ticket.id or 0
         self.stream = DraftStream()
         self.threshold = engine().settings.review_threshold
+        self.agent = signed_in_name()
 
     def build(self) -> None:
         self.header()
@@ -205,7 +207,9 @@ class TicketScreen:
         self.send_button.disable()
         draft_id = self.view.draft.id if self.view.draft else None
         try:
-            feedback = await run.io_bound(approve_or_edit, engine(), self.ticket_id, draft_id, self.editor.value or "")
+            feedback = await run.io_bound(
+                approve_or_edit, engine(), self.ticket_id, draft_id, self.editor.value or "", agent=self.agent
+            )
         except FeedbackError as exc:
             ui.notify(str(exc), type="warning")
             self.send_button.enable()
@@ -223,7 +227,8 @@ class TicketScreen:
 
             def confirm() -> None:
                 try:
-                    reject(engine(), self.ticket_id, self.view.draft.id if self.view.draft else None, reason.value or "")
+                    draft_id = self.view.draft.id if self.view.draft else None
+                    reject(engine(), self.ticket_id, draft_id, reason.value or "", agent=self.agent)
                 except FeedbackError as exc:
                     ui.notify(str(exc), type="warning")
                     return
@@ -282,7 +287,7 @@ class TicketScreen:
 
     def override(self, intent: str | None) -> None:
         try:
-            change_intent(engine(), self.ticket_id, intent or "")
+            change_intent(engine(), self.ticket_id, intent or "", agent=self.agent)
         except FeedbackError as exc:
             ui.notify(str(exc), type="warning")
             return
