@@ -26,11 +26,13 @@ log = logging.getLogger(__name__)
 
 INDEX_VERSION = "1"  # part of every content hash: bump it when chunking or embedding text changes
 # Document score = TITLE_WEIGHT * cos(query, title) + (1 - TITLE_WEIGHT) * max cos(query, chunk)
-#                  + LEXICAL_WEIGHT * best chunk BM25 / best BM25 of the query. Measured on the StackFAQ
-# tune split against reciprocal rank fusion, z-score fusion and saturated BM25: this score fusion won.
+#                  + LEXICAL_WEIGHT * best chunk BM25 / best BM25 of the query.
+# Measured on the StackFAQ tune split (recall@1 / MRR on all 625 dev queries: title alone 0.944 / 0.970, this
+# fusion 0.974 / 0.985); reciprocal rank fusion (0.95 / 0.97), z-score fusion, saturated BM25, corpus centring,
+# hubness correction, centroid vectors and pseudo-relevance feedback all measured the same or worse.
 TITLE_WEIGHT = 0.3
 LEXICAL_WEIGHT = 0.1
-CANDIDATES = 50  # per retriever; every candidate document is then scored exactly
+CANDIDATES = 100  # per retriever; every candidate document is then scored exactly (50 lost BM25 evidence)
 
 
 @dataclass(frozen=True)
