@@ -14,6 +14,7 @@ from engine.drafting.grounding import greeting, ground_draft
 from engine.drafting.prompt import MAX_NOTES, PREFIX, build_prompt
 from engine.drafting.relevance import SentenceRanker
 from engine.drafting.sources import Source
+from engine.drafting.text import strip_citations
 from engine.nlp.embedder import Embedder
 
 log = logging.getLogger(__name__)
@@ -168,8 +169,8 @@ class LlamaDrafter:
 
 
 def _looping(text: str) -> bool:
-    """True once the reply has more complete lines than notes allow, or repeats a line."""
-    lines = [" ".join(line.lower().split()) for line in text.split("\n")[:-1]]
+    """True once the reply has more complete lines than notes allow, or repeats a line (citations aside)."""
+    lines = [" ".join(strip_citations(line).lower().split()) for line in text.split("\n")[:-1]]
     lines = [line for line in lines if line]
     return len(lines) > MAX_LINES or len(lines) != len(set(lines))
 

@@ -47,6 +47,7 @@ PREFIX: tuple[dict[str, str], ...] = (
 MAX_NOTES = 3
 NOTE_WORD_BUDGET = 70  # words of source text shown in all (about 90 tokens)
 NOTE_WORDS = 45  # one long sentence is clipped to this
+MIN_NOTE_WORDS = 4  # shorter fragments ("Order ID.") say too little to be a note, unless nothing else is left
 MIN_RELATIVE_RELEVANCE = 0.5  # a note after the first must score at least half the best one
 MESSAGE_WORDS = 80
 TURN_WORDS = 40
@@ -95,7 +96,8 @@ def build_prompt(
 
 
 def select_notes(ranked: Sequence[RankedSentence]) -> list[RankedSentence]:
-    """The most relevant distinct sentences within the word budget; the best one always."""
+    """The most relevant distinct sentences of at least MIN_NOTE_WORDS words within the word budget; one at least."""
+    ranked = [r for r in ranked if len(r.sentence.split()) >= MIN_NOTE_WORDS] or list(ranked[:1])
     notes: list[RankedSentence] = []
     seen: set[str] = set()
     words = 0
