@@ -4,10 +4,11 @@ The rule, per sentence of the draft:
 - A sentence made only of stopwords and courtesy words ("Thank you for reaching out.") is a courtesy sentence:
   it states nothing a source must back, needs no citation and is left out of `supported_rate`.
 - Every other sentence is a claim. Its score against one source is the lexical coverage: the share of the
-  claim's content words (stemmed, stopwords and courtesy words removed) found in the source's title, heading
-  and text. With an embedder, the score is the larger of that coverage and (best cosine between the claim and
-  one sentence of the source) - EMBED_MARGIN, so a paraphrase sharing few words passes on meaning alone only
-  when its cosine reaches 0.8.
+  claim's content words (stemmed, stopwords and courtesy words removed) found in one sentence, or two adjacent
+  sentences, of the source (with the source's title and heading), at best. A claim stitched together from words
+  scattered over a whole passage does not pass. With an embedder, the score is the larger of that coverage and
+  (best cosine between the claim and one sentence of the source) - EMBED_MARGIN, so a paraphrase sharing few
+  words passes on meaning alone only when its cosine reaches 0.8.
 - A number stated in the claim (an amount, a count of days) that the source does not state sets the score to 0:
   the draft must never invent a figure.
 - A claim is supported when its best score over the sources it cites is >= SUPPORT_THRESHOLD (0.6, i.e. at least
@@ -20,6 +21,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -70,7 +72,7 @@ class SupportScorer:
 
     def __init__(self, sources: Sequence[Source], embedder: Embedder | None = None) -> None:
         self._sources = {s.n: s for s in sources}
-        self._words = {s.n: content_words(f"{s.title} {s.heading} {s.text}") for s in sources}
+        self._units = {s.n: _passages(s) for s in sources}
         self._numbers = {s.n: numbers_in(s.text) for s in sources}
         self._embedder = embedder
         self._sentence_vectors: dict[int, np.ndarray] = {}
@@ -93,12 +95,20 @@ class SupportScorer:
                 if numbers - self._numbers[n]:
                     row[n] = 0.0
                     continue
-                score = len(words & self._words[n]) / len(words) if words else 0.0
+                score = max((len(words & unit) / len(words) for unit in self._units[n]), default=0.0) if words else 0.0
                 if vectors is not None and len(self._sentence_vectors[n]):
                     score = max(score, float(np.max(self._sentence_vectors[n] @ vectors[i])) - EMBED_MARGIN)
                 row[n] = round(score, 3)
             out.append(row)
         return out
+
+
+def _passages(source: Source) -> list[set[str]]:
+    """Content words of each sentence and each pair of adjacent sentences of a source, with its title and heading."""
+    context = content_words(f"{source.title} {source.heading}")
+    sentences = [content_words(p) for p in split_sentences(source.text)] or [set()]
+    pairs = [a | b for a, b in pairwise(sentences)]
+    return [context | unit for unit in [*sentences, *pairs]]
 
 
 def is_courtesy(sentence: str) -> bool:
