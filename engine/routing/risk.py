@@ -1,0 +1,158 @@
+"""Risk score of a ticket: a weighted sum of seven documented factors, each shown with its contribution.
+
+score = sum of contributions, clipped to 0..1. Each factor is scaled to 0..1 and multiplied by its weight; the
+weights add up to 1, so a ticket that is maximal on every factor scores 1.
+
+| factor              | weight | scaled value                                                                     |
+|---------------------|-------:|----------------------------------------------------------------------------------|
+| money at stake      |  0.25  | largest amount named in the messages / MONEY_SCALE (500), capped at 1            |
+| account age         |  0.10  | 1 - age / NEW_ACCOUNT_DAYS (30): a brand-new account is 1, a month-old one 0     |
+| past complaints     |  0.15  | the customer's earlier negative or escalated tickets / 3, capped at 1            |
+| negative sentiment  |  0.15  | max(0, -valence) of the latest customer message                                  |
+| urgency             |  0.10  | urgency of the latest customer message (0..1)                                    |
+| frustration rising  |  0.10  | 1 when the latest message is clearly more negative than the one before           |
+| VIP customer        |  0.10  | 1 for VIP customers                                                              |
+| public channel      |  0.05  | social 1, voice 0.5, e-mail / chat / SMS 0                                      |
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel import Session, col, func, or_, select
+
+from engine.store.models import Channel, Customer, Route, Ticket, TicketStatus
+
+MONEY_SCALE = 500.0
+NEW_ACCOUNT_DAYS = 30.0
+COMPLAINTS_SCALE = 3.0
+WEIGHTS = {
+    "money": 0.25,
+    "account_age": 0.10,
+    "complaints": 0.15,
+    "negative": 0.15,
+    "urgency": 0.10,
+    "frustration": 0.10,
+    "vip": 0.10,
+    "channel": 0.05,
+}
+CHANNEL_EXPOSURE: dict[str, float] = {Channel.SOCIAL: 1.0, Channel.VOICE: 0.5}
+
+_AMOUNT = re.compile(
+    r"(?:[$€£]\s?(?P<pre>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?))"
+    r"|(?:(?P<post>\d+(?:[.,]\d{1,2})?)\s?(?:\$|€|£|usd|eur|gbp|dollars?|euros?|pounds?)\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class RiskInputs:
+    """What the risk score reads; every field has a neutral default so a missing signal adds nothing."""
+
+    money: float = 0.0
+    account_age_days: float | None = None
+    past_complaints: int = 0
+    valence: float = 0.0
+    urgency: float = 0.0
+    frustration_rising: bool = False
+    vip: bool = False
+    channel: str = Channel.EMAIL
+
+
+@dataclass(frozen=True)
+class RiskFactor:
+    """One factor: its name, the value a person reads, and how much it adds to the score."""
+
+    key: str
+    label: str
+    value: str
+    contribution: float
+
+
+@dataclass(frozen=True)
+class RiskScore:
+    score: float
+    factors: list[RiskFactor]
+
+    def explain(self, *, top: int = 3) -> str:
+        """The largest contributions as text, e.g. 'money at stake $450 +0.23, VIP +0.10'."""
+        ranked = sorted((f for f in self.factors if f.contribution > 0), key=lambda f: -f.contribution)[:top]
+        return ", ".join(f"{f.label} {f.value} +{f.contribution:.2f}" for f in ranked) or "no risk factor"
+
+
+def money_at_stake(text: str) -> float:
+    """The largest money amount named in a text ('$1,200', '40 EUR', '£9.99'), 0 when none."""
+    amounts = []
+    for match in _AMOUNT.finditer(text):
+        raw = match.group("pre") or match.group("post") or ""
+        amounts.append(_number(raw))
+    return max(amounts, default=0.0)
+
+
+def _number(raw: str) -> float:
+    """'1,200.50' / '1.200,50' / '40' as a float (the last separator followed by 1-2 digits is the decimal one)."""
+    decimal = re.search(r"[.,](\d{1,2})$", raw)
+    whole = raw[: decimal.start()] if decimal else raw
+    digits = re.sub(r"[.,]", "", whole)
+    return float(digits + ("." + decimal.group(1) if decimal else ""))
+
+
+def risk_score(inputs: RiskInputs) -> RiskScore:
+    """The documented weighted risk score of one ticket, with each factor's contribution."""
+    age = inputs.account_age_days
+    scaled = {
+        "money": min(max(inputs.money, 0.0) / MONEY_SCALE, 1.0),
+        "account_age": 0.0 if age is None else max(0.0, 1.0 - max(age, 0.0) / NEW_ACCOUNT_DAYS),
+        "complaints": min(inputs.past_complaints / COMPLAINTS_SCALE, 1.0),
+        "negative": max(0.0, -inputs.valence),
+        "urgency": min(max(inputs.urgency, 0.0), 1.0),
+        "frustration": float(inputs.frustration_rising),
+        "vip": float(inputs.vip),
+        "channel": CHANNEL_EXPOSURE.get(str(inputs.channel), 0.0),
+    }
+    shown = {
+        "money": ("money at stake", f"${inputs.money:,.2f}" if inputs.money else "none"),
+        "account_age": ("account age", "unknown" if age is None else f"{age:.0f} days"),
+        "complaints": ("past complaints", str(inputs.past_complaints)),
+        "negative": ("negative sentiment", f"valence {inputs.valence:+.2f}"),
+        "urgency": ("urgency", f"{inputs.urgency:.2f}"),
+        "frustration": ("frustration rising", "yes" if inputs.frustration_rising else "no"),
+        "vip": ("VIP customer", "yes" if inputs.vip else "no"),
+        "channel": ("channel", str(inputs.channel)),
+    }
+    factors = [RiskFactor(key, shown[key][0], shown[key][1], round(WEIGHTS[key] * scaled[key], 4)) for key in WEIGHTS]
+    score = min(1.0, max(0.0, sum(f.contribution for f in factors)))
+    return RiskScore(round(score, 4), factors)
+
+
+def past_complaints(session: Session, ticket: Ticket) -> int:
+    """The customer's other tickets that were negative or escalated."""
+    query = select(func.count()).where(
+        Ticket.customer_id == ticket.customer_id,
+        Ticket.id != ticket.id,
+        or_(
+            col(Ticket.sentiment_label) == "negative",
+            col(Ticket.route) == Route.ESCALATE,
+            col(Ticket.status) == TicketStatus.ESCALATED,
+        ),
+    )
+    return int(session.exec(query).one())
+
+
+def inputs_for(
+    session: Session, ticket: Ticket, customer: Customer, text: str, *, rising: bool, now: datetime
+) -> RiskInputs:
+    """Risk inputs of a stored, triaged ticket: its messages' text, the customer, the ticket's sentiment."""
+    created = customer.created_at if customer.created_at.tzinfo else customer.created_at.replace(tzinfo=UTC)
+    return RiskInputs(
+        money=money_at_stake(text),
+        account_age_days=max(0.0, (now - created).total_seconds() / 86400),
+        past_complaints=past_complaints(session, ticket),
+        valence=ticket.valence or 0.0,
+        urgency=ticket.urgency or 0.0,
+        frustration_rising=rising,
+        vip=customer.vip,
+        channel=ticket.channel,
+    )

@@ -1,0 +1,260 @@
+"""Route each triaged ticket: auto-resolve, assist (an agent reviews a draft) or escalate, with a readable trail.
+
+Escalate when the intent is unknown, the risk reaches the escalation level, or frustration is rising. Otherwise a
+person handles the ticket when any of these fails: confidence at least the review threshold (below it always goes
+to a person), the customer did not ask for a person, the customer opted in to AI handling, the intent is on the
+auto-resolve list, confidence at least the auto threshold, risk at most the auto limit, the customer did not come
+back after an automatic answer, and the intent's action (if any) passes its store policy. All pass: auto-resolve.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from engine.nlp.intent import IntentPrediction
+from engine.nlp.sentiment import frustration_rising
+from engine.privacy import audit
+from engine.privacy.consent import wants_human
+from engine.routing.actions.base import ActionContext
+from engine.routing.actions.client import StoreError
+from engine.routing.actions.registry import action_named
+from engine.routing.actions.runner import ActionRunner
+from engine.routing.policy import RoutingPolicy
+from engine.routing.risk import RiskScore, inputs_for, risk_score
+from engine.store.models import (
+    Customer,
+    Message,
+    Outcome,
+    Route,
+    Ticket,
+    TicketStatus,
+    TriageResult,
+    utcnow,
+)
+from engine.triage import customer_text
+
+log = logging.getLogger(__name__)
+
+ROUTE_AUDIT = "ai_route"
+ESCALATION_CHECKS = ("known_intent", "risk_escalation", "frustration")
+AUTO_TRAIL = ("auto_threshold", "opt_in", "auto_risk", "action")
+
+
+@dataclass(frozen=True)
+class SentimentSummary:
+    """The ticket's mood as triage saw it."""
+
+    valence: float = 0.0
+    urgency: float = 0.0
+    frustration_rising: bool = False
+
+
+@dataclass(frozen=True)
+class ActionVerdict:
+    """Whether the intent's action passed its store policy, in words."""
+
+    ok: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    passed: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where a ticket goes, the sentence a person reads, and every check behind it."""
+
+    route: Route
+    reason: str
+    checks: list[Check] = field(default_factory=list)
+    action: str | None = None
+
+    def failed(self) -> list[str]:
+        """Keys of the checks that did not pass."""
+        return [c.key for c in self.checks if not c.passed]
+
+
+def route(
+    ticket: Ticket,
+    prediction: IntentPrediction,
+    sentiment: SentimentSummary,
+    customer: Customer,
+    risk: RiskScore,
+    policy: RoutingPolicy,
+    *,
+    text: str,
+    action: ActionVerdict | None = None,
+) -> Decision:
+    """Decide one ticket's route from its prediction, mood, customer, risk and the policy."""
+    intent, confidence = prediction.label, prediction.confidence
+    said = f"intent {intent} {confidence:.2f}"
+    action_name = policy.action_for(intent)
+    best_guess = prediction.alternatives[0] if prediction.alternatives else (intent, confidence)
+    checks = [
+        Check(
+            "known_intent",
+            not prediction.is_unknown,
+            f"intent unknown (best guess {best_guess[0]} {best_guess[1]:.2f})",
+        ),
+        _at_most("risk_escalation", risk, policy.escalate_risk, strict=True),
+        Check(
+            "frustration",
+            not (policy.escalate_on_frustration and sentiment.frustration_rising),
+            "frustration rising across the customer's messages",
+        ),
+        _at_least("review", said, confidence, policy.review_threshold, "review threshold: a person checks the intent"),
+        Check("wants_human", not wants_human(text), "the customer asked for a person"),
+        Check(
+            "opt_in",
+            customer.ai_opt_in,
+            "customer opted in" if customer.ai_opt_in else "the customer has not opted in to AI handling",
+        ),
+        Check("auto_list", policy.is_auto(intent), f"intent {intent} is not on the auto-resolve list"),
+        _at_least("auto_threshold", said, confidence, policy.auto_threshold, "auto-resolve threshold"),
+        _at_most("auto_risk", risk, policy.max_auto_risk, strict=False),
+        Check("came_back", not _came_back(ticket), "the customer wrote again after an automatic answer"),
+        _action_check(action_name, action),
+    ]
+    failed = [c for c in checks if not c.passed]
+    escalations = [c for c in failed if c.key in ESCALATION_CHECKS]
+    if escalations:
+        return Decision(Route.ESCALATE, "escalated: " + "; ".join(c.text for c in escalations), checks, action_name)
+    if failed:
+        reason = "assist: " + "; ".join(c.text for c in failed) + " - a person reviews the draft"
+        return Decision(Route.ASSIST, reason, checks, action_name)
+    trail = ", ".join(c.text for key in AUTO_TRAIL for c in checks if c.key == key)
+    return Decision(Route.AUTO_RESOLVE, "auto-resolved: " + trail, checks, action_name)
+
+
+def _at_least(key: str, said: str, value: float, threshold: float, what: str) -> Check:
+    passed = value >= threshold
+    return Check(key, passed, f"{said} {'>=' if passed else '<'} {threshold:.2f}" + ("" if passed else f" {what}"))
+
+
+def _at_most(key: str, risk: RiskScore, limit: float, *, strict: bool) -> Check:
+    """Risk below the limit (strict: escalation starts at the limit) or at most the limit."""
+    passed = risk.score < limit if strict else risk.score <= limit
+    if passed:
+        return Check(key, True, f"risk {risk.score:.2f} {'<' if strict else '<='} {limit:.2f}")
+    return Check(key, False, f"risk {risk.score:.2f} {'>=' if strict else '>'} {limit:.2f} ({risk.explain()})")
+
+
+def _action_check(action_name: str | None, verdict: ActionVerdict | None) -> Check:
+    if action_name is None:
+        return Check("action", True, "reply only (no store action)")
+    if verdict is None:
+        return Check("action", False, f"action '{action_name}' not checked yet")
+    return Check("action", verdict.ok, verdict.text)
+
+
+def _came_back(ticket: Ticket) -> bool:
+    return ticket.route == Route.AUTO_RESOLVE and ticket.outcome in (Outcome.RESOLVED_BY_AI, Outcome.FAILED)
+
+
+def route_tickets(
+    session: Session,
+    ticket_ids: list[int],
+    *,
+    policy: RoutingPolicy,
+    runner: ActionRunner | None = None,
+    now: datetime | None = None,
+) -> dict[int, Decision]:
+    """Route triaged tickets, store route, reason and risk on each, and audit every decision."""
+    now = now or utcnow()
+    decisions: dict[int, Decision] = {}
+    for ticket_id in ticket_ids:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None or ticket.triaged_at is None or ticket.status == TicketStatus.RESOLVED:
+            continue
+        if ticket.route == Route.AUTO_RESOLVE and ticket.outcome == Outcome.FAILED:
+            continue  # an agent already took over from a failed automatic answer
+        decision = _route_one(session, ticket, policy, runner, now)
+        decisions[ticket_id] = decision
+    return decisions
+
+
+def _route_one(
+    session: Session, ticket: Ticket, policy: RoutingPolicy, runner: ActionRunner | None, now: datetime
+) -> Decision:
+    assert ticket.id is not None
+    customer = session.get(Customer, ticket.customer_id)
+    assert customer is not None
+    triage = list(
+        session.exec(select(TriageResult).where(TriageResult.ticket_id == ticket.id).order_by(col(TriageResult.id)))
+    )
+    text = ticket_text(session, ticket.id)
+    latest = triage[-1] if triage else None
+    prediction = _prediction(ticket, latest)
+    rising = frustration_rising([t.valence for t in triage])
+    sentiment = SentimentSummary(ticket.valence or 0.0, ticket.urgency or 0.0, rising)
+    risk = risk_score(inputs_for(session, ticket, customer, text, rising=rising, now=now))
+    decision = route(ticket, prediction, sentiment, customer, risk, policy, text=text)
+    if decision.failed() == ["action"] and decision.action is not None and runner is not None:
+        verdict = _verdict(session, runner, decision.action, ticket, customer, text)
+        decision = route(ticket, prediction, sentiment, customer, risk, policy, text=text, action=verdict)
+    _store(session, ticket, decision, risk, latest.model_version if latest else "")
+    return decision
+
+
+def ticket_text(session: Session, ticket_id: int) -> str:
+    """All customer messages of a ticket as one text, as triage read them."""
+    query = select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id))
+    return customer_text(list(session.exec(query)))
+
+
+def _prediction(ticket: Ticket, latest: TriageResult | None) -> IntentPrediction:
+    if latest is None:
+        return IntentPrediction(ticket.intent or "unknown", ticket.intent_confidence or 0.0, ticket.intent is None, [])
+    alternatives = [(str(a["label"]), float(a["p"])) for a in latest.alternatives]
+    return IntentPrediction(latest.intent, latest.confidence, latest.is_unknown, alternatives)
+
+
+def _verdict(
+    session: Session, runner: ActionRunner, name: str, ticket: Ticket, customer: Customer, text: str
+) -> ActionVerdict:
+    """Dry-run the intent's action to see whether the store policy allows it for this customer."""
+    assert ticket.id is not None
+    context = ActionContext(ticket.id, customer.email, customer.name, text)
+    title = action_named(name).title
+    try:
+        plan = runner.preview(session, name, context, actor="router")
+    except StoreError as exc:
+        return ActionVerdict(False, f"action '{title}' could not be checked: {exc}")
+    return ActionVerdict(plan.check.ok, plan.check.text(title))
+
+
+def _store(session: Session, ticket: Ticket, decision: Decision, risk: RiskScore, model_version: str) -> None:
+    """Write the decision on the ticket; an automatic answer the customer came back to stays on record as failed."""
+    if _came_back(ticket) and decision.route != Route.ESCALATE:
+        ticket.outcome = Outcome.FAILED
+    else:
+        ticket.route = decision.route
+    ticket.route_reason = decision.reason
+    ticket.risk = risk.score
+    ticket.needs_review = decision.route != Route.AUTO_RESOLVE
+    if decision.route == Route.ESCALATE:
+        ticket.status = TicketStatus.ESCALATED
+        ticket.outcome = Outcome.ESCALATED
+    session.add(ticket)
+    details = {
+        "route": decision.route.value,
+        "reason": decision.reason,
+        "intent": ticket.intent,
+        "confidence": ticket.intent_confidence,
+        "risk": risk.score,
+        "factors": [
+            {"key": f.key, "label": f.label, "value": f.value, "contribution": f.contribution} for f in risk.factors
+        ],
+        "checks": [{"key": c.key, "passed": c.passed, "text": c.text} for c in decision.checks],
+        "action": decision.action,
+    }
+    actor = f"model:{model_version}" if model_version else "router"
+    audit.append(session, actor=actor, action=ROUTE_AUDIT, subject=f"ticket:{ticket.id}", details=details)

@@ -1,0 +1,165 @@
+"""What the worker and the screens call for routing: one RoutingService per engine (policy, store client, actions).
+
+The store client is made on first use: settings extra `store_api_url` (a team's CRM / payment API), else the demo
+store started in-process on loopback. `store_timeout_seconds` (default 5) bounds every store call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+from engine.app import Engine
+from engine.routing.actions.base import ActionContext, ActionResult, Plan
+from engine.routing.actions.client import DEFAULT_TIMEOUT, StoreClient
+from engine.routing.actions.registry import ACTIONS
+from engine.routing.actions.runner import ActionRunner
+from engine.routing.auto_resolve import AutoResult, auto_resolve_ticket, one_at_a_time
+from engine.routing.policy import POLICY_AUDIT, RoutingPolicy, load_policy, save_policy
+from engine.routing.router import ROUTE_AUDIT, Decision, route_tickets, ticket_text
+from engine.routing.store_service import store_url
+from engine.store.audit_models import AuditEntry
+from engine.store.models import Customer, Draft, Ticket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ActionOption:
+    name: str
+    title: str
+    sensitive: bool
+    suggested: bool
+
+
+@dataclass
+class RoutingView:
+    """What the ticket page shows about routing: the decision, its checks, the risk factors and the actions."""
+
+    route: str | None
+    reason: str
+    outcome: str | None
+    risk: float | None
+    factors: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[ActionOption] = field(default_factory=list)
+    decided_by: str = ""
+
+
+class RoutingService:
+    """Routes tickets, finishes auto-resolved ones and runs actions for agents, with one policy and store client."""
+
+    def __init__(self, engine: Engine, policy: RoutingPolicy, client: StoreClient | None = None) -> None:
+        self.engine = engine
+        self.policy = policy
+        self._client = client
+        self._runner: ActionRunner | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def runner(self) -> ActionRunner:
+        """The action runner, connecting to the store on first use."""
+        with self._lock:
+            if self._runner is None:
+                client = self._client or StoreClient(
+                    store_url(self.engine),
+                    timeout=float(self.engine.settings.extra.get("store_timeout_seconds", DEFAULT_TIMEOUT)),
+                )
+                self._runner = ActionRunner(client)
+            return self._runner
+
+    def route(self, session: Session, ticket_ids: list[int]) -> dict[int, Decision]:
+        """Route freshly triaged tickets (call after triage, in the same transaction)."""
+        return route_tickets(session, ticket_ids, policy=self.policy, runner=self.runner)
+
+    def auto_resolve(
+        self,
+        session: Session,
+        ticket_id: int,
+        *,
+        draft: Draft | None = None,
+        vector: np.ndarray | None = None,
+        similar: Any = None,
+    ) -> AutoResult:
+        """Finish one auto-resolved ticket (no-op for any other ticket)."""
+        return auto_resolve_ticket(
+            session, ticket_id, policy=self.policy, runner=self.runner, draft=draft, vector=vector, similar=similar
+        )
+
+    def update_policy(self, new: RoutingPolicy, *, actor: str) -> RoutingPolicy:
+        """Save a supervisor's policy change (audited) and use it from now on."""
+        self.policy = save_policy(self.engine.db, self.engine.settings.data_dir, self.policy, new, actor=actor)
+        return self.policy
+
+    def preview(self, ticket_id: int, action: str, params: dict[str, str], *, actor: str) -> Plan:
+        """Dry run of an action on a ticket for an agent (audited)."""
+        with self.engine.transaction() as session:
+            return self.runner.preview(session, action, _context(session, ticket_id, params), actor=actor)
+
+    def execute(self, ticket_id: int, action: str, params: dict[str, str], *, actor: str) -> ActionResult:
+        """Run an action for an agent, once per ticket, action and typed values (ActionFailed with a note)."""
+        with one_at_a_time(ticket_id), self.engine.transaction() as session:
+            return self.runner.execute(session, action, _context(session, ticket_id, params), actor=actor)
+
+    def view(self, ticket_id: int) -> RoutingView | None:
+        """The routing decision of a ticket as the ticket page shows it."""
+        with self.engine.session() as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                return None
+            entry = session.exec(
+                select(AuditEntry)
+                .where(AuditEntry.action == ROUTE_AUDIT, AuditEntry.subject == f"ticket:{ticket_id}")
+                .order_by(col(AuditEntry.id).desc())
+            ).first()
+        details = entry.details if entry is not None else {}
+        suggested = self.policy.action_for(ticket.intent or "")
+        options = [ActionOption(a.name, a.title, a.sensitive, a.name == suggested) for a in ACTIONS.values()]
+        return RoutingView(
+            route=ticket.route,
+            reason=ticket.route_reason,
+            outcome=ticket.outcome,
+            risk=ticket.risk,
+            factors=list(details.get("factors", [])),
+            checks=list(details.get("checks", [])),
+            actions=sorted(options, key=lambda o: not o.suggested),
+            decided_by=entry.actor if entry is not None else "",
+        )
+
+
+def _context(session: Session, ticket_id: int, params: dict[str, str]) -> ActionContext:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise LookupError(f"ticket {ticket_id} does not exist")
+    customer = session.get(Customer, ticket.customer_id)
+    assert customer is not None
+    text = ticket_text(session, ticket_id)
+    clean = {k: v.strip() for k, v in params.items() if v and v.strip()}
+    return ActionContext(ticket_id, customer.email, customer.name, text, clean)
+
+
+_services: dict[int, RoutingService] = {}
+_services_lock = threading.Lock()
+
+
+def routing_for(engine: Engine) -> RoutingService:
+    """The engine's routing service, made on first use with the saved policy and the active model's intents."""
+    with _services_lock:
+        service = _services.get(id(engine))
+        if service is None or service.engine is not engine:
+            intents = engine.services.intent.labels if engine.services and engine.services.intent else []
+            service = RoutingService(engine, load_policy(engine.settings, intents))
+            _services[id(engine)] = service
+        return service
+
+
+def policy_changes(engine: Engine, limit: int = 20) -> list[AuditEntry]:
+    """The latest routing-policy changes from the audit log, newest first."""
+    query = select(AuditEntry).where(AuditEntry.action == POLICY_AUDIT).order_by(col(AuditEntry.id).desc())
+    with engine.session() as session:
+        return list(session.exec(query.limit(limit)))
