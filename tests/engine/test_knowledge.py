@@ -112,6 +112,38 @@ def test_bad_files_are_refused_with_a_clear_message(name: str, data: bytes, mess
         load_file(name, data)
 
 
+def _pdf(lines: list[str]) -> bytes:
+    """A one-page PDF with these lines of Helvetica text, written by hand."""
+    content = "BT /F1 12 Tf 72 720 Td " + " ".join(f"({line}) Tj 0 -16 Td" for line in lines) + " ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(content)} >>\nstream\n{content}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    return out + f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+
+
+def test_a_pdf_becomes_a_searchable_document(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    spec = load_file("policies/refunds.pdf", _pdf(["Refund policy", "Returns are accepted within 30 days."]))
+    kb = KnowledgeBase(db, HashingEmbedder(), tmp_path / "index")
+    kb.add_document(spec)
+
+    hit = kb.search("are returns accepted within 30 days", k=1)[0]
+
+    assert spec.key == "policies/refunds.pdf" and spec.title == "Refunds"
+    assert hit.document_key == spec.key and "within 30 days" in hit.text
+
+
 def test_a_folder_loads_good_files_and_reports_bad_ones(tmp_path: Path) -> None:
     (tmp_path / "faq").mkdir()
     (tmp_path / "faq" / "returns.md").write_text("# Returns\n\nThirty days.")
