@@ -16,6 +16,7 @@ from engine.app import Engine
 from engine.config import Settings
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name
 from engine.ingest.extractors import ExtractionError, Limits, extract_text
+from engine.ingest.intake import IntakeResult
 from engine.store.attachment_models import Attachment, AttachmentStatus
 from engine.store.models import Ticket, utcnow
 
@@ -68,6 +69,26 @@ def save_attachment(
     session.add(attachment)
     session.flush()
     return attachment
+
+
+def save_attachments(
+    session: Session, settings: Settings, result: IntakeResult, files: Iterable[tuple[str, str, bytes]]
+) -> list[int]:
+    """Keep each (name, content type, bytes) file of a newly stored message; returns the ids to extract."""
+    ids = []
+    for filename, content_type, data in files:
+        attachment = save_attachment(
+            session,
+            settings,
+            ticket_id=result.ticket_id,
+            message_id=result.message_id,
+            filename=filename,
+            content_type=content_type,
+            data=data,
+        )
+        assert attachment.id is not None
+        ids.append(attachment.id)
+    return ids
 
 
 def attachment_file(engine: Engine, attachment_id: int) -> tuple[Path, Attachment] | None:

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from sqlmodel import Session
 
 from engine.app import Engine
 from engine.config import Settings
-from engine.ingest.attachments import extract_attachments, save_attachment
+from engine.ingest.attachments import extract_attachments, save_attachment, save_attachments
 from engine.ingest.conversations import deliver
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name, unpack_raw
 from engine.ingest.email_parse import ParsedEmail, parse_email
@@ -107,10 +106,18 @@ def store_email(
     )
     if result.duplicate:
         return result, []
-    keep = partial(save_attachment, session, settings, ticket_id=result.ticket_id, message_id=result.message_id)
-    keep(filename=RAW_MAIL_NAME, content_type="message/rfc822", data=raw, status=AttachmentStatus.STORED)
-    ids = [keep(filename=item.name, content_type=item.content_type, data=item.data).id for item in parsed.attachments]
-    return result, [i for i in ids if i is not None]
+    save_attachment(
+        session,
+        settings,
+        ticket_id=result.ticket_id,
+        message_id=result.message_id,
+        filename=RAW_MAIL_NAME,
+        content_type="message/rfc822",
+        data=raw,
+        status=AttachmentStatus.STORED,
+    )
+    files = ((item.name, item.content_type, item.data) for item in parsed.attachments)
+    return result, save_attachments(session, settings, result, files)
 
 
 def ingest_email(engine: Engine, raw: bytes, *, source: str) -> IntakeResult | None:

@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from engine.app import Engine
 from engine.config import Settings
-from engine.ingest.attachments import extract_attachments, pending_attachment_ids, save_attachment
+from engine.ingest.attachments import extract_attachments, pending_attachment_ids, save_attachments
 from engine.ingest.conversations import deliver
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name, unpack_raw
 from engine.ingest.intake import InboundMessage, IntakeResult
@@ -52,6 +52,8 @@ def sign(secret: str, body: bytes) -> str:
 
 def verify_signature(settings: Settings, source: str, signature: str, body: bytes) -> None:
     """Raise IngestError unless `signature` is the source's HMAC of `body`."""
+    if ":" in source:
+        raise IngestError(f"source names cannot contain ':' (got {source!r})")
     secret = settings.extra.get("webhook_secrets", {}).get(source) if source else None
     if not secret:
         raise IngestError(f"unknown source {source!r}: set a secret for it under webhook_secrets")
@@ -91,21 +93,11 @@ def store_message(
     )
     key = conversation_key(source, message.conversation_id) if message.conversation_id else None
     result = deliver(session, inbound, conversation_key=key)
-    ids: list[int] = []
-    if not result.duplicate:
-        for item in message.attachments:
-            attachment = save_attachment(
-                session,
-                settings,
-                ticket_id=result.ticket_id,
-                message_id=result.message_id,
-                filename=item.name,
-                content_type=item.content_type,
-                data=item.data,
-            )
-            assert attachment.id is not None
-            ids.append(attachment.id)
-    return result, ids
+    if result.duplicate:
+        return result, []
+    return result, save_attachments(
+        session, settings, result, ((a.name, a.content_type, a.data) for a in message.attachments)
+    )
 
 
 def reprocess(engine: Engine, source: str, raw: str) -> None:
