@@ -33,7 +33,7 @@ def register(settings: Settings) -> Engine:
     app.add_middleware(login.AuthMiddleware, open_paths=PUBLIC_PATHS)
     app.include_router(build_router(engine))
     app.on_startup(engine.start)
-    app.on_shutdown(engine.stop)
+    app.on_shutdown(lambda: engine.stop())
     ui.page("/login")(login.login_page)
     ui.page("/logout")(login.logout_page)
     ui.page("/survey/{token}")(survey.survey_page)

@@ -51,7 +51,7 @@ def test_agent_opens_a_ticket_edits_the_grounded_draft_and_sends_it(screen: Scre
     screen.click("Approve & send")
     screen.should_contain("and sent")
     with engine().session() as s:
-        feedback = s.exec(select(Feedback).where(Feedback.ticket_id == ticket_id)).one()
+        feedback = s.exec(select(Feedback).where(Feedback.ticket_id == ticket_id, Feedback.agent == "supervisor")).one()
         ticket = s.get(Ticket, ticket_id)
     assert feedback.kind == "edit" and feedback.edit_distance == len("\nBest regards, Ann")
     assert feedback.final_text.endswith("Best regards, Ann") and ticket is not None and ticket.status == "resolved"
