@@ -1,5 +1,5 @@
 """The trainable sentiment classifier: one logistic regression over word and character n-grams, the triage
-embedding and lexicon features."""
+embedding and lexicon features, with probabilities corrected towards balanced classes."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 LABELS = ("negative", "neutral", "positive")
 EMBEDDING_SCALE = 4.0  # unit-norm embeddings next to unit-norm n-gram blocks: weight the embedding block up
 LEXICON_SCALE = 1.0
+PRIOR_CORRECTION = 0.5  # divide probabilities by prior**0.5: more recall on rare classes, better macro F1
 _TOKENS = r"(?u)[@#]?\w[\w']*|[!?]+|[^\w\s]"
 
 Progress = Callable[[float, str], None]
@@ -31,6 +32,7 @@ class SentimentModel:
         self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), min_df=min_df, sublinear_tf=True)
         self._classifier = LogisticRegression(C=c, max_iter=3000)
         self._dim = 0
+        self._correction = np.ones(len(LABELS))
 
     @property
     def dim(self) -> int:
@@ -43,14 +45,17 @@ class SentimentModel:
         self._words.fit(texts)
         self._chars.fit(texts)
         self._classifier.fit(self._features(texts, embeddings, lexicon), list(labels))
+        priors = np.array([max(list(labels).count(label), 1) / len(labels) for label in LABELS])
+        self._correction = priors**-PRIOR_CORRECTION
 
     def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray, lexicon: np.ndarray) -> np.ndarray:
-        """Probabilities, one row per text, columns in LABELS order (0 for a class absent from training)."""
+        """Prior-corrected probabilities, one row per text, columns in LABELS order (0 for a class not trained on)."""
         raw = self._classifier.predict_proba(self._features(texts, embeddings, lexicon))
         out = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
         for column, label in enumerate(self._classifier.classes_):
             out[:, LABELS.index(label)] = raw[:, column]
-        return out
+        out *= self._correction
+        return out / out.sum(axis=1, keepdims=True)
 
     def _features(self, texts: Sequence[str], embeddings: np.ndarray, lexicon: np.ndarray) -> csr_matrix:
         blocks = [
