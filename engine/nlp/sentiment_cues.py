@@ -13,8 +13,8 @@ all caps                    0.55    share of words (2+ letters) written in capit
                                     0.6 -> 1; needs at least two shouted words
 exclamation                 0.35    number of "!" / 3, capped at 1
 repeated punctuation        0.30    1 when "!!", "??", "?!" or "!?" appears
-intense words               0.45    1 per hit of the intensity lexicon (furious, worst, love...),
-                                    0.6 for a single hit
+intense words               0.45    0.6 for one word of the intensity lexicon (furious, worst,
+                                    love...), 1 for two or more
 stretched words             0.20    1 when a letter repeats 3+ times ("sooo", "pleeease")
 intense emoji               0.35    1 when an angry, crying or ecstatic emoji appears
 strong sentiment            0.25    |valence| from the sentiment model
