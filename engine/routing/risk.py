@@ -127,29 +127,41 @@ def risk_score(inputs: RiskInputs) -> RiskScore:
     return RiskScore(round(score, 4), factors)
 
 
-def past_complaints(session: Session, ticket: Ticket) -> int:
-    """The customer's other tickets that were negative or escalated."""
-    query = select(func.count()).where(
-        Ticket.customer_id == ticket.customer_id,
-        Ticket.id != ticket.id,
-        or_(
-            col(Ticket.sentiment_label) == "negative",
-            col(Ticket.route) == Route.ESCALATE,
-            col(Ticket.status) == TicketStatus.ESCALATED,
-        ),
+def is_complaint(ticket: Ticket) -> bool:
+    """A ticket that counts as a complaint: negative, or escalated."""
+    return (
+        ticket.sentiment_label == "negative"
+        or ticket.route == Route.ESCALATE
+        or ticket.status == TicketStatus.ESCALATED
     )
-    return int(session.exec(query).one())
+
+
+def complaints_by_customer(session: Session, customer_ids: set[int]) -> dict[int, int]:
+    """How many negative or escalated tickets each customer has (all their tickets)."""
+    query = (
+        select(Ticket.customer_id, func.count())
+        .where(col(Ticket.customer_id).in_(customer_ids))
+        .where(
+            or_(
+                col(Ticket.sentiment_label) == "negative",
+                col(Ticket.route) == Route.ESCALATE,
+                col(Ticket.status) == TicketStatus.ESCALATED,
+            )
+        )
+        .group_by(col(Ticket.customer_id))
+    )
+    return {customer_id: int(count) for customer_id, count in session.exec(query)}
 
 
 def inputs_for(
-    session: Session, ticket: Ticket, customer: Customer, text: str, *, rising: bool, now: datetime
+    ticket: Ticket, customer: Customer, text: str, *, rising: bool, complaints: int, now: datetime
 ) -> RiskInputs:
-    """Risk inputs of a stored, triaged ticket: its messages' text, the customer, the ticket's sentiment."""
+    """Risk inputs of a stored, triaged ticket; `complaints` counts the customer's tickets, this one included."""
     created = customer.created_at if customer.created_at.tzinfo else customer.created_at.replace(tzinfo=UTC)
     return RiskInputs(
         money=money_at_stake(text),
         account_age_days=max(0.0, (now - created).total_seconds() / 86400),
-        past_complaints=past_complaints(session, ticket),
+        past_complaints=max(0, complaints - int(is_complaint(ticket))),
         valence=ticket.valence or 0.0,
         urgency=ticket.urgency or 0.0,
         frustration_rising=rising,

@@ -24,7 +24,7 @@ from engine.routing.actions.client import StoreError
 from engine.routing.actions.registry import action_named
 from engine.routing.actions.runner import ActionRunner
 from engine.routing.policy import RoutingPolicy
-from engine.routing.risk import RiskScore, inputs_for, risk_score
+from engine.routing.risk import RiskScore, complaints_by_customer, inputs_for, risk_score
 from engine.store.models import (
     Customer,
     Message,
@@ -169,33 +169,65 @@ def route_tickets(
 ) -> dict[int, Decision]:
     """Route triaged tickets, store route, reason and risk on each, and audit every decision."""
     now = now or utcnow()
+    tickets = [
+        t
+        for t in session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)).order_by(col(Ticket.id)))
+        if t.triaged_at is not None
+        and t.status != TicketStatus.RESOLVED
+        and not (t.route == Route.AUTO_RESOLVE and t.outcome == Outcome.FAILED)  # an agent already took over
+    ]
+    if not tickets:
+        return {}
+    batch = _Batch.load(session, tickets)
     decisions: dict[int, Decision] = {}
-    for ticket_id in ticket_ids:
-        ticket = session.get(Ticket, ticket_id)
-        if ticket is None or ticket.triaged_at is None or ticket.status == TicketStatus.RESOLVED:
-            continue
-        if ticket.route == Route.AUTO_RESOLVE and ticket.outcome == Outcome.FAILED:
-            continue  # an agent already took over from a failed automatic answer
-        decision = _route_one(session, ticket, policy, runner, now)
-        decisions[ticket_id] = decision
+    for ticket in tickets:
+        assert ticket.id is not None
+        decisions[ticket.id] = _route_one(session, ticket, batch, policy, runner, now)
     return decisions
 
 
+@dataclass
+class _Batch:
+    """Everything routing reads about a batch of tickets, loaded with one query per table."""
+
+    customers: dict[int, Customer]
+    texts: dict[int, str]
+    triage: dict[int, list[TriageResult]]
+    complaints: dict[int, int]
+
+    @classmethod
+    def load(cls, session: Session, tickets: list[Ticket]) -> _Batch:
+        ids = [t.id for t in tickets]
+        customer_ids = {t.customer_id for t in tickets}
+        customers = {c.id or 0: c for c in session.exec(select(Customer).where(col(Customer.id).in_(customer_ids)))}
+        messages: dict[int, list[Message]] = {}
+        query = (
+            select(Message).where(col(Message.ticket_id).in_(ids)).order_by(col(Message.created_at), col(Message.id))
+        )
+        for message in session.exec(query):
+            messages.setdefault(message.ticket_id, []).append(message)
+        triage: dict[int, list[TriageResult]] = {}
+        for row in session.exec(
+            select(TriageResult).where(col(TriageResult.ticket_id).in_(ids)).order_by(col(TriageResult.id))
+        ):
+            triage.setdefault(row.ticket_id, []).append(row)
+        texts = {ticket_id: customer_text(thread) for ticket_id, thread in messages.items()}
+        return cls(customers, texts, triage, complaints_by_customer(session, customer_ids))
+
+
 def _route_one(
-    session: Session, ticket: Ticket, policy: RoutingPolicy, runner: ActionRunner | None, now: datetime
+    session: Session, ticket: Ticket, batch: _Batch, policy: RoutingPolicy, runner: ActionRunner | None, now: datetime
 ) -> Decision:
     assert ticket.id is not None
-    customer = session.get(Customer, ticket.customer_id)
-    assert customer is not None
-    triage = list(
-        session.exec(select(TriageResult).where(TriageResult.ticket_id == ticket.id).order_by(col(TriageResult.id)))
-    )
-    text = ticket_text(session, ticket.id)
+    customer = batch.customers[ticket.customer_id]
+    triage = batch.triage.get(ticket.id, [])
+    text = batch.texts.get(ticket.id, "")
     latest = triage[-1] if triage else None
     prediction = _prediction(ticket, latest)
     rising = frustration_rising([t.valence for t in triage])
     sentiment = SentimentSummary(ticket.valence or 0.0, ticket.urgency or 0.0, rising)
-    risk = risk_score(inputs_for(session, ticket, customer, text, rising=rising, now=now))
+    complaints = batch.complaints.get(ticket.customer_id, 0)
+    risk = risk_score(inputs_for(ticket, customer, text, rising=rising, complaints=complaints, now=now))
     decision = route(ticket, prediction, sentiment, customer, risk, policy, text=text)
     if decision.failed() == ["action"] and decision.action is not None and runner is not None:
         verdict = _verdict(session, runner, decision.action, ticket, customer, text)

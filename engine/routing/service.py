@@ -35,6 +35,7 @@ class ActionOption:
     title: str
     sensitive: bool
     suggested: bool
+    fields: tuple[tuple[str, str], ...]
 
 
 @dataclass
@@ -119,7 +120,7 @@ class RoutingService:
             ).first()
         details = entry.details if entry is not None else {}
         suggested = self.policy.action_for(ticket.intent or "")
-        options = [ActionOption(a.name, a.title, a.sensitive, a.name == suggested) for a in ACTIONS.values()]
+        options = [ActionOption(a.name, a.title, a.sensitive, a.name == suggested, a.fields) for a in ACTIONS.values()]
         return RoutingView(
             route=ticket.route,
             reason=ticket.route_reason,

@@ -55,9 +55,10 @@ class Rejected(Exception):
 
 @dataclass
 class Faults:
-    """Misbehaviour for tests: a delay before every request, an answer lost after one change, garbage answers."""
+    """Test misbehaviour: delays before requests (all, or writes only), an answer lost after one change, garbage."""
 
     slow_seconds: float = 0.0
+    slow_write_seconds: float = 0.0
     lose_next_answer_seconds: float = 0.0
     garbage: bool = False
 
@@ -228,8 +229,9 @@ def build_app(data: StoreData, faults: Faults) -> FastAPI:
 
     @app.middleware("http")
     async def misbehave(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if faults.slow_seconds:
-            await asyncio.sleep(faults.slow_seconds)
+        delay = faults.slow_seconds + (faults.slow_write_seconds if request.method == "POST" else 0.0)
+        if delay:
+            await asyncio.sleep(delay)
         if faults.garbage:
             return PlainTextResponse(
                 "<html><body>Service temporarily unavailable</body></html>", media_type="text/html"

@@ -74,6 +74,7 @@ class Action(ABC):
     sensitive: bool = True  # needs a supervisor's step-up code when an agent runs it by hand
     writes: bool = True  # False for read-only actions: nothing to apply once, every run reads afresh
     intent_words: tuple[frozenset[str], ...] = ()  # an intent named with all words of one set suggests this action
+    fields: tuple[tuple[str, str], ...] = ()  # (param, label) an agent may fill in; empty ones are read from the text
 
     @abstractmethod
     def plan(self, client: StoreClient, context: ActionContext) -> Plan:

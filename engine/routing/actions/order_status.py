@@ -27,6 +27,7 @@ class OrderStatus(Action):
     title = "Order status"
     sensitive = False
     writes = False
+    fields = (("order_id", "Order number"),)
     intent_words = (
         frozenset({"track", "order"}),
         frozenset({"order", "status"}),

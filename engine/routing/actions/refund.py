@@ -32,6 +32,7 @@ class Refund(Action):
     name = "refund"
     title = "Refund"
     sensitive = True
+    fields = (("order_id", "Order number"), ("amount", "Amount"))
     intent_words = (frozenset({"get", "refund"}), frozenset({"request", "refund"}), frozenset({"refund", "request"}))
 
     def plan(self, client: StoreClient, context: ActionContext) -> Plan:

@@ -36,6 +36,7 @@ class ShippingAddress(Action):
     name = "shipping_address"
     title = "Change shipping address"
     sensitive = True
+    fields = (("order_id", "Order number"), ("address", "New address"))
     intent_words = (
         frozenset({"shipping", "address"}),
         frozenset({"delivery", "address"}),

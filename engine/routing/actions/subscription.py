@@ -26,6 +26,7 @@ class Subscription(Action):
     name = "subscription"
     title = "Cancel or pause subscription"
     sensitive = True
+    fields = (("mode", "cancel or pause"), ("months", "Pause months"))
     intent_words = (
         frozenset({"cancel", "subscription"}),
         frozenset({"pause", "subscription"}),
@@ -39,13 +40,15 @@ class Subscription(Action):
             return no_account(self, SUBSCRIPTION_RULE, context)
         account_id, level = str(account["account_id"]), str(account["membership"]).lower()
         current = require(client.get(f"/accounts/{account_id}/subscription"), "plan", "status")
-        mode = context.params.get("mode") or ("pause" if _PAUSE.search(context.text) else "cancel")
+        mode = context.params.get("mode", "").strip().lower() or ("pause" if _PAUSE.search(context.text) else "cancel")
         facts: dict[str, Any] = {
             "account_id": account_id,
             "membership": level,
             "status": current["status"],
             "mode": mode,
         }
+        if mode not in ("cancel", "pause"):
+            return refused(self, SUBSCRIPTION_RULE, f"'{mode}' is neither cancel nor pause", facts)
         if current["status"] == "cancelled":
             return refused(self, SUBSCRIPTION_RULE, f"the {current['plan']} subscription is already cancelled", facts)
         body: dict[str, Any] = {"ticket": context.ticket_id}

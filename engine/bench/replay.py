@@ -1,0 +1,138 @@
+"""Replay bench: train on TRAIN, push every ticket of FILE through ingest, triage and routing; report the routes.
+
+Each row of FILE (`text,label`) arrives as an e-mail from a new customer. Tickets go in batches as the worker
+takes them: intake (committed, so the store can see the customer), then triage and routing in one transaction.
+Actions run as dry runs only (the router previews the intent's action against the in-process demo store).
+Training and model loading are not timed; `tickets_per_second` covers ingest + triage + routing (each stage's
+seconds are reported too), no drafting.
+
+ai_error_rate = auto-resolved tickets whose intent is not the file's label / auto-resolved tickets.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine as SAEngine
+from sqlmodel import Session
+
+from engine.config import Settings
+from engine.ingest.intake import InboundMessage, intake
+from engine.nlp.embedder import Embedder, MiniLMEmbedder
+from engine.nlp.intent import IntentClassifier
+from engine.nlp.labeled_csv import read_labeled_csv
+from engine.nlp.sentiment import SentimentScorer
+from engine.routing.actions.client import StoreClient
+from engine.routing.actions.runner import ActionRunner
+from engine.routing.policy import ALL_INTENTS, RoutingPolicy, default_policy
+from engine.routing.router import Decision, route_tickets
+from engine.routing.store_service import DemoStoreServer, StoreData
+from engine.store.db import make_db, session_scope
+from engine.store.models import Route, Ticket
+from engine.triage import TriageModels, triage_tickets
+
+log = logging.getLogger(__name__)
+
+BATCH = 64
+
+
+def run(*, tickets: Path, train: Path, auto_intents: str = "all", embedder: Embedder | None = None) -> dict[str, Any]:
+    """Replay FILE through ingest, triage and routing with a model trained on TRAIN; return the routing rates."""
+    texts, labels = read_labeled_csv(tickets)
+    train_texts, train_labels = read_labeled_csv(train)
+    embedder = embedder or MiniLMEmbedder()
+    log.info("training the intent model on %d examples from %s", len(train_texts), train)
+    model = IntentClassifier()
+    model.fit(train_texts, train_labels, embedder.encode(train_texts))
+    models = TriageModels(embedder, model, "replay", SentimentScorer.default(embedder))
+    with tempfile.TemporaryDirectory(prefix="caredesk-replay-") as folder:
+        settings = Settings(data_dir=Path(folder), demo=False)
+        db = make_db(settings.db_url)
+        chosen = (
+            (ALL_INTENTS,)
+            if auto_intents.strip() == "all"
+            else tuple(a.strip() for a in auto_intents.split(",") if a.strip())
+        )
+        policy = replace(default_policy(settings, model.labels), auto_intents=chosen)
+        store = DemoStoreServer(StoreData(db))
+        runner = ActionRunner(StoreClient(store.start()))
+        try:
+            decisions, intents, stages = _replay(db, texts, models, policy, runner)
+        finally:
+            runner.client.close()
+            store.stop()
+    return _report(decisions, intents, labels, stages, policy.intent_actions)
+
+
+def _replay(
+    db: SAEngine, texts: list[str], models: TriageModels, policy: RoutingPolicy, runner: ActionRunner
+) -> tuple[list[Decision | None], list[str | None], dict[str, float]]:
+    """Push the texts through in batches; (decisions by row, predicted intent by row, seconds per stage)."""
+    decisions: list[Decision | None] = [None] * len(texts)
+    intents: list[str | None] = [None] * len(texts)
+    stages = {"ingest": 0.0, "triage": 0.0, "routing": 0.0}
+    for start in range(0, len(texts), BATCH):
+        rows = range(start, min(start + BATCH, len(texts)))
+        clock = time.perf_counter()
+        with session_scope(db) as session:
+            ids = [_ingest(session, row, texts[row]) for row in rows]
+        stages["ingest"] += time.perf_counter() - clock
+        with session_scope(db) as session:
+            clock = time.perf_counter()
+            triage_tickets(session, ids, models)
+            stages["triage"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            routed = route_tickets(session, ids, policy=policy, runner=runner)
+            stages["routing"] += time.perf_counter() - clock
+            for row, ticket_id in zip(rows, ids, strict=True):
+                decisions[row] = routed.get(ticket_id)
+                ticket = session.get(Ticket, ticket_id)
+                intents[row] = ticket.intent if ticket is not None else None
+        if (start // BATCH) % 10 == 0:
+            log.info("replayed %d/%d tickets", rows.stop, len(texts))
+    return decisions, intents, stages
+
+
+def _ingest(session: Session, row: int, text: str) -> int:
+    message = InboundMessage(
+        channel="email",
+        customer_name=f"Replay Customer {row}",
+        customer_email=f"replay-{row}@example.invalid",
+        text=text,
+        external_id=f"replay-{row}",
+    )
+    return intake(session, message).ticket_id
+
+
+def _report(
+    decisions: list[Decision | None],
+    intents: list[str | None],
+    labels: list[str],
+    stages: dict[str, float],
+    actions: dict[str, str],
+) -> dict[str, Any]:
+    n, seconds = len(labels), sum(stages.values())
+    routes = Counter(d.route if d is not None else "not routed" for d in decisions)
+    auto = [i for i, d in enumerate(decisions) if d is not None and d.route == Route.AUTO_RESOLVE]
+    wrong = sum(1 for i in auto if intents[i] != labels[i])
+    blocking = Counter(key for d in decisions if d is not None and d.route != Route.AUTO_RESOLVE for key in d.failed())
+    return {
+        "tickets": n,
+        "ai_resolution_rate": round(len(auto) / n, 4) if n else 0.0,
+        "ai_error_rate": round(wrong / len(auto), 4) if auto else 0.0,
+        "human_review_rate": round(routes[Route.ASSIST] / n, 4) if n else 0.0,
+        "escalation_rate": round(routes[Route.ESCALATE] / n, 4) if n else 0.0,
+        "tickets_per_second": round(n / seconds, 1) if seconds else 0.0,
+        "intent_accuracy": round(sum(1 for i, gold in zip(intents, labels, strict=True) if i == gold) / n, 4)
+        if n
+        else 0.0,
+        "seconds_per_stage": {k: round(v, 2) for k, v in stages.items()},
+        "checks_failed": dict(blocking.most_common()),
+        "intents_with_actions": len(actions),
+    }

@@ -1,0 +1,68 @@
+"""Embeddings of training texts kept on disk, so a retrain embeds only the texts it has not seen before."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from engine.nlp.embedder import Embedder
+
+log = logging.getLogger(__name__)
+
+
+def text_key(text: str) -> str:
+    """A stable key of a text (SHA-256, 16 bytes)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class DiskEmbeddingCache:
+    """Vectors by text in one .npz file next to the models; a different embedder starts a new cache."""
+
+    def __init__(self, path: Path, embedder: Embedder) -> None:
+        self.path = path
+        self.embedder = embedder
+        self._rows: dict[str, int] = {}
+        self._vectors = np.zeros((0, embedder.dim), dtype=np.float32)
+        self._lock = threading.Lock()
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.is_file():
+            return
+        try:
+            with np.load(self.path, allow_pickle=False) as stored:
+                if str(stored["embedder"]) != self.embedder.name or stored["vectors"].shape[1] != self.embedder.dim:
+                    log.info("embedding cache %s is for another embedder: starting afresh", self.path)
+                    return
+                self._vectors = stored["vectors"].astype(np.float32)
+                self._rows = {str(k): i for i, k in enumerate(stored["keys"])}
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable embedding cache %s: %s", self.path, exc)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of `texts`, embedding and saving only the new ones."""
+        with self._lock:
+            keys = [text_key(t) for t in texts]
+            missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._rows}
+            if missing:
+                log.info("embedding %d new training texts", len(missing))
+                fresh = np.asarray(self.embedder.encode(list(missing.values())), dtype=np.float32)
+                start = len(self._vectors)
+                self._vectors = np.concatenate([self._vectors, fresh]) if start else fresh
+                self._rows.update({k: start + i for i, k in enumerate(missing)})
+                self._save()
+            if not keys:
+                return np.zeros((0, self.embedder.dim), dtype=np.float32)
+            return self._vectors[[self._rows[k] for k in keys]]
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.stem + ".tmp.npz")
+        keys = np.array(sorted(self._rows, key=self._rows.__getitem__))
+        np.savez(temporary, keys=keys, vectors=self._vectors, embedder=np.array(self.embedder.name))
+        temporary.replace(self.path)

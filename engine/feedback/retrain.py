@@ -1,0 +1,209 @@
+"""Retrain the intent model on agent-confirmed labels and promote the new version only when it is not worse.
+
+Confirmed labels are the intents agents corrected, or confirmed by sending a reply (`training_data.confirmed_rows`).
+A fixed slice of them (HOLDOUT_PERCENT of texts, chosen by a hash of the text, so a text stays in or out for good)
+never trains a model: it is the exam the candidate and the active model both take. The candidate becomes active
+when its accuracy on the slice is at least the active model's; otherwise it is saved as a candidate version with
+its numbers. With fewer than MIN_HOLDOUT held-back labels nothing can be compared and the candidate is only kept,
+unless no model is active yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlmodel import Session, col, func, select
+
+from engine.config import DEMO_DATA_DIR
+from engine.feedback.embedding_cache import DiskEmbeddingCache
+from engine.feedback.training_data import confirmed_rows, demo_training_rows
+from engine.nlp.intent import IntentClassifier, training_data_hash
+from engine.nlp.intent_registry import IntentModelRegistry
+from engine.privacy import audit
+from engine.store.models import Feedback, FeedbackKind
+
+if TYPE_CHECKING:
+    from engine.app import Engine
+
+log = logging.getLogger(__name__)
+
+HOLDOUT_PERCENT = 10
+MIN_HOLDOUT = 20
+STATE_FILE = "retrain_state.json"
+Rows = tuple[list[str], list[str]]
+Embed = Callable[[Sequence[str]], np.ndarray]
+Progress = Callable[[float, str], None]
+
+
+class RetrainError(RuntimeError):
+    """Retraining cannot start (models still loading, no data); the message says why."""
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """One retrain: the version it saved, whether it became active and why, and the numbers behind that."""
+
+    version: str
+    promoted: bool
+    reason: str
+    candidate_accuracy: float | None
+    active_accuracy: float | None
+    active_version: str | None
+    trained_on: int
+    held_back: int
+    seconds: float  # wall clock
+    cpu_seconds: float  # CPU time of this process: what the retrain costs without other programs competing
+
+
+def held_back(text: str) -> bool:
+    """True for the texts in the fixed evaluation slice (never used for training)."""
+    digest = hashlib.sha256(" ".join(text.lower().split()).encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < HOLDOUT_PERCENT
+
+
+def split_confirmed(texts: Sequence[str], labels: Sequence[str]) -> tuple[Rows, Rows]:
+    """(training rows, held-back rows) of the confirmed labels."""
+    train: Rows = ([], [])
+    hold: Rows = ([], [])
+    for text, label in zip(texts, labels, strict=True):
+        target = hold if held_back(text) else train
+        target[0].append(text)
+        target[1].append(label)
+    return train, hold
+
+
+def accuracy(model: IntentClassifier, texts: Sequence[str], labels: Sequence[str], vectors: np.ndarray) -> float:
+    """Share of texts whose predicted intent is the confirmed one ("unknown" counts as wrong)."""
+    if not texts:
+        return 0.0
+    predictions = model.predict(list(texts), vectors)
+    return float(np.mean([p.label == gold and not p.is_unknown for p, gold in zip(predictions, labels, strict=True)]))
+
+
+def retrain(
+    registry: IntentModelRegistry,
+    *,
+    base: Rows,
+    confirmed: Rows,
+    embed: Embed,
+    trigger: str,
+    progress: Progress | None = None,
+) -> tuple[IntentClassifier, RetrainResult]:
+    """Train a candidate on base + confirmed rows (minus the held-back slice), save it, promote it if not worse."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    report = progress or (lambda fraction, message: None)
+    (train_texts, train_labels), (hold_texts, hold_labels) = split_confirmed(*confirmed)
+    texts, labels = base[0] + train_texts, base[1] + train_labels
+    report(0.02, f"embedding {len(texts)} training texts")
+    vectors = embed(texts)
+    model = IntentClassifier()
+    metrics = model.fit(texts, labels, vectors, progress=lambda f, m: report(0.05 + 0.8 * f, m))
+    report(0.88, f"comparing with the active model on {len(hold_texts)} held-back labels")
+    hold_vectors = embed(hold_texts)
+    current = registry.active()
+    candidate_accuracy = accuracy(model, hold_texts, hold_labels, hold_vectors) if hold_texts else None
+    active_accuracy = accuracy(current[0], hold_texts, hold_labels, hold_vectors) if current and hold_texts else None
+    promoted, reason = _verdict(current is not None, len(hold_texts), candidate_accuracy, active_accuracy)
+    info = {
+        **metrics,
+        "holdout_size": len(hold_texts),
+        "holdout_accuracy": candidate_accuracy,
+        "active_holdout_accuracy": active_accuracy,
+        "promoted": promoted,
+        "trigger": trigger,
+        "verdict": reason,
+    }
+    version = registry.save_version(model, metrics=info, data_hash=training_data_hash(texts, labels))
+    if promoted:
+        registry.activate(version)
+    seconds = round(time.perf_counter() - started, 2)
+    result = RetrainResult(
+        version=version,
+        promoted=promoted,
+        reason=reason,
+        candidate_accuracy=candidate_accuracy,
+        active_accuracy=active_accuracy,
+        active_version=str(current[1]["version"]) if current else None,
+        trained_on=len(texts),
+        held_back=len(hold_texts),
+        seconds=seconds,
+        cpu_seconds=round(time.process_time() - cpu_started, 2),
+    )
+    report(1.0, f"{version} {'promoted' if promoted else 'kept as a candidate'}: {reason}")
+    log.info("retrain (%s): %s", trigger, result)
+    return model, result
+
+
+def _verdict(has_active: bool, held: int, candidate: float | None, active: float | None) -> tuple[bool, str]:
+    if not has_active:
+        return True, "no model was active"
+    if held < MIN_HOLDOUT or candidate is None or active is None:
+        return False, f"only {held} held-back confirmed labels (need {MIN_HOLDOUT}) to compare with the active model"
+    if candidate >= active:
+        return True, f"accuracy {candidate:.3f} >= active {active:.3f} on {held} held-back confirmed labels"
+    return False, f"accuracy {candidate:.3f} < active {active:.3f} on {held} held-back confirmed labels"
+
+
+def retrain_engine(engine: Engine, *, trigger: str, progress: Progress | None = None) -> RetrainResult:
+    """Retrain the running engine's intent model; a promoted version replaces the model in use at once."""
+    services = engine.services
+    if services is None or not services.booted:
+        raise RetrainError("the models are still loading")
+    with engine.session() as session:
+        confirmed = confirmed_rows(session)
+        last_id = latest_feedback_id(session)
+    base = demo_training_rows(DEMO_DATA_DIR, engine.settings.demo_ticket_count)
+    cache = DiskEmbeddingCache(engine.settings.models_dir / "training_embeddings.npz", services.embedder)
+    registry = IntentModelRegistry(engine.settings.models_dir / "intent")
+    model, result = retrain(
+        registry, base=base, confirmed=confirmed, embed=cache.encode, trigger=trigger, progress=progress
+    )
+    if result.promoted:
+        services.intent, services.intent_version = model, result.version
+    save_state(engine.settings.models_dir, last_id)
+    with engine.transaction() as session:
+        action = "intent_model_promoted" if result.promoted else "intent_model_candidate"
+        audit.append(
+            session,
+            actor="retrain",
+            action=action,
+            subject=f"model:{result.version}",
+            details={"trigger": trigger, **asdict(result)},
+        )
+    return result
+
+
+def latest_feedback_id(session: Session) -> int:
+    """The newest feedback row id (0 without feedback)."""
+    return int(session.exec(select(func.max(Feedback.id))).one() or 0)
+
+
+def corrections_since_last_retrain(engine: Engine) -> int:
+    """Intent corrections agents made since the last retrain started."""
+    last = load_state(engine.settings.models_dir)
+    with engine.session() as session:
+        query = select(func.count()).where(Feedback.kind == FeedbackKind.OVERRIDE_INTENT, col(Feedback.id) > last)
+        return int(session.exec(query).one())
+
+
+def load_state(models_dir: Path) -> int:
+    """The last feedback id the previous retrain saw."""
+    path = models_dir / STATE_FILE
+    try:
+        return int(json.loads(path.read_text(encoding="utf-8")).get("last_feedback_id", 0))
+    except (OSError, ValueError):
+        return 0
+
+
+def save_state(models_dir: Path, last_feedback_id: int) -> None:
+    """Remember which feedback the latest retrain saw."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    (models_dir / STATE_FILE).write_text(json.dumps({"last_feedback_id": last_feedback_id}), encoding="utf-8")
