@@ -32,13 +32,13 @@ def frame(title: str) -> Iterator[None]:
     ui.add_head_html('<link rel="stylesheet" href="/assets/caredesk.css">')
     ui.page_title(f"{title} · CareDesk")
     with ui.header().classes("items-center justify-between bg-white text-black border-b px-6 py-2"):
-        with ui.row().classes("items-center gap-6"):
+        with ui.row().classes("items-center gap-4 no-wrap"):
             with ui.link(target="/").classes("no-underline text-primary"):
                 ui.label("CareDesk").classes("text-xl font-bold tracking-tight")
             for label, target, icon, permission in NAV:
                 if user is not None and can(user, permission):
-                    ui.button(label, icon=icon, on_click=lambda t=target: ui.navigate.to(t)).props("flat no-caps")
-        with ui.row().classes("items-center gap-3"):
+                    ui.button(label, icon=icon, on_click=lambda t=target: ui.navigate.to(t)).props("flat no-caps dense")
+        with ui.row().classes("items-center gap-3 no-wrap"):
             model_status()
             if user is not None:
                 ui.label(f"{user.username} · {user.role}").classes("cd-muted text-sm").mark("signed-in-user")
@@ -54,10 +54,10 @@ def model_status() -> None:
 
     @ui.refreshable
     def chips() -> None:
-        with ui.row().classes("items-center gap-1").mark("model-status"):
+        with ui.row().classes("items-center gap-1 no-wrap").mark("model-status"):
             for status in engine().status.values():
                 colour = STATE_COLOURS[status.state]
-                with ui.chip(status.label, color=colour, text_color="white").props("dense square"):
+                with ui.chip(status.label, color=colour, text_color="white").props("dense square").classes("text-xs"):
                     ui.tooltip(f"{status.state}: {status.detail}" if status.detail else str(status.state))
 
     def signature() -> tuple[tuple[str, str], ...]:

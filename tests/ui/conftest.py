@@ -71,10 +71,11 @@ def _has(user: User, marker: str) -> bool:
 
 def sign_in_browser(screen: Screen, username: str = "supervisor", password: str = "supervisor-demo") -> None:
     """Sign in through the real login form in Chromium."""
-    screen.open("/login")
+    screen.selenium.set_window_size(1440, 1000)
+    screen.open("/login", timeout=90)
     screen.find_by_tag("input")  # the form is there
     inputs = screen.selenium.find_elements("css selector", "input")
     inputs[0].send_keys(username)
     inputs[1].send_keys(password)
-    screen.click("Sign in")
-    screen.wait_for(username + " · ")
+    screen.selenium.find_element("xpath", "//button[contains(., 'Sign in')]").click()
+    wait_for(lambda: f"{username} · " in screen.selenium.page_source, 60, "sign-in")

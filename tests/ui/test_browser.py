@@ -24,8 +24,8 @@ def drafted_ticket_ids() -> list[int]:
 def test_agent_opens_a_ticket_edits_the_grounded_draft_and_sends_it(screen: Screen, artifacts: Path) -> None:
     sign_in_browser(screen)
     screen.open("/")
-    wait_for(lambda: engine().ready, what="the real models to load")
-    wait_for(lambda: len(drafted_ticket_ids()) >= 1, what="a first real draft")
+    wait_for(lambda: engine().ready, timeout=900, what="the real models to load")
+    wait_for(lambda: len(drafted_ticket_ids()) >= 1, timeout=300, what="a first real draft")
     screen.should_contain("Queue")
     screen.shot("queue", failed=False)
     screen.selenium.save_screenshot(str(artifacts / "queue.png"))
