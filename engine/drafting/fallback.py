@@ -2,7 +2,7 @@
 
 The rule: a model reply is unusable when, after invalid citations are removed and well-supported sentences
 without a marker get one, it
-- states nothing (no sentence beyond greetings and thanks), or
+- is empty, or states nothing (no sentence beyond greetings and thanks), or
 - cites no retrieved source at all, or
 - has fewer than MIN_SUPPORTED_RATE (2 in 3) of its claims supported by the source they cite.
 """
@@ -23,6 +23,8 @@ HOLDING_LINE = "Thank you for your patience while I look into this."
 def unusable_reason(report: CitationReport) -> str:
     """Why a checked model reply cannot be offered as the draft, in plain words; empty when it can."""
     claims = report.claims
+    if not report.sentences:
+        return "No model reply was available, so the draft quotes the best source."
     if not claims:
         return "The model's reply said nothing the knowledge base could back, so the draft quotes the best source."
     if not any(c.cited for c in claims):

@@ -19,20 +19,22 @@ from engine.drafting.relevance import RankedSentence, SentenceRanker
 from engine.drafting.sources import Source
 
 INSTRUCTIONS = (
-    "You turn support notes into a reply to the customer. Rewrite each note as one sentence to the customer and "
-    "keep its number in brackets. Use only what the notes say."
+    "You turn support notes into a reply to the customer. Write one sentence for each note, in the note's own "
+    "words, addressed to the customer, and end it with the note's number in brackets. Add nothing that is not "
+    "in the notes."
 )
 _EXAMPLES = (
     (
         "Customer: I want to send back the jacket, it does not fit\n"
         "Notes:\n[1] Items can be returned within 30 days of delivery.\n[2] Ask the customer for the order ID.",
-        "You can return the jacket within 30 days of delivery [1].\nCould you send me your order ID? [2]",
+        "Items can be returned within 30 days of delivery [1].\nPlease send me your order ID [2].",
     ),
     (
-        "Customer: i forgot my password\n"
-        "Notes:\n[1] Send the customer a password reset link to the email on file.\n"
-        "[2] The link expires after 24 hours.",
-        "I will send a password reset link to the email on your account [1].\nPlease use the link within 24 hours [2].",
+        "Customer: my card keeps getting declined\n"
+        "Notes:\n[1] Check that the billing address matches the card.\n"
+        "[2] The customer can add another card in account settings.\n[1] Expired cards are declined.",
+        "Please check that the billing address matches the card [1].\n"
+        "You can add another card in your account settings [2].\nExpired cards are declined [1].",
     ),
 )
 PREFIX: tuple[dict[str, str], ...] = (

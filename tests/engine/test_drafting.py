@@ -94,6 +94,12 @@ def test_reply_citing_nothing_falls_back_and_says_why() -> None:
     assert result.is_fallback and "cited no retrieved source" in result.fallback_reason
 
 
+def test_empty_model_output_falls_back_and_says_no_reply_was_available() -> None:
+    result = FakeDrafter(reply="").draft(customer_message="who pays return shipping?", sources=_sources())
+    assert result.is_fallback and result.fallback_reason.startswith("No model reply was available")
+    assert "The customer pays return shipping unless the item is damaged [1]." in result.text
+
+
 def test_no_sources_gives_a_holding_reply_without_citations() -> None:
     result = FakeDrafter().draft(customer_message="where is my parcel?", sources=[])
     assert result.is_fallback and result.cited == [] and result.highlighted == []
