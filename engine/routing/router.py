@@ -123,7 +123,7 @@ def route(
         Check("came_back", not _came_back(ticket), "the customer wrote again after an automatic answer"),
         _action_check(action_name, action),
     ]
-    failed = [c for c in checks if not c.passed]
+    failed = _blocking(checks, action)
     escalations = [c for c in failed if c.key in ESCALATION_CHECKS]
     if escalations:
         return Decision(Route.ESCALATE, "escalated: " + "; ".join(c.text for c in escalations), checks, action_name)
@@ -132,6 +132,18 @@ def route(
         return Decision(Route.ASSIST, reason, checks, action_name)
     trail = ", ".join(c.text for key in AUTO_TRAIL for c in checks if c.key == key)
     return Decision(Route.AUTO_RESOLVE, "auto-resolved: " + trail, checks, action_name)
+
+
+def _blocking(checks: list[Check], verdict: ActionVerdict | None) -> list[Check]:
+    """Failed checks worth telling: no 'auto threshold' when below review, no unchecked action when others fail."""
+    failed = [c for c in checks if not c.passed]
+    keys = {c.key for c in failed}
+    return [
+        c
+        for c in failed
+        if not (c.key == "auto_threshold" and "review" in keys)
+        and not (c.key == "action" and verdict is None and keys - {"action"})
+    ]
 
 
 def _at_least(key: str, said: str, value: float, threshold: float, what: str) -> Check:

@@ -1,0 +1,196 @@
+"""The ticket's routing: route and reason trail, risk with each factor's contribution, and store actions.
+
+Every action has a dry run (Preview) and an Execute button. Sensitive actions (refund, password reset, subscription,
+address) ask a supervisor for their authenticator code first (step-up); agents see them disabled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import run, ui
+
+from engine.accounts_roles import Permission, can
+from engine.routing.actions.client import StoreError
+from engine.routing.actions.runner import ActionFailed
+from engine.routing.service import ActionOption, RoutingView, routing_for
+from engine.store.account_models import User
+from engine.store.models import Route
+from ui.pages.admin import step_up_dialog
+from ui.pages.login import current_user, signed_in_name
+from ui.state import engine
+
+log = logging.getLogger(__name__)
+
+ROUTE_LOOK = {
+    Route.AUTO_RESOLVE: ("Auto-resolve", "positive", "smart_toy"),
+    Route.ASSIST: ("Assist: an agent reviews", "primary", "support_agent"),
+    Route.ESCALATE: ("Escalated", "negative", "priority_high"),
+}
+
+
+def routing_panel(view_ticket_id: int) -> None:
+    """Route, reason trail, risk factors and actions of one ticket."""
+    RoutingPanel(view_ticket_id).build()
+
+
+class RoutingPanel:
+    def __init__(self, ticket_id: int) -> None:
+        self.ticket_id = ticket_id
+        self.service = routing_for(engine())
+        self.user: User | None = current_user()
+        self.last_result = ""  # kept across refreshes: what the last Execute did
+
+    @ui.refreshable_method
+    def build(self) -> None:
+        view = self.service.view(self.ticket_id)
+        with ui.card().classes("cd-card w-full gap-2").mark("routing"):
+            ui.label("Routing").classes("cd-section-title")
+            if view is None or view.route is None:
+                ui.label("Not routed yet: the route is decided right after triage.").classes("cd-muted").mark(
+                    "route-none"
+                )
+            else:
+                self.decision(view)
+                self.risk(view)
+            self.actions(view.actions if view is not None else [])
+
+    def decision(self, view: RoutingView) -> None:
+        title, colour, icon = (
+            ROUTE_LOOK.get(Route(view.route), ("?", "grey", "help")) if view.route else ("?", "grey", "help")
+        )
+        with ui.row().classes("items-center gap-2"):
+            ui.icon(icon, color=colour).classes("text-xl")
+            ui.badge(title, color=colour).classes("text-sm px-2 py-1").mark("route")
+            if view.outcome:
+                ui.badge(view.outcome.replace("_", " "), color="grey-7").classes("text-sm px-2 py-1").mark("outcome")
+        ui.label(view.reason).classes("text-sm cd-text").mark("route-reason")
+        if view.checks:
+            with ui.expansion("Checks", icon="rule").classes("w-full").mark("route-checks"):
+                for check in view.checks:
+                    with ui.row().classes("items-start gap-1 no-wrap"):
+                        ui.icon(
+                            "check_circle" if check["passed"] else "cancel",
+                            color="positive" if check["passed"] else "negative",
+                        )
+                        ui.label(check["text"]).classes("text-sm")
+        if view.decided_by:
+            ui.label(f"decided by {view.decided_by}").classes("cd-muted text-xs")
+
+    def risk(self, view: RoutingView) -> None:
+        if view.risk is None:
+            return
+        with ui.row().classes("items-center gap-2 w-full no-wrap"):
+            ui.label("Risk").classes("font-medium")
+            colour = (
+                "negative"
+                if view.risk >= self.service.policy.escalate_risk
+                else ("warning" if view.risk > self.service.policy.max_auto_risk else "positive")
+            )
+            ui.linear_progress(value=view.risk, show_value=False, size="10px", color=colour).classes("grow").props(
+                "rounded"
+            )
+            ui.label(f"{view.risk:.2f}").classes("text-sm w-10 text-right").mark("risk")
+        with ui.column().classes("w-full gap-0").mark("risk-factors"):
+            for factor in sorted(view.factors, key=lambda f: -f["contribution"]):
+                muted = "" if factor["contribution"] > 0 else " cd-muted"
+                with ui.row().classes("w-full items-center gap-2 no-wrap text-sm" + muted):
+                    ui.label(factor["label"]).classes("w-40")
+                    ui.label(factor["value"]).classes("grow")
+                    ui.label(f"+{factor['contribution']:.2f}").classes("w-12 text-right")
+
+    def actions(self, options: list[ActionOption]) -> None:
+        if not options:
+            return
+        with (
+            ui.expansion("Actions", icon="bolt", value=any(o.suggested for o in options))
+            .classes("w-full")
+            .mark("actions")
+        ):
+            names = {o.name: o.title + (" (suggested)" if o.suggested else "") for o in options}
+            chosen = ui.select(names, value=options[0].name, label="Action").classes("w-full").mark("action-choice")
+            fields = ui.column().classes("w-full gap-1")
+            result = ui.label(self.last_result).classes("text-sm cd-text").mark("action-result")
+            inputs: dict[str, Any] = {}
+
+            def show_fields() -> None:
+                fields.clear()
+                inputs.clear()
+                option = next(o for o in options if o.name == chosen.value)
+                with fields:
+                    for key, label in option.fields:
+                        inputs[key] = (
+                            ui.input(label, placeholder="from the customer's message")
+                            .props("outlined dense")
+                            .classes("w-full")
+                            .mark(f"param-{key}")
+                        )
+                    if option.sensitive and not can(self.user, Permission.APPROVE_ACTIONS):
+                        ui.label("A supervisor runs this action (with an authenticator code).").classes(
+                            "cd-muted text-xs"
+                        )
+
+            chosen.on_value_change(show_fields)
+            show_fields()
+
+            def params() -> dict[str, str]:
+                return {k: str(v.value or "") for k, v in inputs.items()}
+
+            async def preview() -> None:
+                result.text = "Checking with the store…"
+                try:
+                    plan = await run.io_bound(
+                        self.service.preview, self.ticket_id, chosen.value, params(), actor=signed_in_name()
+                    )
+                except (StoreError, ActionFailed) as exc:
+                    result.text = f"Store not available: {exc}"
+                    return
+                verdict = "✓ allowed" if plan.check.ok else "✗ not allowed"
+                why = "; ".join(plan.check.reasons)
+                result.text = f"Dry run: would {plan.summary}. {verdict}: {why} (rule: {plan.check.rule.article})"
+
+            with ui.row().classes("gap-2"):
+                ui.button("Preview", icon="visibility", on_click=preview).props("outline").mark("action-preview")
+                ui.button(
+                    "Execute",
+                    icon="play_arrow",
+                    on_click=lambda: self.execute(chosen.value, options, params(), result.set_text),
+                ).props("unelevated").mark("action-execute")
+
+    async def execute(
+        self, name: str, options: list[ActionOption], params: dict[str, str], show: Callable[[str], None]
+    ) -> None:
+        option = next(o for o in options if o.name == name)
+
+        def change(user: User) -> str:
+            try:
+                done = self.service.execute(self.ticket_id, name, params, actor=user.username)
+            except ActionFailed as exc:
+                return str(exc)
+            return f"Done: {done.customer_text}"
+
+        def finish(text: Any) -> None:
+            self.last_result = str(text)
+            show(self.last_result)
+            ui.notify(str(text), type="positive" if str(text).startswith("Done") else "warning")
+            self.build.refresh()
+
+        if option.sensitive:
+            if not can(self.user, Permission.APPROVE_ACTIONS):
+                ui.notify("A supervisor runs this action (with an authenticator code).", type="warning")
+                return
+            step_up_dialog(
+                option.title,
+                f"action:{name}",
+                lambda: change,
+                finish,
+                permission=Permission.APPROVE_ACTIONS,
+                confirm_label="Execute",
+            )
+            return
+        if self.user is None:
+            ui.notify("Your session ended: sign in again.", type="warning")
+            return
+        finish(await run.io_bound(change, self.user))
