@@ -39,6 +39,7 @@ class Settings:
     auto_resolve_threshold: float = 0.90
     demo: bool = True
     demo_ticket_count: int = 300
+    demo_training_per_intent: int = 0  # 0: every shipped example trains the first intent model
     host: str = "127.0.0.1"
     port: int = 8080
     extra: dict[str, Any] = field(default_factory=dict)

@@ -83,7 +83,8 @@ def load_intent(engine: Engine, services: Services) -> tuple[IntentClassifier, s
 
 def train_intent(engine: Engine, services: Services, registry: IntentModelRegistry) -> tuple[IntentClassifier, str]:
     """Train on shipped labels plus confirmed tickets, save a new version and activate it."""
-    texts, labels = demo_training_rows(DEMO_DATA_DIR, engine.settings.demo_ticket_count)
+    settings = engine.settings
+    texts, labels = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
     with engine.session() as session:
         more_texts, more_labels = confirmed_rows(session)
     texts, labels = texts + more_texts, labels + more_labels

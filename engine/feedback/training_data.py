@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -10,11 +11,19 @@ from engine.demo.seed import bitext_requests, split_queue_and_training
 from engine.store.models import Direction, Feedback, FeedbackKind, Message, Ticket
 
 
-def demo_training_rows(data_dir: Path, queue_count: int) -> tuple[list[str], list[str]]:
-    """Bitext requests that are not in the demo queue, with their intent labels."""
+def demo_training_rows(data_dir: Path, queue_count: int, per_intent: int = 0) -> tuple[list[str], list[str]]:
+    """Bitext requests that are not in the demo queue, with their intent labels (at most `per_intent` each if > 0)."""
     requests = bitext_requests(data_dir)
     _, training = split_queue_and_training(requests, queue_count)
     rows = [requests[i] for i in training if requests[i].intent]
+    if per_intent > 0:
+        taken: Counter[str | None] = Counter()
+        kept = []
+        for row in rows:
+            if taken[row.intent] < per_intent:
+                taken[row.intent] += 1
+                kept.append(row)
+        rows = kept
     return [r.text for r in rows], [r.intent or "" for r in rows]
 
 

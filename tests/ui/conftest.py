@@ -22,6 +22,7 @@ def app_env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("CAREDESK_MODEL_BACKEND", "real" if real else "fake")
     monkeypatch.setenv("CAREDESK_DEMO_TICKET_COUNT", "12" if real else "30")
     monkeypatch.setenv("CAREDESK_PORT", "3392")
+    monkeypatch.setenv("CAREDESK_DEMO_TRAINING_PER_INTENT", "40")
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
