@@ -30,7 +30,7 @@ def fit_weights(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def balanced_threshold(in_conf: np.ndarray, in_right: np.ndarray, oos_conf: np.ndarray) -> float:
-    """Confidence below which to answer "unknown", maximising the mean of in-scope accuracy and out-of-scope recall.
+    """Score below which to answer "unknown", maximising the mean of in-scope accuracy and out-of-scope recall.
 
     `in_right` marks in-scope rows whose best label is right (and not out of scope); out-of-scope rows that the model
     already sends to the out-of-scope class should have `oos_conf = -inf`. Equal weight for both sides means the
