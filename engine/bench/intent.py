@@ -54,6 +54,6 @@ def run(*, train: Path, test: Path, oos_label: str | None) -> dict[str, Any]:
         predict_per_second=round(len(test_texts) / predict_seconds, 1),
         n_train=len(train_texts),
         n_test=len(test_texts),
-        reject_threshold=round(fit_metrics["reject_threshold"], 4),
+        reject_threshold=fit_metrics.get("reject_threshold"),
     )
     return result

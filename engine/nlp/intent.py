@@ -75,7 +75,7 @@ class IntentClassifier:
         self._oos_column = False  # the last class column is "out of scope", learnt from oos_label rows
         self._heads: list[Head] = []
         self._weights = np.zeros(0)
-        self._threshold = 0.0
+        self._threshold: float | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -83,8 +83,9 @@ class IntentClassifier:
         return list(self._labels)
 
     @property
-    def threshold(self) -> float:
-        """In-scope score (confidence x similarity to the closest example) below which a text is "unknown"."""
+    def threshold(self) -> float | None:
+        """In-scope score (confidence x similarity to the closest example) below which a text is "unknown"; None
+        for a closed-set model."""
         return self._threshold
 
     def fit(
@@ -132,7 +133,7 @@ class IntentClassifier:
             "cv_accuracy": float(right[is_in].mean()),
             "cv_ece": expected_calibration_error(conf[is_in], right[is_in]),
         }
-        threshold = 0.0
+        threshold: float | None = None
         oos_scope: np.ndarray | None = None
         if has_oos_rows:
             oos_scope = np.where(best[~is_in] == n_in, -np.inf, scope[~is_in])
@@ -141,14 +142,15 @@ class IntentClassifier:
         if oos_scope is not None:
             threshold = balanced_threshold(scope[is_in], right[is_in], oos_scope)
             metrics["cv_oos_recall"] = float((oos_scope < threshold).mean())
-        kept = scope[is_in] >= threshold
+            metrics["reject_threshold"] = threshold
+        kept = scope[is_in] >= threshold if threshold is not None else np.ones(int(is_in.sum()), dtype=bool)
         metrics["cv_in_scope_kept"] = float(kept.mean())
         metrics["cv_in_scope_accuracy"] = float((kept & right[is_in]).mean())
         step(f"training the final model on {len(texts)} examples")
         self._heads = fit_heads(texts, vectors, y, len(classes))
         self._labels, self._oos_column = in_scope, has_oos_rows
         self._weights, self._threshold = weights, threshold
-        metrics.update(reject_threshold=threshold, n_examples=float(len(texts)), n_labels=float(n_in))
+        metrics.update(n_examples=float(len(texts)), n_labels=float(n_in))
         metrics["train_seconds"] = time.perf_counter() - started
         report(1.0, "intent model trained")
         log.info("intent model: %s", {k: round(v, 4) for k, v in metrics.items()})
@@ -171,7 +173,7 @@ class IntentClassifier:
         for row, order in enumerate(top):
             confidence = float(in_probs[row, order[0]])
             beaten = self._oos_column and probs[row, n_in] > confidence
-            unknown = bool(beaten or scope[row] < self._threshold)
+            unknown = bool(beaten or (self._threshold is not None and scope[row] < self._threshold))
             out.append(
                 IntentPrediction(
                     label=UNKNOWN if unknown else self._labels[order[0]],
@@ -204,7 +206,7 @@ class IntentClassifier:
         model = cls()
         model._labels, model._oos_column = list(state["labels"]), bool(state["oos_column"])
         model._heads, model._weights = state["heads"], np.asarray(state["weights"])
-        model._threshold = float(state["threshold"])
+        model._threshold = None if state["threshold"] is None else float(state["threshold"])
         return model
 
 
