@@ -3,7 +3,7 @@
 An auto-resolved ticket gets its intent's action executed (once: idempotency key) and one reply that says what was
 done and offers a person. The answer part is an agent-approved learned reply when one fits, else the ticket's
 draft when every sentence of it is supported by its sources. Nothing is sent when the action fails or there is
-no safe answer: the ticket goes to an agent with a note, and its outcome is `failed`.
+no safe answer: the ticket goes to an agent with a note (outcome `failed` when the action failed).
 
 Outcome tags: escalated (set by the router), resolved_by_ai (auto-resolved, or an agent approved the draft as it
 was), resolved_with_edit (an agent edited the draft), resolved_by_agent (an agent rejected the draft or wrote
@@ -111,9 +111,8 @@ def auto_resolve_ticket(
         if action_name is None and answer is None:
             if draft is None:
                 return AutoResult(ticket_id, False, note="waiting for a draft", waiting_for_draft=True)
-            return hand_over(
-                session, ticket, "the draft is not fully supported by its sources and no approved reply fits"
-            )
+            note = "no safe answer to send automatically (the draft is not fully supported by its sources)"
+            return hand_over(session, ticket, note, failed=False)
         result = None
         if action_name is not None:
             if runner is None:
@@ -130,10 +129,17 @@ def auto_resolve_ticket(
         return AutoResult(ticket_id, True, reply=reply, action=result)
 
 
-def hand_over(session: Session, ticket: Ticket, note: str) -> AutoResult:
-    """Give an auto-resolved ticket to an agent with a note; its outcome is `failed`, nothing is sent."""
+def hand_over(session: Session, ticket: Ticket, note: str, *, failed: bool = True) -> AutoResult:
+    """Give an auto-resolved ticket to an agent with a note; nothing is sent.
+
+    `failed`: the AI tried and failed (an action did not go through): outcome `failed`, route kept. Otherwise the
+    AI only had nothing safe to say: the ticket becomes an ordinary assist ticket.
+    """
     assert ticket.id is not None
-    ticket.outcome = Outcome.FAILED
+    if failed:
+        ticket.outcome = Outcome.FAILED
+    else:
+        ticket.route = Route.ASSIST
     ticket.status = TicketStatus.OPEN
     ticket.needs_review = True
     ticket.route_reason = f"{ticket.route_reason} | handed to an agent: {note}".strip(" |")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -192,9 +193,13 @@ def route_tickets(
         return {}
     batch = _Batch.load(session, tickets)
     decisions: dict[int, Decision] = {}
+    records = []
     for ticket in tickets:
         assert ticket.id is not None
-        decisions[ticket.id] = _route_one(session, ticket, batch, policy, runner, now)
+        decisions[ticket.id], record = _route_one(session, ticket, batch, policy, runner, now)
+        records.append(record)
+    for actor, subject, details in records:  # after the ticket updates: they reach the database in one flush
+        audit.append(session, actor=actor, action=ROUTE_AUDIT, subject=subject, details=details)
     return decisions
 
 
@@ -229,7 +234,8 @@ class _Batch:
 
 def _route_one(
     session: Session, ticket: Ticket, batch: _Batch, policy: RoutingPolicy, runner: ActionRunner | None, now: datetime
-) -> Decision:
+) -> tuple[Decision, tuple[str, str, dict[str, Any]]]:
+    """The decision, stored on the ticket, and its audit record (actor, subject, details)."""
     assert ticket.id is not None
     customer = batch.customers[ticket.customer_id]
     triage = batch.triage.get(ticket.id, [])
@@ -244,8 +250,8 @@ def _route_one(
     if decision.failed() == ["action"] and decision.action is not None and runner is not None:
         verdict = _verdict(session, runner, decision.action, ticket, customer, text)
         decision = route(ticket, prediction, sentiment, customer, risk, policy, text=text, action=verdict)
-    _store(session, ticket, decision, risk, latest.model_version if latest else "")
-    return decision
+    record = _store(session, ticket, decision, risk, latest.model_version if latest else "")
+    return decision, record
 
 
 def ticket_text(session: Session, ticket_id: int) -> str:
@@ -275,8 +281,11 @@ def _verdict(
     return ActionVerdict(plan.check.ok, plan.check.text(title))
 
 
-def _store(session: Session, ticket: Ticket, decision: Decision, risk: RiskScore, model_version: str) -> None:
-    """Write the decision on the ticket; an automatic answer the customer came back to stays on record as failed."""
+def _store(
+    session: Session, ticket: Ticket, decision: Decision, risk: RiskScore, model_version: str
+) -> tuple[str, str, dict[str, Any]]:
+    """Write the decision on the ticket (an automatic answer the customer came back to stays on record as failed);
+    returns its audit record."""
     if _came_back(ticket) and decision.route != Route.ESCALATE:
         ticket.outcome = Outcome.FAILED
     else:
@@ -301,4 +310,4 @@ def _store(session: Session, ticket: Ticket, decision: Decision, risk: RiskScore
         "action": decision.action,
     }
     actor = f"model:{model_version}" if model_version else "router"
-    audit.append(session, actor=actor, action=ROUTE_AUDIT, subject=f"ticket:{ticket.id}", details=details)
+    return actor, f"ticket:{ticket.id}", details

@@ -1,4 +1,4 @@
-"""Actions against the demo store on loopback: dry runs, policy checks, idempotent retries, timeouts, garbage, outcomes."""
+"""Actions on the demo store over loopback: dry runs, policy checks, idempotent retries, timeouts, garbage."""
 
 from __future__ import annotations
 
@@ -22,7 +22,18 @@ from engine.routing.router import route_tickets, ticket_text
 from engine.routing.store_service import DemoStoreServer, StoreData
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
-from engine.store.models import Customer, Direction, Message, Outcome, Route, Ticket, TicketStatus, TriageResult, utcnow
+from engine.store.models import (
+    Customer,
+    Direction,
+    Draft,
+    Message,
+    Outcome,
+    Route,
+    Ticket,
+    TicketStatus,
+    TriageResult,
+    utcnow,
+)
 
 POLICY = RoutingPolicy(
     auto_intents=("get_refund", "track_order"),
@@ -259,3 +270,34 @@ def test_outcome_tags(db: SAEngine) -> None:
         tickets[3].outcome = Outcome.FAILED  # type: ignore[union-attr]
         assert record_outcome(session, tickets[3], "approve") == Outcome.FAILED  # type: ignore[arg-type]
         assert record_outcome(session, tickets[0], "override_intent") == Outcome.RESOLVED_BY_AI  # type: ignore[arg-type]
+
+
+def _draft(db: SAEngine, ticket_id: int, *, supported: bool) -> Draft:
+    with session_scope(db) as session:
+        draft = Draft(
+            ticket_id=ticket_id,
+            text="Opening hours are 9 to 5 on weekdays [1].",
+            sentence_support=[{"sentence": "Opening hours are 9 to 5 on weekdays [1].", "supported": supported}],
+        )
+        session.add(draft)
+        session.flush()
+        return draft
+
+
+def test_a_reply_only_ticket_waits_for_its_draft_and_sends_only_a_supported_one(db: SAEngine) -> None:
+    policy = RoutingPolicy(auto_intents=("opening_hours",))
+    good, bad = (_ticket(db, "When are you open?", intent="opening_hours", email=f"{n}@example.com") for n in "ab")
+    with session_scope(db) as session:
+        decisions = route_tickets(session, [good, bad], policy=policy)
+    assert decisions[good].reason.endswith("reply only (no store action)")
+    with session_scope(db) as session:
+        assert auto_resolve_ticket(session, good, policy=policy, runner=None).waiting_for_draft
+    supported, unsupported = _draft(db, good, supported=True), _draft(db, bad, supported=False)
+    with session_scope(db) as session:
+        sent = auto_resolve_ticket(session, good, policy=policy, runner=None, draft=supported)
+        kept = auto_resolve_ticket(session, bad, policy=policy, runner=None, draft=unsupported)
+    assert sent.sent and "Opening hours are 9 to 5 on weekdays [1]." in sent.reply
+    assert not kept.sent and "no safe answer to send automatically" in kept.note
+    with Session(db) as session:
+        ticket = session.get(Ticket, bad)
+        assert ticket is not None and ticket.route == Route.ASSIST and ticket.outcome is None and ticket.needs_review
