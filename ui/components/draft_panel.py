@@ -17,7 +17,7 @@ def draft_check(draft: Draft, on_cite: Callable[[int], None]) -> None:
         return
     unsupported = sum(1 for r in rows if not r.get("supported"))
     title = "Every sentence is supported by its source" if not unsupported else f"{unsupported} sentence(s) to check"
-    with ui.expansion(title, icon="fact_check", value=bool(unsupported)).classes("w-full").mark("draft-check"):
+    with ui.expansion(title, icon="fact_check", value=True).classes("w-full").mark("draft-check"):
         for row in rows:
             supported = bool(row.get("supported"))
             with ui.row().classes("items-start gap-1 w-full no-wrap"):
