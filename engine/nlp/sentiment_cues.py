@@ -89,8 +89,7 @@ _URGENCY_PATTERNS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         0.40,
         _words(
             r"charged|charge|charges|double.charged|overcharg\w*|refund\w*|fees?|overdraft|rent|bills?|"
-            r"payments?|paid|money|fraud\w*|unauthori[sz]ed|stolen|debited|withdrawn|compensat\w+|reimburs\w+|"
-            r"billing"
+            r"payments?|paid|money|fraud\w*|unauthori[sz]ed|stolen|debited|withdrawn|compensat\w+|reimburs\w+"
         ),
     ),
     (
