@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -68,7 +69,7 @@ class Engine:
         """A plain session (caller commits); prefer `transaction()` for writes."""
         return Session(self.db, expire_on_commit=False)
 
-    def transaction(self):  # type: ignore[no-untyped-def]
+    def transaction(self) -> AbstractContextManager[Session]:
         """A session that commits on success."""
         return session_scope(self.db)
 

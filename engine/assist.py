@@ -24,7 +24,15 @@ def sources_for(kb: KnowledgeBase, query: str, vector: np.ndarray | None, k: int
     """The top-k knowledge chunks for a query, numbered 1..k as the model and the agent see them."""
     hits = kb.search(query, k=k, query_vector=vector)
     return [
-        Source(n=n, chunk_id=h.chunk_id, document_key=h.document_key, title=h.title, heading=h.heading, text=h.text, score=h.score)
+        Source(
+            n=n,
+            chunk_id=h.chunk_id,
+            document_key=h.document_key,
+            title=h.title,
+            heading=h.heading,
+            text=h.text,
+            score=h.score,
+        )
         for n, h in enumerate(hits, start=1)
     ]
 
@@ -45,7 +53,9 @@ def draft_ticket(
         raise LookupError(f"ticket {ticket_id} does not exist")
     customer = session.get(Customer, ticket.customer_id)
     messages = list(
-        session.exec(select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id)))
+        session.exec(
+            select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id))
+        )
     )
     question = customer_text(messages)
     latest = next((m.body for m in reversed(messages) if m.direction == Direction.INBOUND), question)

@@ -56,12 +56,12 @@ def load_knowledge(settings: Settings, db: SAEngine, embedder: Embedder) -> tupl
     return kb, similar, f"{len(kb.documents())} documents"
 
 
-def load_sentiment(settings: Settings) -> tuple[SentimentScorer, str]:
-    """A sentiment scorer trained by the team if there is one, else the built-in default."""
+def load_sentiment(settings: Settings, embedder: Embedder) -> tuple[SentimentScorer, str]:
+    """A scorer trained on your labels if there is one, else the built-in one (hand-written seed messages)."""
     trained = settings.models_dir / "sentiment"
     if trained.is_dir():
         return SentimentScorer.load(trained), "trained on your labels"
-    return SentimentScorer.default(), "built-in scorer"
+    return SentimentScorer.default(embedder), "built-in scorer"
 
 
 def load_drafter(settings: Settings) -> tuple[Drafter, bool, str]:

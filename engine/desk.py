@@ -113,10 +113,16 @@ def ticket_view(engine: Engine, ticket_id: int) -> TicketView | None:
         customer = session.get(Customer, ticket.customer_id)
         assert customer is not None
         messages = list(
-            session.exec(select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id)))
+            session.exec(
+                select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id))
+            )
         )
-        triage = list(session.exec(select(TriageResult).where(TriageResult.ticket_id == ticket_id).order_by(col(TriageResult.id))))
-        feedback = list(session.exec(select(Feedback).where(Feedback.ticket_id == ticket_id).order_by(col(Feedback.id))))
+        triage = list(
+            session.exec(select(TriageResult).where(TriageResult.ticket_id == ticket_id).order_by(col(TriageResult.id)))
+        )
+        feedback = list(
+            session.exec(select(Feedback).where(Feedback.ticket_id == ticket_id).order_by(col(Feedback.id)))
+        )
         view = TicketView(
             ticket=ticket,
             customer=customer,
@@ -175,7 +181,11 @@ def draft_now(engine: Engine, ticket_id: int, on_token: Callable[[str], None] | 
             raise LookupError(f"ticket {ticket_id} does not exist")
         if ticket.triaged_at is None or ticket_id not in services.vectors:
             models = TriageModels(
-                services.embedder, services.intent, services.intent_version, services.sentiment, engine.settings.review_threshold
+                services.embedder,
+                services.intent,
+                services.intent_version,
+                services.sentiment,
+                engine.settings.review_threshold,
             )
             services.vectors.update(triage_tickets(session, [ticket_id], models))
         draft = draft_ticket(

@@ -55,4 +55,10 @@ def change_setting(engine: Engine, key: str, value: Any, *, actor: str) -> None:
     old = getattr(engine.settings, key)
     engine.settings = save_override(engine.settings, key, value)
     with session_scope(engine.db) as session:
-        audit.append(session, actor=actor, action="setting_changed", subject=f"setting:{key}", details={"from": str(old), "to": str(value)})
+        audit.append(
+            session,
+            actor=actor,
+            action="setting_changed",
+            subject=f"setting:{key}",
+            details={"from": str(old), "to": str(value)},
+        )

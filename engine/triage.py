@@ -48,7 +48,9 @@ def pending_ticket_ids(session: Session, limit: int) -> list[int]:
     return [ticket_id for ticket_id in session.exec(query) if ticket_id is not None]
 
 
-def triage_tickets(session: Session, ticket_ids: list[int], models: TriageModels, *, now: datetime | None = None) -> dict[int, np.ndarray]:
+def triage_tickets(
+    session: Session, ticket_ids: list[int], models: TriageModels, *, now: datetime | None = None
+) -> dict[int, np.ndarray]:
     """Triage the given tickets in one batch; returns each ticket's embedding (reused by retrieval)."""
     now = now or utcnow()
     tickets = [t for t in (session.get(Ticket, i) for i in ticket_ids) if t is not None]

@@ -57,10 +57,12 @@ def boot(engine: Engine) -> None:
 
     engine.set_status("intent", State.LOADING, "loading the active intent model")
     services.intent, services.intent_version = load_intent(engine, services)
-    engine.set_status("intent", State.READY, f"version {services.intent_version}, {len(services.intent.labels)} intents")
+    engine.set_status(
+        "intent", State.READY, f"version {services.intent_version}, {len(services.intent.labels)} intents"
+    )
 
     engine.set_status("sentiment", State.LOADING)
-    services.sentiment, detail = load_sentiment(settings)
+    services.sentiment, detail = load_sentiment(settings, embedder)
     engine.set_status("sentiment", State.READY, detail)
 
     engine.set_status("drafter", State.LOADING, f"loading {settings.llm_path.name}")

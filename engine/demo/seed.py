@@ -19,14 +19,76 @@ log = logging.getLogger(__name__)
 BITEXT_CSV = Path("bitext_customer_support") / "Bitext_Sample_Customer_Support_Training_Dataset.csv"
 CFPB_CSV = Path("cfpb_complaints") / "complaints_sample.csv"
 
-FIRST_NAMES = (
-    "Amelia Noah Olivia Liam Emma Mateo Sofia Lucas Mia Elijah Aisha Kenji Priya Omar Lena Diego Chloe Ravi Hannah "
-    "Tomasz Grace Yusuf Ingrid Marco Zara Ethan Nadia Felix Leila Samuel Camila Jonas Maya Victor Aria Daniel"
-).split()
-LAST_NAMES = (
-    "Garcia Smith Okafor Tanaka Patel Müller Rossi Johnson Kowalski Nguyen Silva Haddad Andersen Brown Cohen Dubois "
-    "Lopez Williams Kim Fischer Martin Novak Ahmed Clarke Moreau Reyes Schmidt Ivanova Walker Costa"
-).split()
+FIRST_NAMES = [
+    "Amelia",
+    "Noah",
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Mateo",
+    "Sofia",
+    "Lucas",
+    "Mia",
+    "Elijah",
+    "Aisha",
+    "Kenji",
+    "Priya",
+    "Omar",
+    "Lena",
+    "Diego",
+    "Chloe",
+    "Ravi",
+    "Hannah",
+    "Tomasz",
+    "Grace",
+    "Yusuf",
+    "Ingrid",
+    "Marco",
+    "Zara",
+    "Ethan",
+    "Nadia",
+    "Felix",
+    "Leila",
+    "Samuel",
+    "Camila",
+    "Jonas",
+    "Maya",
+    "Victor",
+    "Aria",
+    "Daniel",
+]
+LAST_NAMES = [
+    "Garcia",
+    "Smith",
+    "Okafor",
+    "Tanaka",
+    "Patel",
+    "Müller",
+    "Rossi",
+    "Johnson",
+    "Kowalski",
+    "Nguyen",
+    "Silva",
+    "Haddad",
+    "Andersen",
+    "Brown",
+    "Cohen",
+    "Dubois",
+    "Lopez",
+    "Williams",
+    "Kim",
+    "Fischer",
+    "Martin",
+    "Novak",
+    "Ahmed",
+    "Clarke",
+    "Moreau",
+    "Reyes",
+    "Schmidt",
+    "Ivanova",
+    "Walker",
+    "Costa",
+]
 CHANNEL_WEIGHTS = {Channel.EMAIL: 0.4, Channel.CHAT: 0.3, Channel.SMS: 0.12, Channel.SOCIAL: 0.18}
 FOLLOW_UPS = (
     "Any update on this? I wrote two days ago and still nothing.",
@@ -125,7 +187,9 @@ def seed_demo_queue(session: Session, data_dir: Path, *, count: int, now: dateti
 def _resolve_with_reply(session: Session, ticket: Ticket, reply: str, at: datetime) -> None:
     assert ticket.id is not None
     text = reply.replace("{{", "").replace("}}", "")
-    session.add(Message(ticket_id=ticket.id, direction=Direction.OUTBOUND, author="Support team", body=text, created_at=at))
+    session.add(
+        Message(ticket_id=ticket.id, direction=Direction.OUTBOUND, author="Support team", body=text, created_at=at)
+    )
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = at
     ticket.updated_at = at

@@ -32,7 +32,9 @@ def edit_distance(a: str, b: str) -> int:
 
 def latest_draft(session: Session, ticket_id: int) -> Draft | None:
     """The newest draft of a ticket."""
-    query = select(Draft).where(Draft.ticket_id == ticket_id).order_by(col(Draft.created_at).desc(), col(Draft.id).desc())
+    query = (
+        select(Draft).where(Draft.ticket_id == ticket_id).order_by(col(Draft.created_at).desc(), col(Draft.id).desc())
+    )
     return session.exec(query).first()
 
 
@@ -122,5 +124,7 @@ def _ticket(session: Session, ticket_id: int) -> Ticket:
 
 
 def _already_sent(session: Session, ticket_id: int, text: str) -> bool:
-    query = select(Message).where(Message.ticket_id == ticket_id, Message.direction == Direction.OUTBOUND, Message.body == text)
+    query = select(Message).where(
+        Message.ticket_id == ticket_id, Message.direction == Direction.OUTBOUND, Message.body == text
+    )
     return session.exec(query).first() is not None

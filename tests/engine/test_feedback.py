@@ -31,7 +31,13 @@ def test_edit_distance_counts_character_edits() -> None:
 
 def test_unchanged_draft_is_an_approval_and_resolves(session: Session, drafted: tuple[int, int]) -> None:
     ticket_id, draft_id = drafted
-    feedback = send_reply(session, ticket_id=ticket_id, draft_id=draft_id, text="Hi Bo, you can return it within 30 days [1].", agent="ann")
+    feedback = send_reply(
+        session,
+        ticket_id=ticket_id,
+        draft_id=draft_id,
+        text="Hi Bo, you can return it within 30 days [1].",
+        agent="ann",
+    )
     assert feedback.kind == "approve" and feedback.edit_distance == 0
     ticket = session.get(Ticket, ticket_id)
     assert ticket is not None and ticket.status == "resolved"
@@ -41,17 +47,28 @@ def test_unchanged_draft_is_an_approval_and_resolves(session: Session, drafted: 
 
 def test_edited_reply_records_distance_and_a_double_send_is_refused(session: Session, drafted: tuple[int, int]) -> None:
     ticket_id, draft_id = drafted
-    feedback = send_reply(session, ticket_id=ticket_id, draft_id=draft_id, text="Hi Bo, returns are free for 30 days [1].", agent="ann")
+    feedback = send_reply(
+        session, ticket_id=ticket_id, draft_id=draft_id, text="Hi Bo, returns are free for 30 days [1].", agent="ann"
+    )
     assert feedback.kind == "edit" and feedback.edit_distance > 0 and feedback.old_intent == "get_refund"
     with pytest.raises(FeedbackError, match="already sent"):
-        send_reply(session, ticket_id=ticket_id, draft_id=draft_id, text="Hi Bo, returns are free for 30 days [1].", agent="ann")
+        send_reply(
+            session,
+            ticket_id=ticket_id,
+            draft_id=draft_id,
+            text="Hi Bo, returns are free for 30 days [1].",
+            agent="ann",
+        )
 
 
 def test_reject_needs_a_reason_and_override_stores_a_correction(session: Session, drafted: tuple[int, int]) -> None:
     ticket_id, draft_id = drafted
     with pytest.raises(FeedbackError):
         reject_draft(session, ticket_id=ticket_id, draft_id=draft_id, reason="  ", agent="ann")
-    assert reject_draft(session, ticket_id=ticket_id, draft_id=draft_id, reason="wrong policy", agent="ann").kind == "reject"
+    assert (
+        reject_draft(session, ticket_id=ticket_id, draft_id=draft_id, reason="wrong policy", agent="ann").kind
+        == "reject"
+    )
     correction = override_intent(session, ticket_id=ticket_id, new_intent="check_refund_policy", agent="ann")
     assert (correction.old_intent, correction.new_intent) == ("get_refund", "check_refund_policy")
     assert session.exec(select(Feedback).where(Feedback.kind == "override_intent")).one().ticket_id == ticket_id

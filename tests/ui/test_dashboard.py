@@ -27,8 +27,6 @@ from ui.state import engine
 TILES = [d for d in DEFINITIONS if d.key not in QUALITY_KEYS]
 
 
-
-
 def loaded(user: User) -> bool:
     status = user.find(kind=ui.label, marker="dashboard-status").elements.pop()
     return "updated" in status.text

@@ -24,7 +24,9 @@ def all_drafted() -> bool:
 def first_open_ticket() -> Ticket:
     with engine().session() as s:
         ticket = s.exec(
-            select(Ticket).where(col(Ticket.status) != "resolved", col(Ticket.gold_intent).is_not(None)).order_by(col(Ticket.id))
+            select(Ticket)
+            .where(col(Ticket.status) != "resolved", col(Ticket.gold_intent).is_not(None))
+            .order_by(col(Ticket.id))
         ).first()
     assert ticket is not None
     return ticket

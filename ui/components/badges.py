@@ -22,9 +22,9 @@ def confidence_bar(confidence: float | None, threshold: float) -> None:
         ui.label("not triaged yet").classes("cd-muted")
         return
     with ui.row().classes("items-center gap-2 w-full no-wrap"):
-        ui.linear_progress(value=confidence, show_value=False, size="10px", color=confidence_colour(confidence, threshold)).classes(
-            "grow"
-        ).props("rounded")
+        ui.linear_progress(
+            value=confidence, show_value=False, size="10px", color=confidence_colour(confidence, threshold)
+        ).classes("grow").props("rounded")
         ui.label(f"{confidence:.0%}").classes("text-sm font-medium w-10 text-right").mark("confidence")
 
 

@@ -25,9 +25,9 @@ def draft_check(draft: Draft, on_cite: Callable[[int], None]) -> None:
                     "cd-sentence grow" + ("" if supported else " cd-sentence-unsupported")
                 ).mark("supported-sentence" if supported else "unsupported-sentence")
                 for number in row.get("cited", []):
-                    ui.button(f"[{number}]", on_click=lambda n=number: on_cite(n)).props("flat dense size=sm no-caps").mark(
-                        f"cite-{number}"
-                    )
+                    ui.button(f"[{number}]", on_click=lambda n=number: on_cite(n)).props(
+                        "flat dense size=sm no-caps"
+                    ).mark(f"cite-{number}")
 
 
 def source_cards(sources: list[dict[str, Any]]) -> None:
@@ -36,7 +36,9 @@ def source_cards(sources: list[dict[str, Any]]) -> None:
         ui.label("Sources").classes("cd-section-title")
         for source in sources:
             caption = source.get("heading") or source.get("document_key", "")
-            with ui.expansion(f"[{source.get('n')}] {source.get('title', '')}", caption=caption).classes("w-full").mark(
-                f"source-{source.get('n')}"
+            with (
+                ui.expansion(f"[{source.get('n')}] {source.get('title', '')}", caption=caption)
+                .classes("w-full")
+                .mark(f"source-{source.get('n')}")
             ):
                 ui.label(source.get("text", "")).classes("cd-source")

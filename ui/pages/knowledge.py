@@ -46,14 +46,6 @@ def add_folder(folder: str) -> str:
 
 
 def knowledge_page() -> None:
-    with frame("Knowledge"):
-        with ui.row().classes("w-full gap-4 items-start no-wrap"):
-            with ui.column().classes("gap-4").style("flex: 3; min-width: 0"):
-                documents_card = ui.column().classes("w-full")
-            with ui.column().classes("gap-4").style("flex: 2; min-width: 0"):
-                chunks_card = ui.column().classes("w-full")
-                add_card()
-
     def show_chunks(document_id: int, title: str) -> None:
         kb = knowledge_base()
         chunks_card.clear()
@@ -101,9 +93,9 @@ def knowledge_page() -> None:
     def add_card() -> None:
         with ui.card().classes("cd-card w-full gap-2"):
             ui.label("Add knowledge").classes("cd-section-title")
-            ui.label("Markdown, text, HTML or PDF, up to 20 MB each. Re-adding a file re-indexes it only if it changed.").classes(
-                "cd-muted text-sm"
-            )
+            ui.label(
+                "Markdown, text, HTML or PDF, up to 20 MB each. Re-adding a file re-indexes it only if it changed."
+            ).classes("cd-muted text-sm")
 
             async def uploaded(e: events.UploadEventArguments) -> None:
                 try:
@@ -131,5 +123,13 @@ def knowledge_page() -> None:
 
             ui.button("Index folder", icon="folder_open", on_click=index_folder).props("flat").mark("kb-index-folder")
 
+    with frame("Knowledge"), ui.row().classes("w-full gap-4 items-start no-wrap"):
+        with ui.column().classes("gap-4").style("flex: 3; min-width: 0"):
+            documents_card = ui.column().classes("w-full")
+        with ui.column().classes("gap-4").style("flex: 2; min-width: 0"):
+            chunks_card = ui.column().classes("w-full")
+            add_card()
     refresh_documents()
-    waiting = ui.timer(1.0, lambda: (refresh_documents(), waiting.deactivate()) if knowledge_base() is not None else None)
+    waiting = ui.timer(
+        1.0, lambda: (refresh_documents(), waiting.deactivate()) if knowledge_base() is not None else None
+    )

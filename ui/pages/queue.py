@@ -13,7 +13,14 @@ from ui.theme import frame
 COLUMNS: list[dict[str, Any]] = [
     {"name": "channel", "label": "Channel", "field": "channel", "sortable": True, "align": "left"},
     {"name": "customer", "label": "Customer", "field": "customer", "sortable": True, "align": "left"},
-    {"name": "subject", "label": "Subject", "field": "subject", "align": "left", "classes": "cd-text", "style": "max-width: 420px"},
+    {
+        "name": "subject",
+        "label": "Subject",
+        "field": "subject",
+        "align": "left",
+        "classes": "cd-text",
+        "style": "max-width: 420px",
+    },
     {"name": "age", "label": "Age", "field": "age_minutes", "sortable": True, "align": "left"},
     {"name": "intent", "label": "Intent", "field": "intent", "sortable": True, "align": "left"},
     {"name": "confidence", "label": "Confidence", "field": "confidence", "sortable": True, "align": "left"},
@@ -21,7 +28,14 @@ COLUMNS: list[dict[str, Any]] = [
     {"name": "status", "label": "Status", "field": "status", "sortable": True, "align": "left"},
 ]
 STATUS_FILTERS = {"active": "Open (new, open, escalated)", "all": "All", "resolved": "Resolved"}
-CHANNEL_FILTERS = {"all": "All channels", "email": "Email", "chat": "Chat", "sms": "SMS", "social": "Social", "voice": "Voice"}
+CHANNEL_FILTERS = {
+    "all": "All channels",
+    "email": "Email",
+    "chat": "Chat",
+    "sms": "SMS",
+    "social": "Social",
+    "voice": "Voice",
+}
 
 CHANNEL_SLOT = r"""
 <q-td :props="props">
@@ -102,9 +116,9 @@ def queue_page() -> None:
             ui.input("Search subject, customer, intent", on_change=lambda e: update("search", e.value)).props(
                 "dense outlined clearable"
             ).classes("w-80").mark("search")
-            ui.select(STATUS_FILTERS, value="active", on_change=lambda e: update("status", e.value)).props("dense outlined").mark(
-                "status-filter"
-            )
+            ui.select(STATUS_FILTERS, value="active", on_change=lambda e: update("status", e.value)).props(
+                "dense outlined"
+            ).mark("status-filter")
             ui.select(CHANNEL_FILTERS, value="all", on_change=lambda e: update("channel", e.value)).props(
                 "dense outlined"
             ).mark("channel-filter")
@@ -115,7 +129,13 @@ def queue_page() -> None:
                     ui.html(f'<span class="cd-kbd">{key}</span>', sanitize=False)
                     ui.label(text).classes("mr-2")
         table = (
-            ui.table(columns=COLUMNS, rows=[], row_key="id", selection="single", pagination={"rowsPerPage": 25, "sortBy": None})
+            ui.table(
+                columns=COLUMNS,
+                rows=[],
+                row_key="id",
+                selection="single",
+                pagination={"rowsPerPage": 25, "sortBy": None},
+            )
             .classes("w-full cd-card cd-queue")
             .props("flat dense hide-selected-banner")
             .mark("queue")
@@ -153,7 +173,9 @@ def queue_page() -> None:
             ):
                 with ui.card().classes("cd-card px-4 py-2 gap-0"):
                     ui.label(label).classes("cd-section-title")
-                    ui.label(str(value)).classes("text-2xl font-semibold").mark(f"count-{label.lower().replace(' ', '-')}")
+                    ui.label(str(value)).classes("text-2xl font-semibold").mark(
+                        f"count-{label.lower().replace(' ', '-')}"
+                    )
 
     def move(step: int) -> None:
         if not table.rows:

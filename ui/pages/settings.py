@@ -20,9 +20,12 @@ def settings_page() -> None:
             ui.label(
                 "Any llama.cpp GGUF file on this machine. Leave empty for the bundled SmolLM2-135M-Instruct."
             ).classes("cd-muted text-sm")
-            path = ui.input("GGUF file", value=settings.gguf_path, placeholder=str(settings.llm_path)).props(
-                "outlined clearable"
-            ).classes("w-full").mark("gguf-path")
+            path = (
+                ui.input("GGUF file", value=settings.gguf_path, placeholder=str(settings.llm_path))
+                .props("outlined clearable")
+                .classes("w-full")
+                .mark("gguf-path")
+            )
             result = ui.label(f"In use: {engine().status['drafter'].detail}").classes("text-sm").mark("gguf-result")
 
             async def load() -> None:
@@ -43,9 +46,18 @@ def settings_page() -> None:
 
         with ui.card().classes("cd-card w-full max-w-3xl gap-2"):
             ui.label("Human review").classes("cd-section-title")
-            threshold = ui.number(
-                "Flag tickets for review below this intent confidence", value=settings.review_threshold, min=0.5, max=0.99, step=0.01
-            ).props("outlined").classes("w-96").mark("review-threshold")
+            threshold = (
+                ui.number(
+                    "Flag tickets for review below this intent confidence",
+                    value=settings.review_threshold,
+                    min=0.5,
+                    max=0.99,
+                    step=0.01,
+                )
+                .props("outlined")
+                .classes("w-96")
+                .mark("review-threshold")
+            )
 
             def save_threshold() -> None:
                 change_setting(engine(), "review_threshold", float(threshold.value or 0.8), actor=signed_in_name())

@@ -74,14 +74,20 @@ class TicketScreen:
                 self.triage_panel()
                 self.similar_panel()
         ui.keyboard(on_key=self.on_key, ignore=["input", "select", "button"])
-        if self.view.draft is None and self.view.ticket.status != "resolved" and not self.view.customer.ai_drafts_opt_out:
+        if (
+            self.view.draft is None
+            and self.view.ticket.status != "resolved"
+            and not self.view.customer.ai_drafts_opt_out
+        ):
             self.start_timer = ui.timer(0.5, self.start_draft_when_ready)
 
     # ---- header and conversation -------------------------------------------------------------------------------
     def header(self) -> None:
         t, c = self.view.ticket, self.view.customer
         with ui.row().classes("items-center gap-3 w-full"):
-            ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/")).props("flat round").tooltip("Back to the queue (Esc)")
+            ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/")).props("flat round").tooltip(
+                "Back to the queue (Esc)"
+            )
             ui.icon(CHANNEL_ICONS.get(t.channel, "help")).classes("text-2xl text-primary")
             ui.label(t.subject).classes("text-xl font-semibold cd-text").mark("subject")
             status_badge(t.status)
@@ -90,9 +96,9 @@ class TicketScreen:
             ui.space()
             with ui.column().classes("gap-0 items-end"):
                 ui.label(c.name).classes("font-medium")
-                ui.label(" · ".join(x for x in (c.email, c.handle, f"#{t.id}", age_text(t.created_at) + " ago") if x)).classes(
-                    "cd-muted text-sm"
-                )
+                ui.label(
+                    " · ".join(x for x in (c.email, c.handle, f"#{t.id}", age_text(t.created_at) + " ago") if x)
+                ).classes("cd-muted text-sm")
 
     def conversation(self) -> None:
         with ui.card().classes("cd-card w-full"):
@@ -116,7 +122,9 @@ class TicketScreen:
                     detail = f"{draft.model} · {draft.latency_ms / 1000:.1f} s · {len(draft.sources)} sources"
                     ui.label(detail).classes("cd-muted text-xs").mark("draft-meta")
             if self.view.customer.ai_drafts_opt_out:
-                ui.label("This customer opted out of AI-assisted replies: write the reply yourself.").classes("cd-muted")
+                ui.label("This customer opted out of AI-assisted replies: write the reply yourself.").classes(
+                    "cd-muted"
+                )
             elif draft is None and not self.stream.running:
                 self.status_line = ui.label(self.waiting_text()).classes("cd-muted").mark("draft-status")
             if draft is not None and draft.is_fallback:
@@ -133,13 +141,17 @@ class TicketScreen:
             if draft is not None:
                 draft_check(draft, on_cite=self.show_source)
             with ui.row().classes("gap-2 items-center w-full"):
-                self.send_button = ui.button("Approve & send", icon="send", on_click=self.send).props("unelevated").mark("approve")
-                ui.button("Reject", icon="block", on_click=self.ask_reject).props("outline color=negative").mark("reject")
+                self.send_button = (
+                    ui.button("Approve & send", icon="send", on_click=self.send).props("unelevated").mark("approve")
+                )
+                ui.button("Reject", icon="block", on_click=self.ask_reject).props("outline color=negative").mark(
+                    "reject"
+                )
                 ui.button("Regenerate", icon="autorenew", on_click=self.regenerate).props("flat").mark("regenerate")
                 ui.space()
-                ui.html('<span class="cd-kbd">Ctrl</span>+<span class="cd-kbd">Enter</span> sends', sanitize=False).classes(
-                    "cd-muted text-xs"
-                )
+                ui.html(
+                    '<span class="cd-kbd">Ctrl</span>+<span class="cd-kbd">Enter</span> sends', sanitize=False
+                ).classes("cd-muted text-xs")
         if draft is not None and draft.sources:
             source_cards(draft.sources)
 
@@ -214,15 +226,22 @@ class TicketScreen:
             ui.notify(str(exc), type="warning")
             self.send_button.enable()
             return
-        verb = "Approved and sent" if feedback.kind == "approve" else f"Edited ({feedback.edit_distance} characters) and sent"
+        verb = (
+            "Approved and sent"
+            if feedback.kind == "approve"
+            else f"Edited ({feedback.edit_distance} characters) and sent"
+        )
         ui.notify(verb, type="positive")
         ui.navigate.to(f"/ticket/{self.ticket_id}")
 
     def ask_reject(self) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-96"):
             ui.label("Why is this draft wrong?").classes("font-semibold")
-            reason = ui.input("Reason", placeholder="e.g. cites the wrong policy").props("autofocus").classes("w-full").mark(
-                "reject-reason"
+            reason = (
+                ui.input("Reason", placeholder="e.g. cites the wrong policy")
+                .props("autofocus")
+                .classes("w-full")
+                .mark("reject-reason")
             )
 
             def confirm() -> None:
@@ -264,9 +283,12 @@ class TicketScreen:
                 if alternatives:
                     ui.label(f"Also possible: {alternatives}").classes("cd-muted text-sm")
             with ui.row().classes("items-center gap-2 w-full no-wrap"):
-                picker = ui.select(intent_labels(engine()), label="Change intent", with_input=True).props("dense outlined").classes(
-                    "grow"
-                ).mark("intent-picker")
+                picker = (
+                    ui.select(intent_labels(engine()), label="Change intent", with_input=True)
+                    .props("dense outlined")
+                    .classes("grow")
+                    .mark("intent-picker")
+                )
                 ui.button("Save", on_click=lambda: self.override(picker.value)).props("flat").mark("override")
             ui.separator()
             ui.label("Sentiment").classes("cd-section-title")
@@ -279,7 +301,9 @@ class TicketScreen:
                 with ui.row().classes("items-center gap-2 w-full no-wrap"):
                     ui.label(name).classes("w-20 text-sm")
                     colour = "negative" if value >= 0.6 else "warning" if value >= 0.3 else "positive"
-                    ui.linear_progress(value=value, show_value=False, size="8px", color=colour).classes("grow").props("rounded")
+                    ui.linear_progress(value=value, show_value=False, size="8px", color=colour).classes("grow").props(
+                        "rounded"
+                    )
                     ui.label(f"{value:.2f}").classes("text-sm w-10 text-right")
             if len(self.view.triage) > 1:
                 trend = " → ".join(f"{r.valence:+.2f}" for r in self.view.triage)
@@ -300,5 +324,7 @@ class TicketScreen:
             if not self.view.similar:
                 ui.label("None yet.").classes("cd-muted text-sm")
             for item in self.view.similar:
-                with ui.expansion(f"#{item['id']} {item['subject']}", caption=f"similarity {item['score']:.2f}").classes("w-full"):
+                with ui.expansion(
+                    f"#{item['id']} {item['subject']}", caption=f"similarity {item['score']:.2f}"
+                ).classes("w-full"):
                     ui.label(item["reply"] or "(no reply stored)").classes("cd-text text-sm")
