@@ -61,6 +61,7 @@ class RoutingService:
         self._client = client
         self._runner: ActionRunner | None = None
         self._lock = threading.Lock()
+        self.knows_intents = False  # whether the default policy saw the model's intents
 
     @property
     def runner(self) -> ActionRunner:
@@ -150,12 +151,16 @@ _services_lock = threading.Lock()
 
 def routing_for(engine: Engine) -> RoutingService:
     """The engine's routing service, made on first use with the saved policy and the active model's intents."""
+    intents = engine.services.intent.labels if engine.services and engine.services.intent else []
     with _services_lock:
         service = _services.get(id(engine))
         if service is None or service.engine is not engine:
-            intents = engine.services.intent.labels if engine.services and engine.services.intent else []
             service = RoutingService(engine, load_policy(engine.settings, intents))
+            service.knows_intents = bool(intents)
             _services[id(engine)] = service
+        elif intents and not service.knows_intents:  # made before the model loaded: suggest actions for its intents
+            service.policy = load_policy(engine.settings, intents)
+            service.knows_intents = True
         return service
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -291,3 +292,28 @@ def test_real_models_route_a_plain_question_and_escalate_an_angry_vip(session: S
     assert decisions[calm.ticket_id].route == Route.AUTO_RESOLVE, decisions[calm.ticket_id].reason
     assert decisions[angry.ticket_id].route == Route.ESCALATE, decisions[angry.ticket_id].reason
     assert np.isfinite(session.get(Ticket, angry.ticket_id).risk)  # type: ignore[union-attr]
+
+
+def test_service_suggests_actions_once_the_model_knows_its_intents_and_shows_the_decision(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from engine.app import Engine, Services
+    from engine.nlp.embedder import HashingEmbedder
+    from engine.routing.service import routing_for
+    from engine.store.db import make_db
+
+    unreachable = {"store_api_url": "http://127.0.0.1:9", "store_timeout_seconds": 0.5}  # nothing listens there
+    engine = Engine(settings=replace(settings, extra=unreachable), db=make_db(f"sqlite:///{tmp_path / 's.db'}"))
+    assert routing_for(engine).policy.intent_actions == {}
+    model = type("Model", (), {"labels": ["track_order", "get_refund"]})()
+    engine.services = Services(embedder=HashingEmbedder(), intent=model)  # type: ignore[arg-type]
+    service = routing_for(engine)
+    assert service.policy.intent_actions == {"track_order": "order_status", "get_refund": "refund"}
+    with engine.transaction() as session:
+        ticket_id = _triaged(session, "Where is my parcel?", confidence=0.97)
+        service.route(session, [ticket_id])
+    view = service.view(ticket_id)
+    assert view is not None and view.route == Route.ASSIST and view.risk is not None
+    assert "action 'Order status' could not be checked" in view.reason
+    assert view.actions[0].name == "order_status" and view.actions[0].suggested
+    assert {f["key"] for f in view.factors} >= {"money", "account_age", "vip"}
