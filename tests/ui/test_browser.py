@@ -49,7 +49,8 @@ def test_agent_opens_a_ticket_edits_the_grounded_draft_and_sends_it(screen: Scre
     editor = screen.find_by_tag("textarea")
     editor.send_keys(Keys.END, "\nBest regards, Ann")
     screen.click("Approve & send")
-    screen.should_contain("and sent")
+    wait_for(lambda: "resolved" in screen.selenium.page_source, 60, "the ticket to show as resolved")
+    screen.should_contain("Best regards, Ann")  # the sent reply is now part of the conversation
     with engine().session() as s:
         feedback = s.exec(select(Feedback).where(Feedback.ticket_id == ticket_id, Feedback.agent == "supervisor")).one()
         ticket = s.get(Ticket, ticket_id)
