@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from engine.drafting.drafter import Drafter, DraftResult
 from engine.drafting.sources import Source
+from engine.ingest.attachments import extracted_texts
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.store.models import Customer, Direction, Draft, Message, Ticket, utcnow
 from engine.triage import customer_text
@@ -57,7 +58,7 @@ def draft_ticket(
             select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id))
         )
     )
-    question = customer_text(messages)
+    question = customer_text(messages, extracted_texts(session, [m.id for m in messages if m.id is not None]))
     latest = next((m.body for m in reversed(messages) if m.direction == Direction.INBOUND), question)
     conversation = [("customer" if m.direction == Direction.INBOUND else "agent", m.body) for m in messages]
     remember = customer is not None and not customer.ai_drafts_opt_out

@@ -13,7 +13,9 @@ from sqlmodel import col, func, select
 from engine.app import Engine
 from engine.assist import draft_ticket
 from engine.feedback.capture import latest_draft, override_intent, reject_draft, send_reply
+from engine.ingest.attachments import ticket_attachments
 from engine.nlp.sentiment import frustration_rising
+from engine.store.attachment_models import Attachment
 from engine.store.models import (
     Customer,
     Direction,
@@ -63,6 +65,7 @@ class TicketView:
     feedback: list[Feedback]
     frustration_rising: bool
     similar: list[dict[str, Any]] = field(default_factory=list)
+    attachments: dict[int, list[Attachment]] = field(default_factory=dict)  # by message id
 
 
 def queue_rows(engine: Engine, *, limit: int = 1000) -> list[QueueRow]:
@@ -123,6 +126,9 @@ def ticket_view(engine: Engine, ticket_id: int) -> TicketView | None:
         feedback = list(
             session.exec(select(Feedback).where(Feedback.ticket_id == ticket_id).order_by(col(Feedback.id)))
         )
+        attachments: dict[int, list[Attachment]] = {}
+        for attachment in ticket_attachments(session, ticket_id):
+            attachments.setdefault(attachment.message_id or 0, []).append(attachment)
         view = TicketView(
             ticket=ticket,
             customer=customer,
@@ -130,7 +136,8 @@ def ticket_view(engine: Engine, ticket_id: int) -> TicketView | None:
             triage=triage,
             draft=latest_draft(session, ticket_id),
             feedback=feedback,
-            frustration_rising=frustration_rising([t.valence for t in triage]),
+            frustration_rising=frustration_rising([t.valence for t in triage if t.sentiment_label != "unknown"]),
+            attachments=attachments,
         )
     view.similar = similar_resolved(engine, ticket_id)
     return view

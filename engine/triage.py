@@ -9,6 +9,7 @@ from datetime import datetime
 import numpy as np
 from sqlmodel import Session, col, select
 
+from engine.ingest.attachments import extracted_texts
 from engine.nlp.embedder import Embedder
 from engine.nlp.intent import IntentClassifier, IntentPrediction
 from engine.nlp.sentiment import SentimentScore, SentimentScorer, frustration_rising
@@ -28,10 +29,12 @@ class TriageModels:
     review_threshold: float = 0.80
 
 
-def customer_text(messages: list[Message]) -> str:
-    """All customer messages of a ticket, oldest first, as one text for intent and retrieval."""
-    inbound = [m.body for m in messages if m.direction == Direction.INBOUND]
-    return "\n".join(inbound)[-MAX_TRIAGE_CHARS:]
+def customer_text(messages: list[Message], attachment_texts: dict[int, str] | None = None) -> str:
+    """Every customer message of a ticket plus its attachments' text, oldest first, for intent and retrieval."""
+    extra = attachment_texts or {}
+    inbound = [m for m in messages if m.direction == Direction.INBOUND]
+    parts = [m.body + (f"\n{extra[m.id]}" if m.id in extra else "") for m in inbound]
+    return "\n".join(parts)[-MAX_TRIAGE_CHARS:]
 
 
 def queue_priority(sentiment: SentimentScore, confidence: float, rising: bool, waiting_hours: float) -> float:
@@ -57,7 +60,8 @@ def triage_tickets(
     if not tickets:
         return {}
     threads = {t.id: _messages(session, t) for t in tickets}
-    ticket_texts = [customer_text(threads[t.id]) for t in tickets]
+    attachments = extracted_texts(session, [m.id for thread in threads.values() for m in thread if m.id is not None])
+    ticket_texts = [customer_text(threads[t.id], attachments) for t in tickets]
     inbound = [(t, m) for t in tickets for m in threads[t.id] if m.direction == Direction.INBOUND]
     ticket_vectors, message_vectors = _embed_once(models.embedder, ticket_texts, [m.body for _, m in inbound])
     intents = models.intent.predict(ticket_texts, ticket_vectors)

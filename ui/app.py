@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from fastapi import HTTPException
+from fastapi.responses import FileResponse
 from nicegui import app, ui
 
 from engine.accounts import ensure_demo_accounts, has_accounts, published_password_accounts
@@ -12,11 +14,12 @@ from engine.accounts_roles import Permission
 from engine.accounts_sessions import session_cookie_secret
 from engine.app import Engine, build_engine
 from engine.config import REPO_ROOT, Settings
+from engine.ingest.attachments import attachment_file
 from engine.ingest.webhook import build_router
 from ui.guard import guarded
 from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
 from ui.pages import settings as settings_page
-from ui.state import set_engine
+from ui.state import engine, set_engine
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,17 @@ def register(settings: Settings) -> Engine:
     )
     for path, permission, page in pages:
         ui.page(path)(guarded(permission, page))
+    app.add_api_route("/attachments/{attachment_id}", download_attachment, methods=["GET"])
     return engine
+
+
+def download_attachment(attachment_id: int) -> FileResponse:
+    """The original file, always as a download so an HTML or SVG attachment never runs in the browser."""
+    found = attachment_file(engine(), attachment_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail="no such attachment")
+    path, attachment = found
+    return FileResponse(path, filename=attachment.filename, media_type="application/octet-stream")
 
 
 def run_app(settings: Settings) -> None:

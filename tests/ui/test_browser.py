@@ -37,14 +37,13 @@ def test_agent_opens_a_ticket_edits_the_grounded_draft_and_sends_it(screen: Scre
     editor = screen.find_by_tag("textarea")
     draft_text = editor.get_attribute("value") or ""
     assert "[" in draft_text  # the draft cites a numbered source
+    screen.selenium.save_screenshot(str(artifacts / "ticket.png"))
     cite = screen.selenium.find_elements(By.XPATH, "//button[starts-with(normalize-space(.), '[1]')]")
     assert cite, "the draft check shows a clickable [1] citation"
     cite[0].click()
     screen.should_contain("Close")  # the source dialog shows the cited chunk
     screen.selenium.save_screenshot(str(artifacts / "source.png"))
     screen.click("Close")
-    screen.selenium.set_window_size(1500, 1100)
-    screen.selenium.save_screenshot(str(artifacts / "ticket.png"))
 
     editor = screen.find_by_tag("textarea")
     editor.send_keys(Keys.END, "\nBest regards, Ann")

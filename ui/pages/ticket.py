@@ -109,6 +109,11 @@ class TicketScreen:
                     with ui.column().classes("w-full gap-0 " + ("items-start" if inbound else "items-end")):
                         ui.label(f"{message.author} · {message.created_at:%d %b %H:%M}").classes("cd-muted text-xs")
                         ui.label(message.body).classes("cd-bubble " + ("cd-bubble-in" if inbound else "cd-bubble-out"))
+                        for attachment in self.view.attachments.get(message.id or 0, []):
+                            with ui.row().classes("items-center gap-1 text-sm"):
+                                ui.icon("attach_file")
+                                label = f"{attachment.filename} ({attachment.size // 1024 + 1} kB)"
+                                ui.link(label, f"/attachments/{attachment.id}")
 
     # ---- draft ----------------------------------------------------------------------------------------------------
     @ui.refreshable_method
