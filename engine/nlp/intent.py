@@ -9,7 +9,8 @@ HINT3 dev splits this separated better than the confidence alone). Out-of-scope 
  - rows labelled `oos_label` when the training data has them (they also train an extra "out of scope" class), or
  - when `oos_label` is given but no row carries it, leave-classes-out runs: each group of intents is left out of
    training in turn and its rows play the out-of-scope queries, or
- - nowhere when `oos_label` is None: the model is closed-set and never answers "unknown".
+ - nowhere when `oos_label` is None (or there are fewer than 3 intents to leave out): the model is closed-set and
+   never answers "unknown"; callers route on the confidence alone.
 """
 
 from __future__ import annotations
