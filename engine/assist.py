@@ -10,7 +10,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from engine.drafting.drafter import Drafter, DraftResult
-from engine.drafting.sources import Source
+from engine.drafting.sources import Source, sources_from_hits
 from engine.ingest.attachments import extracted_texts
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.store.models import Customer, Direction, Draft, Message, Ticket, utcnow
@@ -23,19 +23,7 @@ EARLIER_TICKETS = 3
 
 def sources_for(kb: KnowledgeBase, query: str, vector: np.ndarray | None, k: int) -> list[Source]:
     """The top-k knowledge chunks for a query, numbered 1..k as the model and the agent see them."""
-    hits = kb.search(query, k=k, query_vector=vector)
-    return [
-        Source(
-            n=n,
-            chunk_id=h.chunk_id,
-            document_key=h.document_key,
-            title=h.title,
-            heading=h.heading,
-            text=h.text,
-            score=h.score,
-        )
-        for n, h in enumerate(hits, start=1)
-    ]
+    return sources_from_hits(kb.search(query, k=k, query_vector=vector))
 
 
 def draft_ticket(

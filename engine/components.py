@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from engine.app import Engine, State
 from engine.config import DEMO_DATA_DIR, Settings
 from engine.drafting.drafter import Drafter, DrafterUnavailable, FakeDrafter
+from engine.drafting.embed_cache import CachingEmbedder
 from engine.drafting.llama_drafter import LlamaDrafter
 from engine.knowledge.demo_kb import abcd_documents
 from engine.knowledge.knowledge_base import KnowledgeBase
@@ -64,15 +65,16 @@ def load_sentiment(settings: Settings, embedder: Embedder) -> tuple[SentimentSco
     return SentimentScorer.default(embedder), "built-in scorer"
 
 
-def load_drafter(settings: Settings) -> tuple[Drafter, bool, str]:
+def load_drafter(settings: Settings, embedder: Embedder | None = None) -> tuple[Drafter, bool, str]:
     """The Llama drafter; when the GGUF cannot be used, extractive drafts and a message saying why."""
     if uses_fakes(settings):
-        return FakeDrafter(), True, "fake drafter (tests)"
+        return FakeDrafter(embedder=embedder), True, "fake drafter (tests)"
     drafter = LlamaDrafter(
         settings.llm_path,
         n_threads=settings.llm_threads,
         n_ctx=settings.llm_context,
         max_tokens=settings.draft_max_tokens,
+        embedder=CachingEmbedder(embedder) if embedder is not None else None,
     )
     try:
         drafter.load()
@@ -86,7 +88,7 @@ def switch_drafter(engine: Engine, path: str, *, actor: str) -> str:
     """Load the GGUF at `path` and make it the drafter; a file that fails keeps the current drafter."""
     candidate = str(Path(path.strip()).expanduser()) if path.strip() else ""
     trial = engine.settings._with({"gguf_path": candidate})
-    drafter, ok, detail = load_drafter(trial)
+    drafter, ok, detail = load_drafter(trial, engine.services.embedder if engine.services else None)
     if not ok:
         raise DrafterUnavailable(detail.split(";")[0])
     change_setting(engine, "gguf_path", candidate, actor=actor)

@@ -66,7 +66,7 @@ def boot(engine: Engine) -> None:
     engine.set_status("sentiment", State.READY, detail)
 
     engine.set_status("drafter", State.LOADING, f"loading {settings.llm_path.name}")
-    services.drafter, state_ok, detail = load_drafter(settings)
+    services.drafter, state_ok, detail = load_drafter(settings, embedder)
     engine.set_status("drafter", State.READY if state_ok else State.ERROR, detail)
     services.booted = True
     engine.services = services

@@ -10,16 +10,21 @@ from nicegui import ui
 from engine.store.models import Draft
 
 
+def needs_check(row: dict[str, Any]) -> bool:
+    """A claim its cited source does not support (courtesy sentences need no source)."""
+    return not row.get("supported") and not row.get("courtesy")
+
+
 def draft_check(draft: Draft, on_cite: Callable[[int], None]) -> None:
     """Every sentence of the draft, green when its cited source supports it, amber to check before sending."""
     rows: list[dict[str, Any]] = draft.sentence_support or []
     if not rows:
         return
-    unsupported = sum(1 for r in rows if not r.get("supported"))
+    unsupported = sum(1 for r in rows if needs_check(r))
     title = "Every sentence is supported by its source" if not unsupported else f"{unsupported} sentence(s) to check"
     with ui.expansion(title, icon="fact_check", value=True).classes("w-full").mark("draft-check"):
         for row in rows:
-            supported = bool(row.get("supported"))
+            supported = not needs_check(row)
             with ui.row().classes("items-start gap-1 w-full no-wrap"):
                 ui.label(row.get("sentence", "")).classes(
                     "cd-sentence grow" + ("" if supported else " cd-sentence-unsupported")
