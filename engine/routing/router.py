@@ -96,7 +96,6 @@ def route(
 ) -> Decision:
     """Decide one ticket's route from its prediction, mood, customer, risk and the policy."""
     intent, confidence = prediction.label, prediction.confidence
-    said = f"intent {intent} {confidence:.2f}"
     action_name = policy.action_for(intent)
     best_guess = prediction.alternatives[0] if prediction.alternatives else (intent, confidence)
     checks = [
@@ -111,7 +110,9 @@ def route(
             not (policy.escalate_on_frustration and sentiment.frustration_rising),
             "frustration rising across the customer's messages",
         ),
-        _at_least("review", said, confidence, policy.review_threshold, "review threshold: a person checks the intent"),
+        _at_least(
+            "review", intent, confidence, policy.review_threshold, "review threshold: a person checks the intent"
+        ),
         Check("wants_human", not wants_human(text), "the customer asked for a person"),
         Check(
             "opt_in",
@@ -119,7 +120,7 @@ def route(
             "customer opted in" if customer.ai_opt_in else "the customer has not opted in to AI handling",
         ),
         Check("auto_list", policy.is_auto(intent), f"intent {intent} is not on the auto-resolve list"),
-        _at_least("auto_threshold", said, confidence, policy.auto_threshold, "auto-resolve threshold"),
+        _at_least("auto_threshold", intent, confidence, policy.auto_threshold, "auto-resolve threshold"),
         _at_most("auto_risk", risk, policy.max_auto_risk, strict=False),
         Check("came_back", not _came_back(ticket), "the customer wrote again after an automatic answer"),
         _action_check(action_name, action),
@@ -147,17 +148,25 @@ def _blocking(checks: list[Check], verdict: ActionVerdict | None) -> list[Check]
     ]
 
 
-def _at_least(key: str, said: str, value: float, threshold: float, what: str) -> Check:
+def _shown(value: float, limit: float) -> str:
+    """Two decimals, or four when two would make a value look equal to a limit it differs from (0.8996 vs 0.90)."""
+    text = f"{value:.2f}"
+    return f"{value:.4f}" if text == f"{limit:.2f}" and value != limit else text
+
+
+def _at_least(key: str, intent: str, value: float, threshold: float, what: str) -> Check:
     passed = value >= threshold
-    return Check(key, passed, f"{said} {'>=' if passed else '<'} {threshold:.2f}" + ("" if passed else f" {what}"))
+    comparison = f"intent {intent} {_shown(value, threshold)} {'>=' if passed else '<'} {threshold:.2f}"
+    return Check(key, passed, comparison + ("" if passed else f" {what}"))
 
 
 def _at_most(key: str, risk: RiskScore, limit: float, *, strict: bool) -> Check:
     """Risk below the limit (strict: escalation starts at the limit) or at most the limit."""
     passed = risk.score < limit if strict else risk.score <= limit
+    shown = _shown(risk.score, limit)
     if passed:
-        return Check(key, True, f"risk {risk.score:.2f} {'<' if strict else '<='} {limit:.2f}")
-    return Check(key, False, f"risk {risk.score:.2f} {'>=' if strict else '>'} {limit:.2f} ({risk.explain()})")
+        return Check(key, True, f"risk {shown} {'<' if strict else '<='} {limit:.2f}")
+    return Check(key, False, f"risk {shown} {'>=' if strict else '>'} {limit:.2f} ({risk.explain()})")
 
 
 def _action_check(action_name: str | None, verdict: ActionVerdict | None) -> Check:

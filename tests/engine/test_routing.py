@@ -108,6 +108,7 @@ def test_auto_resolve_trail_names_every_reason() -> None:
     ("confidence", "expected", "phrase"),
     [
         (0.90, Route.AUTO_RESOLVE, "0.90 >= 0.90"),
+        (0.8996, Route.ASSIST, "intent track_order 0.8996 < 0.90 auto-resolve threshold"),
         (0.89, Route.ASSIST, "intent track_order 0.89 < 0.90 auto-resolve threshold"),
         (0.79, Route.ASSIST, "intent track_order 0.79 < 0.80 review threshold"),
     ],
