@@ -15,6 +15,7 @@ from engine.assist import draft_ticket
 from engine.feedback.capture import latest_draft, override_intent, reject_draft, send_reply
 from engine.ingest.attachments import ticket_attachments
 from engine.nlp.sentiment import frustration_rising
+from engine.routing.auto_resolve import record_outcome
 from engine.store.attachment_models import Attachment
 from engine.store.models import (
     Customer,
@@ -218,6 +219,9 @@ def approve_or_edit(engine: Engine, ticket_id: int, draft_id: int | None, text: 
     """Send the reply; stored as approve when it equals the draft, edit otherwise."""
     with engine.transaction() as session:
         feedback = send_reply(session, ticket_id=ticket_id, draft_id=draft_id, text=text, agent=agent)
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is not None:
+            record_outcome(session, ticket, feedback.kind if draft_id is not None else None)
     engine.changed()
     return feedback
 
@@ -225,7 +229,11 @@ def approve_or_edit(engine: Engine, ticket_id: int, draft_id: int | None, text: 
 def reject(engine: Engine, ticket_id: int, draft_id: int | None, reason: str, *, agent: str) -> Feedback:
     """Reject the draft with a reason."""
     with engine.transaction() as session:
-        return reject_draft(session, ticket_id=ticket_id, draft_id=draft_id, reason=reason, agent=agent)
+        feedback = reject_draft(session, ticket_id=ticket_id, draft_id=draft_id, reason=reason, agent=agent)
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is not None:
+            record_outcome(session, ticket, feedback.kind)
+        return feedback
 
 
 def change_intent(engine: Engine, ticket_id: int, intent: str, *, agent: str) -> Feedback:

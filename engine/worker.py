@@ -13,7 +13,8 @@ from engine.config import DEMO_DATA_DIR
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
 from engine.nlp.intent import IntentClassifier
 from engine.nlp.intent_registry import IntentModelRegistry, training_data_hash
-from engine.store.models import Ticket, TicketStatus
+from engine.routing.service import routing_for
+from engine.store.models import Route, Ticket, TicketStatus
 from engine.triage import TriageModels, pending_ticket_ids, triage_tickets
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,10 @@ def step(engine: Engine) -> bool:
             )
             vectors = triage_tickets(session, ids, models)
             services.vectors.update(vectors)
+            routing = routing_for(engine)
+            for ticket_id, decision in routing.route(session, ids).items():
+                if decision.route == Route.AUTO_RESOLVE:
+                    routing.auto_resolve(session, ticket_id, vector=vectors.get(ticket_id), similar=services.similar)
             if services.similar is not None and vectors:
                 services.similar.add_many(list(vectors), np.stack(list(vectors.values())))
                 services.similar.save()

@@ -16,6 +16,7 @@ from engine.app import Engine, build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.ingest.attachments import attachment_file
 from engine.ingest.webhook import build_router
+from engine.jobs import start_jobs, stop_jobs
 from ui.guard import guarded
 from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
 from ui.pages import settings as settings_page
@@ -36,6 +37,8 @@ def register(settings: Settings) -> Engine:
     app.add_middleware(login.AuthMiddleware, open_paths=PUBLIC_PATHS)
     app.include_router(build_router(engine))
     app.on_startup(engine.start)
+    app.on_startup(lambda: start_jobs(engine))
+    app.on_shutdown(lambda: stop_jobs(engine))
     app.on_shutdown(lambda: engine.stop())
     ui.page("/login")(login.login_page)
     ui.page("/logout")(login.logout_page)

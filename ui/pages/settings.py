@@ -8,6 +8,7 @@ from engine.components import switch_drafter
 from engine.drafting.drafter import DrafterUnavailable
 from engine.settings_store import change_setting
 from ui.pages.login import signed_in_name
+from ui.pages.routing_settings import learning_card, routing_settings_card
 from ui.state import engine
 from ui.theme import frame
 
@@ -64,3 +65,6 @@ def settings_page() -> None:
                 ui.notify("Saved; applies to tickets triaged from now on", type="positive")
 
             ui.button("Save", on_click=save_threshold).props("flat").mark("save-threshold")
+
+        routing_settings_card()
+        learning_card()

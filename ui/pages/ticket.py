@@ -23,6 +23,7 @@ from engine.feedback.capture import FeedbackError
 from engine.store.models import Direction
 from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
 from ui.components.draft_panel import draft_check, source_cards
+from ui.components.routing_panel import routing_panel
 from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
@@ -72,6 +73,7 @@ class TicketScreen:
                     self.draft_panel()
             with ui.column().classes("gap-4").style("flex: 5; min-width: 0"):
                 self.triage_panel()
+                routing_panel(self.ticket_id)
                 self.similar_panel()
         ui.keyboard(on_key=self.on_key, ignore=["input", "select", "button"])
         if (
