@@ -141,7 +141,7 @@ def draft_next(engine: Engine) -> bool:
         query = (
             select(Ticket.id)
             .where(col(Ticket.drafted_at).is_(None), col(Ticket.triaged_at).is_not(None))
-            .where(col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN]))
+            .where(col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.ESCALATED]))
             .order_by(col(Ticket.priority).desc())
             .limit(1)
         )
