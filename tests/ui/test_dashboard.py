@@ -16,11 +16,12 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from sqlmodel import col, select
 
+from engine.accounts import create_user
 from engine.ingest.intake import InboundMessage, intake
 from engine.kpi_tiles import DEFINITIONS
 from engine.store.models import Survey, Ticket
 from engine.surveys import create_survey
-from tests.ui.conftest import wait_for, wait_for_async
+from tests.ui.conftest import sign_in, sign_in_browser, wait_for, wait_for_async
 from ui.pages.dashboard import QUALITY_KEYS
 from ui.state import engine
 
@@ -48,6 +49,7 @@ def empty_desk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 async def test_dashboard_shows_every_tile_and_the_charts_of_the_demo_desk(user: User) -> None:
+    await sign_in(user)
     await user.open("/dashboard")
     for definition in TILES:
         await user.should_see(definition.label)
@@ -63,6 +65,7 @@ async def test_dashboard_shows_every_tile_and_the_charts_of_the_demo_desk(user: 
 
 
 async def test_channel_filter_narrows_the_charts(user: User) -> None:
+    await sign_in(user)
     await user.open("/dashboard")
     await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
     user.find(kind=ui.select, marker="channel-filter").elements.pop().set_value(["chat"])
@@ -76,6 +79,7 @@ async def test_channel_filter_narrows_the_charts(user: User) -> None:
 
 
 async def test_new_tickets_refresh_the_dashboard(user: User) -> None:
+    await sign_in(user)
     await user.open("/dashboard")
     await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
 
@@ -90,6 +94,7 @@ async def test_new_tickets_refresh_the_dashboard(user: User) -> None:
 
 
 async def test_clicking_a_sentiment_point_lists_its_tickets(user: User) -> None:
+    await sign_in(user)
     await user.open("/dashboard")
 
     def scored() -> Ticket | None:
@@ -110,6 +115,7 @@ async def test_clicking_a_sentiment_point_lists_its_tickets(user: User) -> None:
 
 
 async def test_tables_download_as_csv(user: User) -> None:
+    await sign_in(user)
     await user.open("/dashboard")
     await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
     user.find(marker="csv-kpis").click()
@@ -119,6 +125,8 @@ async def test_tables_download_as_csv(user: User) -> None:
 
 
 async def test_an_empty_desk_says_no_data(empty_desk: None, user: User) -> None:
+    create_user(engine().db, username="supervisor", password="supervisor-demo", role="supervisor", actor="test")
+    await sign_in(user)
     await user.open("/dashboard")
     await wait_for_async(lambda: loaded(user), timeout=30, what="the first refresh")
     assert all(tile_text(user, d.key) == "no data" for d in TILES)
@@ -152,6 +160,7 @@ async def test_an_unknown_survey_link_says_so(user: User) -> None:
 
 
 async def test_weekly_report_lists_every_kpi(user: User) -> None:
+    await sign_in(user)
     await user.open("/report")
     await user.should_see(marker="report-kpis", retries=50)
     html = user.find(kind=ui.html, marker="report-kpis").elements.pop().content
@@ -171,6 +180,7 @@ def test_dashboard_in_a_real_browser(screen: Screen, artifacts: Path) -> None:
         except WebDriverException:  # a renderer busy drawing (slow shared machine): ask again
             return -1
 
+    sign_in_browser(screen)
     screen.selenium.set_window_size(1500, 1000)
     screen.open("/report")  # loads the app's scripts and plotly once, as a returning supervisor has them cached
     screen.should_contain("Key performance indicators")
