@@ -113,6 +113,38 @@ def bench_redaction(as_json: JsonFlag = False) -> None:
     _emit(run(), as_json)
 
 
+@train_cli.command("intent")
+def train_intent_command(
+    csv: Annotated[Path | None, typer.Option("--csv", exists=True, dir_okay=False, help="text,label CSV")] = None,
+) -> None:
+    """Retrain the app's intent model from the database (or a CSV) and make it the active version."""
+    from engine.app import Services, State, build_engine
+    from engine.components import load_embedder
+    from engine.nlp.intent_registry import IntentModelRegistry
+    from engine.nlp.labeled_csv import LabeledDataError
+    from engine.worker import train_intent
+
+    _setup_logging()
+    settings = Settings.load()
+    engine = build_engine(settings)
+    services = Services(embedder=load_embedder(settings))
+    with typer.progressbar(length=100, label="Training the intent model", file=sys.stderr) as bar:
+        shown = [0]
+
+        def show(key: str, state: State, detail: str = "", progress: float | None = None) -> None:
+            if progress is not None:
+                bar.update(int(progress * 100) - shown[0])
+                shown[0] = int(progress * 100)
+
+        engine.set_status = show  # type: ignore[method-assign]
+        try:
+            _, version = train_intent(engine, services, IntentModelRegistry(settings.models_dir / "intent"), csv=csv)
+        except LabeledDataError as exc:
+            typer.echo(f"Error: {exc}. The active model was not changed.", err=True)
+            raise typer.Exit(2) from exc
+    typer.echo(f"Trained and activated intent model {version}")
+
+
 @bench_cli.command("kpi")
 def bench_kpi(tickets: Annotated[int, typer.Option("--tickets")] = 100_000, as_json: JsonFlag = False) -> None:
     """Time every dashboard query on a temporary database of N tickets."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 from sqlmodel import col, select
@@ -11,8 +12,9 @@ from engine.app import Engine, Services, State
 from engine.assist import draft_ticket
 from engine.config import DEMO_DATA_DIR
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
-from engine.nlp.intent import IntentClassifier
-from engine.nlp.intent_registry import IntentModelRegistry, training_data_hash
+from engine.nlp.intent import UNKNOWN, IntentClassifier
+from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate
+from engine.nlp.labeled_csv import read_labeled_csv
 from engine.routing.service import routing_for
 from engine.store.models import Route, Ticket, TicketStatus
 from engine.triage import TriageModels, pending_ticket_ids, triage_tickets
@@ -84,24 +86,28 @@ def load_intent(engine: Engine, services: Services) -> tuple[IntentClassifier, s
     return train_intent(engine, services, registry)
 
 
-def train_intent(engine: Engine, services: Services, registry: IntentModelRegistry) -> tuple[IntentClassifier, str]:
-    """Train on shipped labels plus confirmed tickets, save a new version and activate it."""
+def train_intent(
+    engine: Engine, services: Services, registry: IntentModelRegistry, *, csv: Path | None = None
+) -> tuple[IntentClassifier, str]:
+    """Train on shipped labels plus confirmed tickets (or a CSV), save a new version and activate it.
+
+    Out-of-scope detection is on: leave-intents-out runs during training set the "unknown" threshold.
+    """
     settings = engine.settings
-    texts, labels = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
-    with engine.session() as session:
-        more_texts, more_labels = confirmed_rows(session)
-    texts, labels = texts + more_texts, labels + more_labels
+    if csv is not None:
+        texts, labels = read_labeled_csv(csv)
+    else:
+        texts, labels = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
+        with engine.session() as session:
+            more_texts, more_labels = confirmed_rows(session)
+        texts, labels = texts + more_texts, labels + more_labels
 
     def progress(fraction: float, message: str) -> None:
         engine.set_status("intent", State.LOADING, message, progress=fraction)
 
     progress(0.0, f"embedding {len(texts)} training texts")
     vectors = services.embedder.encode(texts)
-    model = IntentClassifier()
-    metrics = model.fit(texts, labels, vectors, progress=progress)
-    version = registry.save_version(model, metrics=metrics, data_hash=training_data_hash(texts, labels))
-    registry.activate(version)
-    return model, version
+    return train_and_activate(registry, texts, labels, vectors, oos_label=UNKNOWN, progress=progress)
 
 
 def step(engine: Engine) -> bool:
