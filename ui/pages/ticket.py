@@ -283,7 +283,10 @@ class TicketScreen:
                 ui.label(t.intent or "not triaged yet").classes("text-lg font-semibold").mark("intent")
                 if t.needs_review and t.intent:
                     ui.badge("needs human review", color="warning").props("text-color=black").mark("needs-review")
-            confidence_bar(t.intent_confidence, self.threshold)
+            if t.intent == "unknown":
+                ui.label("Outside the intents the model knows: a person decides.").classes("text-sm cd-muted")
+            else:
+                confidence_bar(t.intent_confidence, self.threshold)
             latest = self.view.triage[-1] if self.view.triage else None
             if latest is not None and latest.alternatives:
                 alternatives = ", ".join(f"{a['label']} {a['p']:.0%}" for a in latest.alternatives[1:3])
