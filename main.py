@@ -145,6 +145,33 @@ def train_intent_command(
     typer.echo(f"Trained and activated intent model {version}")
 
 
+@cli.command("replay")
+def replay_command(
+    tickets: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    train: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    auto_intents: Annotated[str, typer.Option("--auto-intents")] = "all",
+    as_json: JsonFlag = False,
+) -> None:
+    """Train on TRAIN, push every ticket of TICKETS through ingest, triage and routing (actions in dry run)."""
+    from engine.bench.replay import run
+
+    _setup_logging()
+    _emit(run(tickets=tickets, train=train, auto_intents=auto_intents), as_json)
+
+
+@bench_cli.command("learning")
+def bench_learning(
+    train: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    test: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    as_json: JsonFlag = False,
+) -> None:
+    """Start from 10 % of TRAIN, replay the rest with simulated agent corrections, retrain every 500."""
+    from engine.bench.learning import run
+
+    _setup_logging()
+    _emit(run(train=train, test=test), as_json)
+
+
 @bench_cli.command("kpi")
 def bench_kpi(tickets: Annotated[int, typer.Option("--tickets")] = 100_000, as_json: JsonFlag = False) -> None:
     """Time every dashboard query on a temporary database of N tickets."""

@@ -16,7 +16,7 @@ from engine.nlp.intent import UNKNOWN, IntentClassifier
 from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate
 from engine.nlp.labeled_csv import read_labeled_csv
 from engine.routing.service import routing_for
-from engine.store.models import Route, Ticket, TicketStatus
+from engine.store.models import Customer, Route, Ticket, TicketStatus
 from engine.triage import TriageModels, pending_ticket_ids, triage_tickets
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,8 @@ def draft_next(engine: Engine) -> bool:
     with engine.transaction() as session:
         query = (
             select(Ticket.id)
+            .join(Customer, col(Customer.id) == col(Ticket.customer_id))
+            .where(col(Customer.ai_drafts_opt_out).is_(False))
             .where(col(Ticket.drafted_at).is_(None), col(Ticket.triaged_at).is_not(None))
             .where(col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.ESCALATED]))
             .order_by(col(Ticket.priority).desc())
