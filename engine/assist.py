@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 from sqlmodel import Session, col, select
@@ -13,6 +13,7 @@ from engine.drafting.drafter import Drafter, DraftResult
 from engine.drafting.sources import Source, sources_from_hits
 from engine.ingest.attachments import extracted_texts
 from engine.knowledge.knowledge_base import KnowledgeBase
+from engine.privacy.redaction import redact, restore
 from engine.store.models import Customer, Direction, Draft, Message, Ticket, utcnow
 from engine.triage import customer_text
 
@@ -46,18 +47,23 @@ def draft_ticket(
             select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id))
         )
     )
-    question = customer_text(messages, extracted_texts(session, [m.id for m in messages if m.id is not None]))
-    latest = next((m.body for m in reversed(messages) if m.direction == Direction.INBOUND), question)
-    conversation = [("customer" if m.direction == Direction.INBOUND else "agent", m.body) for m in messages]
+    question = redact(customer_text(messages, extracted_texts(session, [m.id for m in messages if m.id is not None])))
+    latest_raw = next((m.body for m in reversed(messages) if m.direction == Direction.INBOUND), "")
+    latest = redact(latest_raw) if latest_raw else question
+    roles = {Direction.INBOUND: "customer", Direction.OUTBOUND: "agent"}
+    conversation = [(roles.get(Direction(m.direction), "agent"), redact(m.body).text) for m in messages]
     remember = customer is not None and not customer.ai_drafts_opt_out
+    earlier = [redact(subject).text for subject in _earlier_tickets(session, ticket)] if remember else []
     result = drafter.draft(
-        customer_message=latest,
-        sources=sources_for(kb, question, vector, k),
+        customer_message=latest.text,
+        sources=sources_for(kb, question.text, vector, k),
         conversation=conversation[:-1],
-        earlier_tickets=_earlier_tickets(session, ticket) if remember else [],
+        earlier_tickets=earlier,
         customer_name=customer.name.split()[0] if customer else None,
         on_token=on_token,
     )
+    # the model saw placeholders; the reply the agent sends carries the customer's own values again
+    result = replace(result, text=restore(result.text, latest.spans + question.spans))
     draft = _draft_row(ticket_id, result)
     session.add(draft)
     ticket.drafted_at = utcnow()

@@ -13,6 +13,7 @@ from engine.ingest.attachments import extracted_texts
 from engine.nlp.embedder import Embedder
 from engine.nlp.intent import IntentClassifier, IntentPrediction
 from engine.nlp.sentiment import SentimentScore, SentimentScorer, frustration_rising
+from engine.privacy.redaction import redact
 from engine.store.models import Direction, Message, Ticket, TriageResult, utcnow
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,14 @@ def triage_tickets(
         return {}
     threads = {t.id: _messages(session, t) for t in tickets}
     attachments = extracted_texts(session, [m.id for thread in threads.values() for m in thread if m.id is not None])
-    ticket_texts = [customer_text(threads[t.id], attachments) for t in tickets]
+    # PII never reaches a model: every text is redacted to typed placeholders first
+    ticket_texts = [redact(customer_text(threads[t.id], attachments)).text for t in tickets]
     inbound = [(t, m) for t in tickets for m in threads[t.id] if m.direction == Direction.INBOUND]
-    ticket_vectors, message_vectors = _embed_once(models.embedder, ticket_texts, [m.body for _, m in inbound])
+    message_texts = [redact(m.body).text for _, m in inbound]
+    ticket_vectors, message_vectors = _embed_once(models.embedder, ticket_texts, message_texts)
     intents = models.intent.predict(ticket_texts, ticket_vectors)
     prior_counts = _prior_counts(inbound)
-    sentiments = models.sentiment.score([m.body for _, m in inbound], message_vectors, prior_inbound_count=prior_counts)
+    sentiments = models.sentiment.score(message_texts, message_vectors, prior_inbound_count=prior_counts)
     by_ticket: dict[int, list[tuple[Message, SentimentScore]]] = {}
     for (ticket, message), score in zip(inbound, sentiments, strict=True):
         assert ticket.id is not None

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from engine.demo.seed import bitext_requests, split_queue_and_training
+from engine.privacy.redaction import redact
 from engine.store.models import Direction, Feedback, FeedbackKind, Message, Ticket
 
 
@@ -24,7 +25,7 @@ def demo_training_rows(data_dir: Path, queue_count: int, per_intent: int = 0) ->
                 taken[row.intent] += 1
                 kept.append(row)
         rows = kept
-    return [r.text for r in rows], [r.intent or "" for r in rows]
+    return [redact(r.text).text for r in rows], [r.intent or "" for r in rows]
 
 
 def confirmed_rows(session: Session) -> tuple[list[str], list[str]]:
@@ -48,6 +49,6 @@ def confirmed_rows(session: Session) -> tuple[list[str], list[str]]:
             .order_by(col(Message.created_at))
         ).first()
         if first and session.get(Ticket, ticket_id) is not None:
-            texts.append(first)
+            texts.append(redact(first).text)
             out.append(intent)
     return texts, out
