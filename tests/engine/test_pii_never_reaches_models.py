@@ -35,9 +35,8 @@ class RecordingEmbedder(HashingEmbedder):
 
 class RecordingDrafter(FakeDrafter):
     def __init__(self) -> None:
-        super().__init__(
-            reply="Refunds go back to the card within 5 days [1]. Refunds go back to the card [1]. I will email [EMAIL_1]."
-        )
+        reply = "Refunds go back to the card within 5 days [1]. Refunds go to the card [1]. I will email [EMAIL_1]."
+        super().__init__(reply=reply)
         self.seen: list[str] = []
 
     def draft(self, *, customer_message: str, sources: list[Source], **kw: object) -> DraftResult:  # type: ignore[override]
