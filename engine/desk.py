@@ -15,7 +15,7 @@ from engine.assist import draft_ticket
 from engine.feedback.capture import latest_draft, override_intent, reject_draft, send_reply
 from engine.ingest.attachments import ticket_attachments
 from engine.nlp.sentiment import frustration_rising
-from engine.routing.auto_resolve import record_outcome
+from engine.routing.auto_resolve import one_at_a_time, record_outcome
 from engine.store.attachment_models import Attachment
 from engine.store.models import (
     Customer,
@@ -217,7 +217,7 @@ def intent_labels(engine: Engine) -> list[str]:
 
 def approve_or_edit(engine: Engine, ticket_id: int, draft_id: int | None, text: str, *, agent: str) -> Feedback:
     """Send the reply; stored as approve when it equals the draft, edit otherwise."""
-    with engine.transaction() as session:
+    with one_at_a_time(ticket_id), engine.transaction() as session:  # a double click sends one reply
         feedback = send_reply(session, ticket_id=ticket_id, draft_id=draft_id, text=text, agent=agent)
         ticket = session.get(Ticket, ticket_id)
         if ticket is not None:

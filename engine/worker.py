@@ -156,12 +156,16 @@ def draft_next(engine: Engine) -> bool:
         ticket_id = session.exec(query).first()
         if ticket_id is None:
             return False
-        draft_ticket(
+        draft = draft_ticket(
             session,
             ticket_id,
             kb=services.kb,
             drafter=services.drafter,
             vector=services.vectors.get(ticket_id),
             k=engine.settings.retrieval_k,
+        )
+        # an auto-resolved ticket that needed a draft is answered now (no-op for any other ticket)
+        routing_for(engine).auto_resolve(
+            session, ticket_id, draft=draft, vector=services.vectors.get(ticket_id), similar=services.similar
         )
     return True
