@@ -88,9 +88,9 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 def imap_server() -> Iterator[dict[str, Any]]:
     """A private Dovecot on a loopback port with one passwd-file user and a temp maildir."""
     if shutil.which("dovecot") is None:
-        pytest.skip("Debian's dovecot-imapd is not installed (apt-get install -y dovecot-imapd)")
+        pytest.fail("Debian's dovecot-imapd is not installed (apt-get install -y dovecot-imapd)")
     if os.geteuid() != 0:
-        pytest.skip("a private Dovecot must start as root to drop to its service users")
+        pytest.fail("a private Dovecot must start as root to drop to its service users")
     root = Path(tempfile.mkdtemp(prefix="caredesk-dovecot-"))  # outside pytest's 0700 tmp: Dovecot's users read it
     port = free_port()
     root.chmod(0o755)
