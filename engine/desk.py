@@ -11,7 +11,6 @@ from typing import Any
 from sqlmodel import col, func, select
 
 from engine.app import Engine
-from engine.assist import draft_ticket
 from engine.feedback.capture import latest_draft, override_intent, reject_draft, send_reply
 from engine.ingest.attachments import ticket_attachments
 from engine.nlp.sentiment import frustration_rising
@@ -29,7 +28,8 @@ from engine.store.models import (
     TriageResult,
     utcnow,
 )
-from engine.triage import TriageModels, triage_tickets
+from engine.triage import triage_tickets
+from engine.worker import draft_with, triage_models
 
 log = logging.getLogger(__name__)
 
@@ -188,23 +188,8 @@ def draft_now(engine: Engine, ticket_id: int, on_token: Callable[[str], None] | 
         if ticket is None:
             raise LookupError(f"ticket {ticket_id} does not exist")
         if ticket.triaged_at is None or ticket_id not in services.vectors:
-            models = TriageModels(
-                services.embedder,
-                services.intent,
-                services.intent_version,
-                services.sentiment,
-                engine.settings.review_threshold,
-            )
-            services.vectors.update(triage_tickets(session, [ticket_id], models))
-        draft = draft_ticket(
-            session,
-            ticket_id,
-            kb=services.kb,
-            drafter=services.drafter,
-            vector=services.vectors.get(ticket_id),
-            k=engine.settings.retrieval_k,
-            on_token=on_token,
-        )
+            services.vectors.update(triage_tickets(session, [ticket_id], triage_models(engine, services)))
+        draft = draft_with(engine, services, session, ticket_id, on_token)
     engine.changed()
     return draft
 

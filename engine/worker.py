@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from engine.app import Engine, Services, State
 from engine.assist import draft_ticket
@@ -16,7 +17,7 @@ from engine.nlp.intent import UNKNOWN, IntentClassifier
 from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate
 from engine.nlp.labeled_csv import read_labeled_csv
 from engine.routing.service import routing_for
-from engine.store.models import Customer, Route, Ticket, TicketStatus
+from engine.store.models import Customer, Draft, Route, Ticket, TicketStatus
 from engine.triage import TriageModels, pending_ticket_ids, triage_tickets
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,34 @@ def train_intent(
     return train_and_activate(registry, texts, labels, vectors, oos_label=UNKNOWN, progress=progress)
 
 
+def triage_models(engine: Engine, services: Services) -> TriageModels:
+    """The loaded models triage uses, with the current review threshold."""
+    assert services.intent is not None and services.sentiment is not None
+    return TriageModels(
+        services.embedder,
+        services.intent,
+        services.intent_version,
+        services.sentiment,
+        engine.settings.review_threshold,
+    )
+
+
+def draft_with(
+    engine: Engine, services: Services, session: Session, ticket_id: int, on_token: Callable[[str], None] | None = None
+) -> Draft:
+    """Draft a ticket with the loaded knowledge base and drafter, reusing its triage embedding."""
+    assert services.kb is not None and services.drafter is not None
+    return draft_ticket(
+        session,
+        ticket_id,
+        kb=services.kb,
+        drafter=services.drafter,
+        vector=services.vectors.get(ticket_id),
+        k=engine.settings.retrieval_k,
+        on_token=on_token,
+    )
+
+
 def step(engine: Engine) -> bool:
     """One unit of background work; False when there was nothing to do."""
     services = engine.services
@@ -118,14 +147,7 @@ def step(engine: Engine) -> bool:
     with engine.transaction() as session:
         ids = pending_ticket_ids(session, TRIAGE_BATCH)
         if ids:
-            models = TriageModels(
-                services.embedder,
-                services.intent,
-                services.intent_version,
-                services.sentiment,
-                engine.settings.review_threshold,
-            )
-            vectors = triage_tickets(session, ids, models)
+            vectors = triage_tickets(session, ids, triage_models(engine, services))
             services.vectors.update(vectors)
             routing = routing_for(engine)
             for ticket_id, decision in routing.route(session, ids).items():
@@ -156,14 +178,7 @@ def draft_next(engine: Engine) -> bool:
         ticket_id = session.exec(query).first()
         if ticket_id is None:
             return False
-        draft = draft_ticket(
-            session,
-            ticket_id,
-            kb=services.kb,
-            drafter=services.drafter,
-            vector=services.vectors.get(ticket_id),
-            k=engine.settings.retrieval_k,
-        )
+        draft = draft_with(engine, services, session, ticket_id)
         # an auto-resolved ticket that needed a draft is answered now (no-op for any other ticket)
         routing_for(engine).auto_resolve(
             session, ticket_id, draft=draft, vector=services.vectors.get(ticket_id), similar=services.similar
