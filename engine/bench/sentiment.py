@@ -59,7 +59,7 @@ def run(*, train: Path, test: Path) -> dict[str, Any]:
     default_scores = SentimentScorer.default(embedder).score(test_texts, vectors)
     return {
         **_quality(gold, [s.label for s in scores]),
-        "train_seconds": round(train_seconds, 1),
+        "train_seconds": round(train_seconds, 3),
         "predict_per_second": round(len(test_texts) / predict_seconds, 1),
         "score_only_per_second": round(len(test_texts) / score_only_seconds, 1),
         "train_examples": len(train_texts),
