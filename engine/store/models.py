@@ -54,6 +54,7 @@ class FeedbackKind(StrEnum):
     EDIT = "edit"
     REJECT = "reject"
     OVERRIDE_INTENT = "override_intent"
+    REOPEN = "reopen"  # a resolved ticket opened again (agent, or the customer wrote again): the resolution did not hold
 
 
 class Customer(SQLModel, table=True):
