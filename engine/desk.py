@@ -11,9 +11,12 @@ from typing import Any
 from sqlmodel import col, func, select
 
 from engine.app import Engine
-from engine.feedback.capture import latest_draft, override_intent, reject_draft, send_reply
+from engine.feedback.capture import FeedbackError, latest_draft, override_intent, reject_draft, send_reply
+from engine.feedback.reopen import reopen_ticket
 from engine.ingest.attachments import ticket_attachments
 from engine.nlp.sentiment import frustration_rising
+from engine.privacy import audit
+from engine.privacy.redaction import redact
 from engine.routing.auto_resolve import one_at_a_time, record_outcome
 from engine.store.attachment_models import Attachment
 from engine.store.models import (
@@ -225,6 +228,30 @@ def change_intent(engine: Engine, ticket_id: int, intent: str, *, agent: str) ->
     """Store an intent correction."""
     with engine.transaction() as session:
         return override_intent(session, ticket_id=ticket_id, new_intent=intent, agent=agent)
+
+
+def reopen(engine: Engine, ticket_id: int, reason: str, *, agent: str) -> Feedback:
+    """Put a resolved ticket back in the queue; the reason is stored as feedback."""
+    with engine.transaction() as session:
+        feedback = reopen_ticket(session, ticket_id=ticket_id, reason=reason, agent=agent)
+    engine.changed()
+    return feedback
+
+
+def reveal_message(engine: Engine, message_id: int, *, agent: str) -> str:
+    """The original text of a message whose personal data the page hides; every reveal is audited."""
+    with engine.transaction() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise FeedbackError(f"message {message_id} does not exist")
+        audit.append(
+            session,
+            actor=agent,
+            action="reveal_pii",
+            subject=f"ticket:{message.ticket_id}",
+            details={"message": message_id, "kinds": sorted({span.kind.name for span in redact(message.body).spans})},
+        )
+        return message.body
 
 
 def age_text(created_at: datetime, now: datetime | None = None) -> str:

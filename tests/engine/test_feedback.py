@@ -6,6 +6,7 @@ import pytest
 from sqlmodel import Session, select
 
 from engine.feedback.capture import FeedbackError, edit_distance, override_intent, reject_draft, send_reply
+from engine.feedback.reopen import reopen_ticket
 from engine.ingest.intake import InboundMessage, intake
 from engine.store.models import Draft, Feedback, Message, Ticket
 
@@ -72,3 +73,18 @@ def test_reject_needs_a_reason_and_override_stores_a_correction(session: Session
     correction = override_intent(session, ticket_id=ticket_id, new_intent="check_refund_policy", agent="ann")
     assert (correction.old_intent, correction.new_intent) == ("get_refund", "check_refund_policy")
     assert session.exec(select(Feedback).where(Feedback.kind == "override_intent")).one().ticket_id == ticket_id
+
+
+def test_only_a_resolved_ticket_reopens_and_the_reopen_is_stored_with_its_reason(
+    session: Session, drafted: tuple[int, int]
+) -> None:
+    ticket_id, draft_id = drafted
+    with pytest.raises(FeedbackError, match="only a resolved ticket"):
+        reopen_ticket(session, ticket_id=ticket_id, reason="not fixed", agent="ann")
+    send_reply(session, ticket_id=ticket_id, draft_id=draft_id, text="Hi Bo, returns are free [1].", agent="ann")
+    with pytest.raises(FeedbackError, match="say why"):
+        reopen_ticket(session, ticket_id=ticket_id, reason="  ", agent="ann")
+    feedback = reopen_ticket(session, ticket_id=ticket_id, reason="the label never came", agent="ann")
+    ticket = session.get(Ticket, ticket_id)
+    assert ticket is not None and ticket.status == "open" and ticket.resolved_at is None
+    assert (feedback.kind, feedback.reason, feedback.old_intent) == ("reopen", "the label never came", "get_refund")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 from nicegui.testing import User
 from sqlmodel import col, select
 
-from engine.store.models import Draft, Feedback, Ticket
+from engine.routing.actions.runner import EXECUTED
+from engine.store.account_models import User as StaffUser
+from engine.store.audit_models import AuditEntry
+from engine.store.models import Direction, Draft, Feedback, Message, Ticket
 from tests.ui.conftest import sign_in, wait_for_async
 from ui.state import engine
 
@@ -91,3 +95,88 @@ async def test_unknown_ticket_says_so(user: User) -> None:
     await sign_in(user)
     await user.open("/ticket/999999")
     await user.should_see("Ticket 999999 does not exist.")
+
+
+def resolved_ticket() -> Ticket:
+    with engine().session() as s:
+        ticket = s.exec(select(Ticket).where(Ticket.status == "resolved").order_by(col(Ticket.id))).first()
+    assert ticket is not None
+    return ticket
+
+
+def audit_rows(action: str) -> list[AuditEntry]:
+    with engine().session() as s:
+        return list(s.exec(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+async def test_reopening_a_resolved_ticket_asks_why_and_puts_it_back_in_the_queue(user: User) -> None:
+    await sign_in(user)
+    await user.open("/")
+    await wait_for_async(lambda: engine().ready, what="the models")
+    ticket = resolved_ticket()
+    await user.open(f"/ticket/{ticket.id}")
+    user.find(marker="reopen").click()
+    user.find(marker="confirm-reopen").click()
+    await user.should_see("say why the ticket is reopened")
+    user.find(marker="reopen-reason").type("the refund never arrived")
+    user.find(marker="confirm-reopen").click()
+    await user.should_see("back in the queue")
+    with engine().session() as s:
+        assert s.get(Ticket, ticket.id).status == "open"  # type: ignore[union-attr]
+        feedback = s.exec(select(Feedback).where(Feedback.ticket_id == ticket.id, Feedback.kind == "reopen")).one()
+    assert (feedback.reason, feedback.agent) == ("the refund never arrived", "supervisor")
+    assert [row.subject for row in audit_rows("ticket_reopened")] == [f"ticket:{ticket.id}"]
+
+
+async def test_personal_data_stays_hidden_until_an_agent_reveals_it_and_the_reveal_is_audited(user: User) -> None:
+    await sign_in(user)
+    await user.open("/")
+    await wait_for_async(lambda: engine().ready, what="the models")
+    ticket = first_open_ticket()
+    with engine().transaction() as s:
+        message = Message(
+            ticket_id=ticket.id or 0,
+            direction=Direction.INBOUND,
+            author="Customer",
+            body="Please write to jane.roe@example.org or call +44 20 7946 0958 instead.",
+        )
+        s.add(message)
+        s.flush()
+        message_id = message.id
+    await user.open(f"/ticket/{ticket.id}")
+    await user.should_see("Please write to [EMAIL_1] or call [PHONE_1] instead.")
+    await user.should_not_see("jane.roe@example.org")
+    assert audit_rows("reveal_pii") == []
+    user.find(marker=f"reveal-{message_id}").click()
+    await user.should_see("Please write to jane.roe@example.org or call +44 20 7946 0958 instead.")
+    [row] = audit_rows("reveal_pii")
+    assert (row.actor, row.subject, row.details["kinds"]) == ("supervisor", f"ticket:{ticket.id}", ["EMAIL", "PHONE"])
+
+
+async def test_a_sensitive_action_runs_only_with_a_fresh_authenticator_code(user: User) -> None:
+    await sign_in(user)  # a supervisor: may approve sensitive actions, with a second factor
+    await user.open("/")
+    await wait_for_async(lambda: engine().ready, what="the models")
+    ticket = first_open_ticket()
+    await user.open(f"/ticket/{ticket.id}")
+    user.find(marker="action-choice").elements.pop().set_value("password_reset")
+    user.find(marker="action-execute").click()
+    await user.should_see(marker="step-up-code")
+    user.find(marker="confirm").click()
+    await user.should_see("set up an authenticator app first")  # no second factor yet: nothing runs
+
+    secret = pyotp.random_base32()
+    with engine().transaction() as s:
+        s.exec(select(StaffUser).where(StaffUser.username == "supervisor")).one().totp_secret = secret
+    user.find(marker="step-up-code").type("000000")
+    user.find(marker="confirm").click()
+    await wait_for_async(lambda: bool(audit_rows("step_up_failed")), 30, "the refused code")
+    await user.should_see("That code is not valid")
+    assert audit_rows(EXECUTED) == []
+
+    code = user.find(marker="step-up-code").elements.pop()
+    code.set_value(pyotp.TOTP(secret).now())
+    user.find(marker="confirm").click()
+    await wait_for_async(lambda: bool(audit_rows("step_up")), 30, "the step-up")
+    assert audit_rows("step_up")[0].details == {"for": "action:password_reset"}
+    await wait_for_async(lambda: bool(user.find(marker="action-result").elements.pop().text), 30, "the result")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nicegui import events, run, ui
@@ -17,10 +18,13 @@ from engine.desk import (
     draft_now,
     intent_labels,
     reject,
+    reopen,
+    reveal_message,
     ticket_view,
 )
 from engine.feedback.capture import FeedbackError
-from engine.store.models import Direction
+from engine.privacy.redaction import redact
+from engine.store.models import Direction, Message
 from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
 from ui.components.draft_panel import draft_check, source_cards
 from ui.components.routing_panel import routing_panel
@@ -51,6 +55,28 @@ def ticket_page(ticket_id: int) -> None:
             ui.button("Back to the queue", on_click=lambda: ui.navigate.to("/"))
             return
         TicketScreen(view).build()
+
+
+def reason_dialog(question: str, placeholder: str, button: str, marker: str, action: Callable[[str], str]) -> None:
+    """Ask for a reason, then run `action` with it and notify its text (a FeedbackError as a warning)."""
+    with ui.dialog() as dialog, ui.card().classes("w-96"):
+        ui.label(question).classes("font-semibold")
+        reason = ui.input("Reason", placeholder=placeholder).props("autofocus").classes("w-full")
+        reason.mark(f"{marker}-reason")
+
+        def confirm() -> None:
+            try:
+                done = action(reason.value or "")
+            except FeedbackError as exc:
+                ui.notify(str(exc), type="warning")
+                return
+            dialog.close()
+            ui.notify(done, type="info")
+
+        with ui.row():
+            ui.button(button, on_click=confirm).props("color=negative").mark(f"confirm-{marker}")
+            ui.button("Cancel", on_click=dialog.close).props("flat")
+    dialog.open()
 
 
 class TicketScreen:
@@ -93,6 +119,8 @@ class TicketScreen:
             ui.icon(CHANNEL_ICONS.get(t.channel, "help")).classes("text-2xl text-primary")
             ui.label(t.subject).classes("text-xl font-semibold cd-text").mark("subject")
             status_badge(t.status)
+            if t.status == "resolved":
+                ui.button("Reopen", icon="undo", on_click=self.ask_reopen).props("outline dense").mark("reopen")
             if self.view.frustration_rising:
                 ui.badge("frustration rising", color="negative").classes("text-sm px-2 py-1").mark("frustration")
             ui.space()
@@ -110,12 +138,31 @@ class TicketScreen:
                     inbound = message.direction == Direction.INBOUND
                     with ui.column().classes("w-full gap-0 " + ("items-start" if inbound else "items-end")):
                         ui.label(f"{message.author} · {message.created_at:%d %b %H:%M}").classes("cd-muted text-xs")
-                        ui.label(message.body).classes("cd-bubble " + ("cd-bubble-in" if inbound else "cd-bubble-out"))
+                        self.message_text(message, "cd-bubble " + ("cd-bubble-in" if inbound else "cd-bubble-out"))
                         for attachment in self.view.attachments.get(message.id or 0, []):
                             with ui.row().classes("items-center gap-1 text-sm"):
                                 ui.icon("attach_file")
                                 label = f"{attachment.filename} ({attachment.size // 1024 + 1} kB)"
                                 ui.link(label, f"/attachments/{attachment.id}")
+
+    def message_text(self, message: Message, classes: str) -> None:
+        """The message with its personal data hidden behind placeholders; "Show original" reveals it (audited)."""
+        redaction = redact(message.body)
+        bubble = ui.label(redaction.text).classes(classes).mark(f"message-{message.id}")
+        if not redaction.found:
+            return
+
+        async def reveal() -> None:
+            bubble.text = await run.io_bound(reveal_message, engine(), message.id or 0, agent=self.agent)
+            button.delete()
+
+        kinds = ", ".join(sorted({span.kind.name.lower() for span in redaction.spans}))
+        button = (
+            ui.button("Show original", icon="visibility", on_click=reveal)
+            .props("flat dense size=sm no-caps")
+            .tooltip(f"Hidden: {kinds}. Revealing is recorded in the audit log.")
+            .mark(f"reveal-{message.id}")
+        )
 
     # ---- draft ----------------------------------------------------------------------------------------------------
     @ui.refreshable_method
@@ -242,29 +289,20 @@ class TicketScreen:
         ui.navigate.to(f"/ticket/{self.ticket_id}")
 
     def ask_reject(self) -> None:
-        with ui.dialog() as dialog, ui.card().classes("w-96"):
-            ui.label("Why is this draft wrong?").classes("font-semibold")
-            reason = (
-                ui.input("Reason", placeholder="e.g. cites the wrong policy")
-                .props("autofocus")
-                .classes("w-full")
-                .mark("reject-reason")
-            )
+        def do(reason: str) -> str:
+            draft_id = self.view.draft.id if self.view.draft else None
+            reject(engine(), self.ticket_id, draft_id, reason, agent=self.agent)
+            return "Draft rejected; write the reply yourself or regenerate"
 
-            def confirm() -> None:
-                try:
-                    draft_id = self.view.draft.id if self.view.draft else None
-                    reject(engine(), self.ticket_id, draft_id, reason.value or "", agent=self.agent)
-                except FeedbackError as exc:
-                    ui.notify(str(exc), type="warning")
-                    return
-                dialog.close()
-                ui.notify("Draft rejected; write the reply yourself or regenerate", type="info")
+        reason_dialog("Why is this draft wrong?", "e.g. cites the wrong policy", "Reject draft", "reject", do)
 
-            with ui.row():
-                ui.button("Reject draft", on_click=confirm).props("color=negative").mark("confirm-reject")
-                ui.button("Cancel", on_click=dialog.close).props("flat")
-        dialog.open()
+    def ask_reopen(self) -> None:
+        def do(reason: str) -> str:
+            reopen(engine(), self.ticket_id, reason, agent=self.agent)
+            ui.navigate.to(f"/ticket/{self.ticket_id}")
+            return "Ticket reopened: it is back in the queue"
+
+        reason_dialog("Why does this ticket need more work?", "e.g. the refund did not arrive", "Reopen", "reopen", do)
 
     async def on_key(self, e: events.KeyEventArguments) -> None:
         if not e.action.keydown:
