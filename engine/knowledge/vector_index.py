@@ -179,7 +179,13 @@ class VectorIndex:
                 self._ids[row], self._vectors[row] = moved, self._vectors[last]
                 self._row[moved] = row
             if self._graph is not None:
-                self._graph.mark_deleted(item_id)
+                self._scrub_from_graph(item_id)
+
+    def _scrub_from_graph(self, item_id: int) -> None:
+        """Hide an id from graph search and overwrite its stored vector (an erased customer leaves no embedding)."""
+        noise = np.random.default_rng().standard_normal((1, self.dim)).astype(np.float32)
+        self._graph.add_items(noise / np.linalg.norm(noise), np.asarray([item_id]), num_threads=1)
+        self._graph.mark_deleted(item_id)
 
     def _reserve(self, size: int) -> None:
         if size <= len(self._ids):

@@ -265,6 +265,23 @@ def test_vector_index_graph_matches_exact_search_and_grows(tmp_path: Path) -> No
     assert not set(graph.search(vectors[:100], 5)[0].ravel().tolist()) & set(range(100))
 
 
+def test_a_removed_vector_is_gone_from_every_index_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(200, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex(tmp_path / "graph", 32, exact_below=50)
+    index.add(range(200), vectors)
+    index.save()
+    files = [f for f in index.files if f.exists()]
+    assert any(vectors[7].tobytes() in f.read_bytes() for f in files)  # the check below can fail
+
+    index.remove([7])
+    index.save()
+
+    assert not any(vectors[7].tobytes() in f.read_bytes() for f in index.files if f.exists())
+    assert 7 not in VectorIndex(tmp_path / "graph", 32, exact_below=50).search(vectors[7], 5)[0].ravel().tolist()
+
+
 def test_similar_tickets_persist_exclude_and_forget(tmp_path: Path) -> None:
     embedder = HashingEmbedder()
     texts = ["where is my parcel it has not arrived", "my parcel never arrived where is it", "change my password"]
