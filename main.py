@@ -26,7 +26,10 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object as
 
 
 def _setup_logging() -> None:
+    from engine.privacy.log_redaction import install_log_redaction
+
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
 
 
 def _emit(result: dict[str, Any], as_json: bool) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from fastapi import HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from nicegui import app, ui
 
 from engine.accounts import ensure_demo_accounts, has_accounts, published_password_accounts
@@ -17,6 +18,7 @@ from engine.config import REPO_ROOT, Settings
 from engine.ingest.attachments import attachment_file
 from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
+from engine.privacy.log_redaction import install_log_redaction
 from ui.guard import guarded
 from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
 from ui.pages import settings as settings_page
@@ -59,18 +61,20 @@ def register(settings: Settings) -> Engine:
     return engine
 
 
-def download_attachment(attachment_id: int) -> FileResponse:
-    """The original file, always as a download so an HTML or SVG attachment never runs in the browser."""
+def download_attachment(attachment_id: int) -> Response:
+    """The original file, decrypted, always as a download so an HTML or SVG attachment never runs in the browser."""
     found = attachment_file(engine(), attachment_id)
     if found is None:
         raise HTTPException(status_code=404, detail="no such attachment")
-    path, attachment = found
-    return FileResponse(path, filename=attachment.filename, media_type="application/octet-stream")
+    data, attachment = found
+    disposition = f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}"
+    return Response(data, media_type="application/octet-stream", headers={"Content-Disposition": disposition})
 
 
 def run_app(settings: Settings) -> None:
     """Serve CareDesk at http://{host}:{port}."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     engine = register(settings)
     check_bind_address(
         settings.host,

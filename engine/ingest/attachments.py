@@ -1,4 +1,4 @@
-"""Attachments: keep the original under the data dir, extract its text, and send the ticket back to triage."""
+"""Attachments: keep the original (encrypted) under the data dir, extract its text, and send the ticket to triage."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -17,6 +16,8 @@ from engine.config import Settings
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name
 from engine.ingest.extractors import ExtractionError, Limits, extract_text
 from engine.ingest.intake import IntakeResult
+from engine.privacy.crypto import DecryptionError
+from engine.privacy.file_crypto import read_decrypted, write_encrypted
 from engine.store.attachment_models import Attachment, AttachmentStatus
 from engine.store.models import Ticket, utcnow
 
@@ -44,7 +45,7 @@ def save_attachment(
     data: bytes,
     status: AttachmentStatus = AttachmentStatus.PENDING,
 ) -> Attachment:
-    """Store the original bytes (content-addressed under data_dir/attachments) and its Attachment row.
+    """Store the original bytes encrypted (content-addressed under data_dir/attachments) and its Attachment row.
 
     PENDING rows get their text extracted later; STORED ones are kept only (e.g. the raw e-mail).
     """
@@ -52,10 +53,7 @@ def save_attachment(
     relative = Path(ATTACHMENTS_DIR) / digest[:2] / digest
     target = settings.data_dir / relative
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f"{digest}.{uuid.uuid4().hex}.part")
-        partial.write_bytes(data)
-        partial.replace(target)
+        write_encrypted(target, data)
     attachment = Attachment(
         ticket_id=ticket_id,
         message_id=message_id,
@@ -91,14 +89,14 @@ def save_attachments(
     return ids
 
 
-def attachment_file(engine: Engine, attachment_id: int) -> tuple[Path, Attachment] | None:
-    """The stored original of an attachment and its row (for a download link), or None."""
+def attachment_file(engine: Engine, attachment_id: int) -> tuple[bytes, Attachment] | None:
+    """The original content of an attachment, decrypted, and its row (for a download link), or None."""
     with engine.session() as session:
         attachment = session.get(Attachment, attachment_id)
     if attachment is None:
         return None
     path = engine.settings.data_dir / attachment.path
-    return (path, attachment) if path.is_file() else None
+    return (read_decrypted(path, attachment.sha256), attachment) if path.is_file() else None
 
 
 def ticket_attachments(session: Session, ticket_id: int) -> list[Attachment]:
@@ -133,7 +131,8 @@ def process_attachment(engine: Engine, attachment_id: int) -> Attachment:
     try:
         if not path.is_file():
             raise ExtractionError(f"the stored original {attachment.path} is missing")
-        text = extract_text(path.read_bytes(), attachment.content_type, attachment.filename, _limits(engine))
+        data = _original(path, attachment)
+        text = extract_text(data, attachment.content_type, attachment.filename, _limits(engine))
     except ExtractionError as exc:
         _finish(engine, attachment_id, AttachmentStatus.FAILED, error=str(exc))
         raise
@@ -206,6 +205,13 @@ def _retriage(session: Session, ticket_id: int) -> None:
         ticket.triaged_at = None
         ticket.drafted_at = None
         session.add(ticket)
+
+
+def _original(path: Path, attachment: Attachment) -> bytes:
+    try:
+        return read_decrypted(path, attachment.sha256)
+    except DecryptionError as exc:
+        raise ExtractionError(f"the stored original {attachment.path} cannot be decrypted: {exc}") from exc
 
 
 def _limits(engine: Engine) -> Limits:

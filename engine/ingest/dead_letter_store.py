@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.store.models import DeadLetter
 
@@ -61,13 +61,10 @@ def record_dead_letter(
 ) -> DeadLetter:
     """Store a dead letter; with `unique`, an unresolved one with the same source and raw input is reused."""
     packed = pack_raw(raw)
-    if unique:
-        query = select(DeadLetter).where(
-            DeadLetter.source == source,
-            DeadLetter.raw == packed,
-            DeadLetter.resolved == False,  # noqa: E712
-        )
-        seen = session.exec(query).first()
+    if unique:  # the raw input is encrypted with a random IV: compare the source's open letters in Python
+        query = select(DeadLetter).where(DeadLetter.source == source, col(DeadLetter.resolved).is_(False))
+        query = query.order_by(col(DeadLetter.id))
+        seen = next((letter for letter in session.exec(query) if letter.raw == packed), None)
         if seen is not None:
             return seen
     letter = DeadLetter(source=source, raw=packed, error=error)

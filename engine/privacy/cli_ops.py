@@ -15,16 +15,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import select as core_select
-from sqlalchemy import update
-from sqlmodel import SQLModel, select
+from sqlmodel import col, select
 
 from engine.accounts import normalise_username, reset_totp, set_password
 from engine.app import Engine, build_engine
 from engine.config import Settings
 from engine.privacy import audit, crypto
 from engine.privacy.erasure import erase_customer, export_customer
+from engine.privacy.file_crypto import reencrypt
 from engine.store.account_models import User
+from engine.store.attachment_models import Attachment
 from engine.store.db import session_scope
+from engine.store.migrate import encrypted_columns, write_values
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +73,8 @@ def audit_verify(settings: Settings) -> tuple[bool, str]:
     )
 
 
-def _encrypted_columns() -> list[tuple[str, str]]:
-    return [
-        (table.name, column.name)
-        for table in SQLModel.metadata.sorted_tables
-        for column in table.columns
-        if isinstance(column.type, crypto.EncryptedText)
-    ]
-
-
 def rotate_key(settings: Settings) -> str:
-    """Put a new encryption key first and re-encrypt every encrypted column with it; describe what was done."""
+    """Put a new encryption key first and re-encrypt every encrypted column and attachment file; describe it."""
     engine = open_engine(settings)
     from_env = bool(os.environ.get(crypto.ENV_VAR, "").strip())
     if not from_env:  # with keys in the env var, the operator has put the new key first there already
@@ -91,14 +84,13 @@ def rotate_key(settings: Settings) -> str:
     done: list[str] = []
     with session_scope(engine.db) as session:
         connection = session.connection()
-        for table_name, column_name in _encrypted_columns():
-            table = SQLModel.metadata.tables[table_name]
+        for column in encrypted_columns():
+            table = column.table
             (pk,) = table.primary_key.columns
-            column = table.c[column_name]
-            rows = connection.execute(core_select(pk, column).where(column.is_not(None))).all()
-            for key, plaintext in rows:  # read with any key, written back under the newest
-                connection.execute(update(table).where(pk == key).values({column: plaintext}))
-            done.append(f"{len(rows)} {table_name}.{column_name}")
+            rows = connection.execute(core_select(pk, column).where(column.is_not(None), column != "")).all()
+            write_values(connection, column, rows)  # read with any key, written back under the newest
+            done.append(f"{len(rows)} {table.name}.{column.name}")
+        done.append(f"{_reencrypt_files(engine)} attachment files")
         audit.append(session, actor=_actor(), action="key_rotated", details={"reencrypted": done})
     where = crypto.ENV_VAR if from_env else settings.data_dir / crypto.KEY_FILE
     return (
@@ -106,6 +98,13 @@ def rotate_key(settings: Settings) -> str:
         f"readable (remove a compromised key now: no row uses it any more).\n"
         f"Re-encrypted: {', '.join(done) or 'nothing (no encrypted columns)'}."
     )
+
+
+def _reencrypt_files(engine: Engine) -> int:
+    """Re-encrypt every stored attachment original under the newest key (older plaintext files get encrypted)."""
+    with engine.session() as session:
+        files = dict(session.exec(select(Attachment.path, Attachment.sha256).order_by(col(Attachment.id))).all())
+    return sum(reencrypt(engine.settings.data_dir / path, sha256) for path, sha256 in files.items())
 
 
 def reset_account(settings: Settings, username: str, password: str) -> str:

@@ -13,7 +13,8 @@ and in a table::
 
     body: str = Field(sa_column=Column(EncryptedText, nullable=False))
 
-An encrypted column holds an opaque token: SQL can no longer filter, sort or full-text search on its content.
+An encrypted column holds an opaque token that differs on every write (random IV): SQL can no longer compare,
+filter, sort or search on its content, except `column == ""` (the empty string is stored as is).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 ENV_VAR = "CAREDESK_ENCRYPTION_KEY"
 KEY_FILE = "secret.key"
+TOKEN_PREFIX = "gAAAAA"  # version byte 0x80 and a timestamp below 2**36 s, base64: every token until the year 4147
+MIN_TOKEN_CHARS = 100  # url-safe base64 of 73 bytes: version, timestamp, IV, one AES block, HMAC
 
 
 class DecryptionError(Exception):
@@ -52,19 +55,34 @@ class Cipher:
 
     def encrypt(self, plaintext: str) -> str:
         """The Fernet token of `plaintext` under the newest key."""
-        return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
+        return self.encrypt_bytes(plaintext.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str) -> str:
         """The plaintext of `token`; DecryptionError when no configured key opens it."""
         try:
-            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
-        except (InvalidToken, UnicodeError) as exc:
-            raise DecryptionError("cannot decrypt: encrypted under a key that is not configured, or altered") from exc
+            return self.decrypt_bytes(token.encode("ascii")).decode("utf-8")
+        except UnicodeError as exc:
+            raise DecryptionError("cannot decrypt: not a token, or altered") from exc
 
     def rotate(self, token: str) -> str:
         """`token` re-encrypted under the newest key (run over stored rows after `rotate_key`)."""
+        return self.rotate_bytes(token.encode("ascii")).decode("ascii")
+
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """The Fernet token of `data` (e.g. a file's content) under the newest key."""
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        """The bytes sealed in `token`; DecryptionError when no configured key opens it."""
         try:
-            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise DecryptionError("cannot decrypt: encrypted under a key that is not configured, or altered") from exc
+
+    def rotate_bytes(self, token: bytes) -> bytes:
+        """`token` re-encrypted under the newest key."""
+        try:
+            return self._fernet.rotate(token)
         except InvalidToken as exc:
             raise DecryptionError("cannot re-encrypt: no configured key opens this value") from exc
 
@@ -143,13 +161,17 @@ def get_cipher() -> Cipher:
 
 
 class EncryptedText(TypeDecorator[str]):
-    """A text column stored as a Fernet token; reads give back the plaintext. None stays NULL."""
+    """A text column stored as a Fernet token; reads give back the plaintext.
+
+    None stays NULL and the empty string stays empty (so `column != ""` still filters in SQL; that a value is empty
+    is visible, nothing else is).
+    """
 
     impl = Text
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
-        return None if value is None else get_cipher().encrypt(value)
+        return value if not value else get_cipher().encrypt(value)
 
     def process_result_value(self, value: str | None, dialect: Any) -> str | None:
-        return None if value is None else get_cipher().decrypt(value)
+        return value if not value else get_cipher().decrypt(value)

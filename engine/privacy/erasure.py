@@ -42,6 +42,7 @@ from engine.ingest.dead_letter_store import unpack_raw
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import DIM
 from engine.privacy import audit
+from engine.privacy.file_crypto import read_decrypted
 from engine.store.attachment_models import Attachment
 from engine.store.audit_models import AuditEntry
 from engine.store.models import Customer, DeadLetter, Message, Ticket, utcnow
@@ -263,12 +264,18 @@ def compact_database(engine: Engine) -> list[str]:
 
 
 def _shared_fragments(session: Session, fragments: list[str]) -> set[str]:
-    """Fragments other customers' remaining messages also contain (not this customer's to erase)."""
-    shared = set()
-    for fragment in fragments:
-        others = select(func.count()).select_from(Message).where(col(Message.body).contains(fragment, autoescape=True))
-        if session.exec(others).one():
-            shared.add(fragment)
+    """Fragments other customers' remaining messages also contain (not this customer's to erase).
+
+    Bodies are encrypted, so SQL cannot search them: each remaining body is decrypted once and searched here.
+    """
+    pending, shared = set(fragments), set()
+    bodies = session.exec(select(Message.body).execution_options(yield_per=_IN_CHUNK))
+    for body in bodies:
+        if not pending:
+            break
+        found = {fragment for fragment in pending if fragment in body}
+        shared |= found
+        pending -= found
     return shared
 
 
@@ -362,7 +369,8 @@ def export_customer(engine: Engine, customer_id: int, *, actor: str = "system") 
         files = []
         for row in records.get("attachment", []):
             path = engine.settings.data_dir / row["path"]
-            content = base64.b64encode(path.read_bytes()).decode("ascii") if path.is_file() else None
+            original = read_decrypted(path, row["sha256"]) if path.is_file() else None
+            content = base64.b64encode(original).decode("ascii") if original is not None else None
             files.append({"attachment_id": row["id"], "filename": row["filename"], "content_base64": content})
         audit.append(session, actor=actor, action="export_customer", subject=f"customer:{customer_id}")
     similar = _similar_index(engine)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
+from engine.privacy.crypto import EncryptedText
 from engine.store.models import utcnow
 
 
@@ -27,7 +29,7 @@ class Attachment(SQLModel, table=True):
     sha256: str = Field(index=True)
     path: str  # relative to the data dir
     status: str = Field(default=AttachmentStatus.PENDING, index=True)
-    extracted_text: str = ""
+    extracted_text: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))
     error: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = None

@@ -1,13 +1,22 @@
-"""Bring a database from an older CareDesk schema up to date without losing rows."""
+"""Bring a database from an older CareDesk schema up to date without losing rows.
+
+Older databases also hold plaintext in columns that are encrypted now (message bodies, drafts, ...):
+`upgrade_schema` encrypts those values in place, once; tokens already there are left alone.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import bindparam, inspect, text
+from sqlalchemy import Text, and_, bindparam, func, inspect, not_, select, text, type_coerce, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.schema import Column
 from sqlmodel import SQLModel
+
+from engine.privacy.crypto import MIN_TOKEN_CHARS, TOKEN_PREFIX, EncryptedText
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +26,7 @@ class SchemaError(RuntimeError):
 
 
 def upgrade_schema(db: SAEngine) -> list[str]:
-    """Add the columns that newer tables have and the stored ones lack; returns what was added."""
+    """Add the columns newer tables have and the stored ones lack, encrypt legacy plaintext; returns what changed."""
     inspector = inspect(db)
     added: list[str] = []
     with db.begin() as connection:
@@ -36,7 +45,55 @@ def upgrade_schema(db: SAEngine) -> list[str]:
                 added.append(f"{table.name}.{column.name}")
     if added:
         log.warning("upgraded an older database schema: added %s", ", ".join(added))
-    return added
+    return added + encrypt_plaintext(db)
+
+
+def encrypted_columns() -> list[Column]:
+    """Every EncryptedText column of the schema."""
+    return [
+        column
+        for table in SQLModel.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, EncryptedText)
+    ]
+
+
+def write_values(connection: Connection, column: Column, rows: Sequence[Sequence[Any]], batch: int = 1000) -> None:
+    """Store each (primary key, plaintext) of `rows` in `column`, encrypted under the newest key."""
+    (pk,) = column.table.primary_key.columns
+    write = (
+        update(column.table).where(pk == bindparam("key")).values({column.name: bindparam("plain", type_=column.type)})
+    )
+    for start in range(0, len(rows), batch):
+        connection.execute(write, [{"key": key, "plain": plain} for key, plain in rows[start : start + batch]])
+
+
+def encrypt_plaintext(db: SAEngine) -> list[str]:
+    """Encrypt, in place, values of encrypted columns that are not Fernet tokens (written by an older version).
+
+    Needs the cipher (`set_cipher`). Idempotent: a value shaped like a token is left alone, so a second run finds
+    nothing. Returns one note per column it changed.
+    """
+    inspector = inspect(db)
+    notes: list[str] = []
+    for column in encrypted_columns():
+        table = column.table
+        if not inspector.has_table(table.name):
+            continue
+        (pk,) = table.primary_key.columns
+        stored = type_coerce(column, Text)  # the value as stored: no decryption
+        token_shaped = and_(
+            func.substr(stored, 1, len(TOKEN_PREFIX)) == TOKEN_PREFIX, func.length(stored) >= MIN_TOKEN_CHARS
+        )
+        query = select(pk, stored).where(stored.is_not(None), stored != "", not_(token_shaped))
+        with db.begin() as connection:
+            rows = connection.execute(query).all()
+            write_values(connection, column, rows)
+        if rows:
+            notes.append(f"encrypted {len(rows)} plaintext {table.name}.{column.name}")
+    if notes:
+        log.warning("encrypted values an older version stored in plaintext: %s", ", ".join(notes))
+    return notes
 
 
 def _add_column_sql(table: str, column: Column, db: SAEngine) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from engine.privacy.crypto import EncryptedText
+
 
 def utcnow() -> datetime:
     """Timezone-aware UTC now (SQLModel stores and returns aware UTC datetimes)."""
@@ -72,7 +74,7 @@ class Ticket(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
     channel: str = Field(default=Channel.EMAIL, index=True)
-    subject: str = ""
+    subject: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))  # customer's words
     status: str = Field(default=TicketStatus.NEW, index=True)
     external_id: str | None = Field(default=None, index=True, unique=True)
     intent: str | None = Field(default=None, index=True)
@@ -102,7 +104,7 @@ class Message(SQLModel, table=True):
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     direction: str = Direction.INBOUND
     author: str = ""
-    body: str
+    body: str = Field(sa_column=Column(EncryptedText, nullable=False))
     external_id: str | None = Field(default=None, index=True, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -127,7 +129,7 @@ class TriageResult(SQLModel, table=True):
 class Draft(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
-    text: str
+    text: str = Field(sa_column=Column(EncryptedText, nullable=False))  # the customer's own values are restored in it
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     sentence_support: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     confidence: float = 0.0
@@ -146,8 +148,8 @@ class Feedback(SQLModel, table=True):
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     draft_id: int | None = Field(default=None, foreign_key="draft.id")
     kind: str = Field(index=True)
-    draft_text: str = ""
-    final_text: str = ""
+    draft_text: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))
+    final_text: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))  # reply as sent
     edit_distance: int = 0
     old_intent: str | None = None
     new_intent: str | None = None
@@ -180,7 +182,7 @@ class Survey(SQLModel, table=True):
     token: str = Field(index=True, unique=True)
     csat: int | None = None  # 1-10
     ces: int | None = None  # 1-5, lower is less effort
-    comment: str = ""
+    comment: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))
     sent_at: datetime = Field(default_factory=utcnow)
     answered_at: datetime | None = Field(default=None, index=True)
 
@@ -188,7 +190,7 @@ class Survey(SQLModel, table=True):
 class DeadLetter(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(index=True)
-    raw: str
+    raw: str = Field(sa_column=Column(EncryptedText, nullable=False))
     error: str
     retries: int = 0
     resolved: bool = False
