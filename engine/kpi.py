@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import col
 
-from engine.kpi_filter import KpiFilter, KpiParams, as_utc, ensure_kpi_indexes
+from engine.kpi_filter import KpiFilter, KpiParams, as_utc, ensure_kpi_indexes, sla_modifier
 from engine.kpi_quality import (
     ConfidenceBin,
     ConfusionCell,
@@ -31,7 +31,17 @@ from engine.kpi_quality import (
     intent_quality,
     mean_confidence,
 )
-from engine.kpi_queries import DayRow, backlog, intent_bins, reviews, survey_sums, ticket_days
+from engine.kpi_queries import (
+    ROLLUPS,
+    DayRow,
+    checks,
+    confidence_counts,
+    intent_counts,
+    open_measures,
+    pairs,
+    ticket_days,
+)
+from engine.kpi_rollup import refresh_rollups
 from engine.kpi_series import (
     DayChannel,
     Funnel,
@@ -56,6 +66,7 @@ __all__ = [
     "ensure_kpi_indexes",
     "filter_options",
     "kpis",
+    "refresh",
     "sentiment_point",
 ]
 
@@ -168,51 +179,61 @@ class _Periods:
 
 
 def _period_kpis(connection: Connection, kpi_filter: KpiFilter, params: KpiParams, now: datetime) -> _Periods:
-    """The KPIs of the period and the previous one (four queries)."""
+    """The KPIs of the period and the previous one (three queries)."""
     bound = kpi_filter.bind(params, now)
     shape = kpi_filter.shape
     days = ticket_days(connection, shape, bound)
     previous_days = ticket_days(connection, shape, kpi_filter.previous().bind(params, now))
-    surveys = survey_sums(connection, shape, bound)
-    open_end, open_start = backlog(connection, shape, bound)
-    current = period_totals(days, surveys.get(True), open_end)
-    previous = period_totals(previous_days, surveys.get(False), open_start)
+    opened = open_measures(connection, shape, bound)
+    current = period_totals(days, opened[True])
+    previous = period_totals(previous_days, opened[False])
     return _Periods(kpis_from_totals(current, previous, params), days, current)
+
+
+def refresh(db: SAEngine, params: KpiParams | None = None) -> int:
+    """Rebuild the days of the rollups whose tickets changed (every day after a definition or SLA change)."""
+    with db.connect() as connection:
+        return refresh_rollups(connection, ROLLUPS, sla_modifier(params or KpiParams()))
 
 
 def kpis(
     db: SAEngine, kpi_filter: KpiFilter, *, params: KpiParams | None = None, now: datetime | None = None
 ) -> list[Kpi]:
     """Every KPI for the period and the previous period of equal length."""
+    params = params or KpiParams()
     with db.connect() as connection:
-        return _period_kpis(connection, kpi_filter, params or KpiParams(), now or utcnow()).kpis
+        refresh_rollups(connection, ROLLUPS, sla_modifier(params))
+        return _period_kpis(connection, kpi_filter, params, now or utcnow()).kpis
 
 
 def dashboard(
     db: SAEngine, kpi_filter: KpiFilter, *, params: KpiParams | None = None, now: datetime | None = None
 ) -> DashboardData:
-    """Run every dashboard query for one refresh (six queries) and shape the results for the page."""
+    """Run every dashboard query for one refresh (seven queries) and shape the results for the page."""
     params = params or KpiParams()
     now = now or utcnow()
     bound = kpi_filter.bind(params, now)
     with db.connect() as connection:
+        refresh_rollups(connection, ROLLUPS, sla_modifier(params))
         periods = _period_kpis(connection, kpi_filter, params, now)
-        groups = reviews(connection, kpi_filter.shape, bound)
-        bins = intent_bins(connection, kpi_filter.shape, bound)
-    confidence = mean_confidence(bins, groups)
+        reviewed = pairs(connection, kpi_filter.shape, bound)
+        checked = checks(connection, kpi_filter.shape, bound)
+        counts = confidence_counts(connection, kpi_filter.shape, bound)
+        intents = intent_counts(connection, kpi_filter.shape, bound)
+    confidence = mean_confidence(counts, checked)
     return DashboardData(
         kpi_filter=kpi_filter,
         computed_at=now,
         kpis=periods.kpis,
         daily=volume_by_day(periods.days),
         sentiment=sentiment_by_day(periods.days),
-        intent_mix=intent_mix(bins),
-        confidence=confidence_bins(bins, groups),
+        intent_mix=intent_mix(intents),
+        confidence=confidence_bins(counts, checked),
         mean_confidence=confidence,
-        funnel=funnel(periods.totals, groups),
-        confusion=confusion(groups),
-        intent_quality=intent_quality(bins, groups),
-        edit_distance=edit_distances(groups),
+        funnel=funnel(periods.totals, reviewed),
+        confusion=confusion(reviewed),
+        intent_quality=intent_quality(intents, reviewed),
+        edit_distance=edit_distances(reviewed),
         alerts=alerts(periods.kpis, confidence, params),
     )
 

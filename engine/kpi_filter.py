@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, DateTime, String, and_, bindparam, func, text
 from sqlalchemy.engine import Engine as SAEngine
-from sqlalchemy.sql.elements import UnaryExpression
-from sqlalchemy.sql.operators import custom_op
 from sqlmodel import col
 
 from engine.store.models import Ticket
@@ -23,7 +21,10 @@ KPI_INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_created ON ticket (created_at, channel, intent)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_resolved ON ticket (resolved_at, channel, intent, created_at)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_feedback_ticket ON feedback (ticket_id, kind, edit_distance)",
-    "CREATE INDEX IF NOT EXISTS ix_kpi_survey_answered ON survey (answered_at, ticket_id, csat, ces)",
+    "CREATE INDEX IF NOT EXISTS ix_kpi_survey_ticket ON survey (ticket_id, csat, ces)",
+    "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_unanswered ON ticket (created_at, channel, intent) "
+    "WHERE first_response_at IS NULL AND resolved_at IS NULL",
+    "DROP INDEX IF EXISTS ix_kpi_survey_answered",  # replaced by ix_kpi_survey_ticket (answers roll up by ticket)
 )
 
 
@@ -67,17 +68,57 @@ class KpiFilter:
         """Which filters are on (channels, intents): queries are built once per shape and reused."""
         return bool(self.channels), bool(self.intents)
 
+    def day_split(self) -> tuple[str, str, list[str]]:
+        """The whole UTC days inside the period as ISO days [first, last), and the partial days at its edges."""
+        start_day, end_day = self.start.date(), self.end.date()
+        first = start_day if self.start == _midnight(self.start) else start_day + timedelta(days=1)
+        if first >= end_day:  # no whole day: the one or two days the period touches
+            last_day = (self.end - timedelta(microseconds=1)).date()
+            return first.isoformat(), first.isoformat(), sorted({start_day.isoformat(), last_day.isoformat()})
+        edges = [start_day] if first != start_day else []
+        edges += [end_day] if self.end != _midnight(self.end) else []
+        return first.isoformat(), end_day.isoformat(), [d.isoformat() for d in edges]
+
     def bind(self, params: KpiParams, now: datetime) -> dict[str, Any]:
         """Values of the bound parameters every KPI query uses."""
+        full_from, full_to, edges = self.day_split()
         return {
+            "cover": cover(date.fromisoformat(full_from), date.fromisoformat(full_to)),
             "start": self.start,
             "end": self.end,
             "prev_start": self.start - self.length,
+            "full_from": full_from,
+            "full_to": full_to,
+            "edges": edges,
             "channels": list(self.channels or []),
             "intents": list(self.intents or []),
             "now": as_utc(now),
-            "sla": f"+{round(params.sla_hours * 3600)} seconds",
+            "sla": sla_modifier(params),
         }
+
+
+def cover(first: date, end: date) -> list[str]:
+    """The days [first, end) as whole months (YYYY-MM) where a month lies inside, else days (YYYY-MM-DD)."""
+    out: list[str] = []
+    day = first
+    while day < end:
+        next_month = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if day.day == 1 and next_month <= end:
+            out.append(day.strftime("%Y-%m"))
+            day = next_month
+        else:
+            out.append(day.isoformat())
+            day += timedelta(days=1)
+    return out
+
+
+def _midnight(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def sla_modifier(params: KpiParams) -> str:
+    """The SLA as an SQLite datetime modifier, e.g. '+86400 seconds'."""
+    return f"+{round(params.sla_hours * 3600)} seconds"
 
 
 START = bindparam("start", type_=DateTime())
@@ -85,37 +126,38 @@ END = bindparam("end", type_=DateTime())
 PREV_START = bindparam("prev_start", type_=DateTime())
 NOW = bindparam("now", type_=DateTime())
 SLA = bindparam("sla", type_=String())  # an SQLite datetime modifier, e.g. '+86400 seconds'
+FULL_FROM = bindparam("full_from", type_=String())  # the period's whole UTC days: full_from <= day < full_to
+FULL_TO = bindparam("full_to", type_=String())
+COVER: BindParameter[Any] = bindparam("cover", expanding=True)  # the whole days as months (YYYY-MM) and days
+EDGES: BindParameter[Any] = bindparam(
+    "edges", expanding=True
+)  # the period's partial UTC days (ISO), read live from the tickets
 
 
-def ticket_scope(shape: tuple[bool, bool]) -> list[ColumnElement[bool]]:
-    """WHERE clauses for the channel and intent filters that are on (no period)."""
+def ticket_scope(
+    shape: tuple[bool, bool], channel: Any = Ticket.channel, intent: Any = Ticket.intent
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the channel and intent filters that are on (no period), on tickets or on a rollup."""
     channels, intents = shape
     clauses: list[ColumnElement[bool]] = []
     if channels:
-        clauses.append(col(Ticket.channel).in_(bindparam("channels", expanding=True)))
+        clauses.append(col(channel).in_(bindparam("channels", expanding=True)))
     if intents:
-        clauses.append(col(Ticket.intent).in_(bindparam("intents", expanding=True)))
+        clauses.append(col(intent).in_(bindparam("intents", expanding=True)))
     return clauses
 
 
-def not_indexed(column: Any) -> ColumnElement[Any]:
-    """`+column`: the same value, but SQLite will not drive the query from an index on it."""
-    return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
-
-
-def tickets_in(
-    shape: tuple[bool, bool], start: BindParameter[Any] = START, end: BindParameter[Any] = END, *, driving: bool = True
-) -> ColumnElement[bool]:
-    """Tickets created in [start, end) with the filters on.
-
-    Driving (the query scans tickets): day bounds let SQLite range-scan ix_kpi_ticket_day. Otherwise the ticket is
-    joined by id from another table and the period is only checked.
-    """
+def tickets_in(shape: tuple[bool, bool]) -> ColumnElement[bool]:
+    """Tickets created in [start, end) with the filters on (day bounds let SQLite range-scan ix_kpi_ticket_day)."""
     created = col(Ticket.created_at)
-    if not driving:
-        return and_(not_indexed(created) >= start, not_indexed(created) < end, *ticket_scope(shape))
     day = func.date(created)
-    return and_(day >= func.date(start), day <= func.date(end), created >= start, created < end, *ticket_scope(shape))
+    return and_(day >= func.date(START), day <= func.date(END), created >= START, created < END, *ticket_scope(shape))
+
+
+def edge_tickets(shape: tuple[bool, bool]) -> ColumnElement[bool]:
+    """Tickets created in the period's partial days (the rollups hold its whole days), with the filters on."""
+    created = col(Ticket.created_at)
+    return and_(func.date(created).in_(EDGES), created >= START, created < END, *ticket_scope(shape))
 
 
 @dataclass(frozen=True)

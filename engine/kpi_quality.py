@@ -1,17 +1,17 @@
-"""Model quality: the AI's intent and confidence against what agents confirmed, from the review and intent queries.
+"""Model quality: the AI's intent and confidence against what agents confirmed, from the review and count queries.
 
 A ticket's intent and confidence on the ticket row are the AI's latest prediction unless an agent overrode the intent;
-for overridden tickets the review query reads the prediction from the latest triage row, and the per-intent counts
+for overridden tickets the review queries read the prediction from the latest triage row, and the per-intent counts
 and the confidence histogram are corrected by those tickets, so every chart shows what the model predicted.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from engine.kpi_queries import BINS, IntentBin, ReviewGroup
+from engine.kpi_queries import BINS, CheckGroup, ConfidenceCount, PairGroup
 
 NOT_TRIAGED = "(not triaged)"
 
@@ -79,44 +79,44 @@ class EditDistance:
     max_distance: int
 
 
-def intent_mix(bins: Iterable[IntentBin]) -> list[IntentCount]:
+def intent_mix(intents: Mapping[str | None, int]) -> list[IntentCount]:
     """Tickets per current intent (corrections applied), largest first."""
     counts: dict[str, int] = defaultdict(int)
-    for b in bins:
-        counts[b.intent or NOT_TRIAGED] += b.tickets
+    for intent, tickets in intents.items():
+        counts[intent or NOT_TRIAGED] += tickets
     return [IntentCount(i, n) for i, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def confidence_bins(bins: Iterable[IntentBin], reviews: Iterable[ReviewGroup]) -> list[ConfidenceBin]:
+def confidence_bins(counts: Iterable[ConfidenceCount], checks: Iterable[CheckGroup]) -> list[ConfidenceBin]:
     """Every confidence bin of the AI's predictions, with the agent-reviewed ones and how many were right."""
     predicted = [0] * BINS
     reviewed = [0] * BINS
     confidence = [0.0] * BINS
     correct = [0] * BINS
-    for b in bins:
-        if b.bin is not None:
-            predicted[b.bin] += b.tickets
-    for g in reviews:
+    for c in counts:
+        if c.bin is not None:
+            predicted[c.bin] += c.tickets
+    for g in checks:
         if g.overridden and g.current_bin is not None:
             predicted[g.current_bin] -= g.tickets
         if g.overridden and g.ai_bin is not None:
             predicted[g.ai_bin] += g.tickets
-        if g.ai_bin is not None and g.ai_intent is not None and g.confirmed is not None:
+        if g.ai_bin is not None and g.checked:
             reviewed[g.ai_bin] += g.tickets
             confidence[g.ai_bin] += g.ai_confidence_sum
-            correct[g.ai_bin] += g.tickets if g.confirmed == g.ai_intent else 0
+            correct[g.ai_bin] += g.tickets if g.correct else 0
     return [
         ConfidenceBin(i / BINS, (i + 1) / BINS, predicted[i], reviewed[i], confidence[i], correct[i])
         for i in range(BINS)
     ]
 
 
-def mean_confidence(bins: Iterable[IntentBin], reviews: Iterable[ReviewGroup]) -> float | None:
+def mean_confidence(counts: Iterable[ConfidenceCount], checks: Iterable[CheckGroup]) -> float | None:
     """Mean confidence of the AI's predictions in the period."""
-    scored = [b for b in bins if b.bin is not None]
-    count = sum(b.tickets for b in scored)
-    total = sum(b.confidence_sum for b in scored)
-    for g in (g for g in reviews if g.overridden):
+    scored = [c for c in counts if c.bin is not None]
+    count = sum(c.tickets for c in scored)
+    total = sum(c.confidence_sum for c in scored)
+    for g in (g for g in checks if g.overridden):
         if g.current_bin is not None:
             count -= g.tickets
             total -= g.current_confidence_sum
@@ -126,25 +126,25 @@ def mean_confidence(bins: Iterable[IntentBin], reviews: Iterable[ReviewGroup]) -
     return total / count if count > 0 else None
 
 
-def confusion(reviews: Iterable[ReviewGroup]) -> list[ConfusionCell]:
+def confusion(pairs: Iterable[PairGroup]) -> list[ConfusionCell]:
     """AI intent against agent-confirmed intent, over the period's tickets an agent confirmed or corrected."""
     cells: dict[tuple[str, str], int] = defaultdict(int)
-    for g in reviews:
+    for g in pairs:
         if g.ai_intent is not None and g.confirmed is not None:
             cells[(g.ai_intent, g.confirmed)] += g.tickets
     return [ConfusionCell(ai, confirmed, n) for (ai, confirmed), n in sorted(cells.items())]
 
 
-def intent_quality(bins: Iterable[IntentBin], reviews: Iterable[ReviewGroup]) -> list[IntentQuality]:
+def intent_quality(intents: Mapping[str | None, int], pairs: Iterable[PairGroup]) -> list[IntentQuality]:
     """Precision and override rate per intent the AI predicted, worst precision first."""
     predicted: dict[str, int] = defaultdict(int)
-    for b in bins:
-        if b.intent is not None:
-            predicted[b.intent] += b.tickets
+    for intent, tickets in intents.items():
+        if intent is not None:
+            predicted[intent] += tickets
     reviewed: dict[str, int] = defaultdict(int)
     correct: dict[str, int] = defaultdict(int)
     overrides: dict[str, int] = defaultdict(int)
-    for g in reviews:
+    for g in pairs:
         if g.ai_intent is None:
             continue
         if g.overridden:
@@ -163,10 +163,10 @@ def intent_quality(bins: Iterable[IntentBin], reviews: Iterable[ReviewGroup]) ->
     return sorted(rows, key=lambda r: (r.precision if r.precision is not None else 2.0, r.intent))
 
 
-def edit_distances(reviews: Iterable[ReviewGroup]) -> list[EditDistance]:
+def edit_distances(pairs: Iterable[PairGroup]) -> list[EditDistance]:
     """Drafts sent per confirmed intent, with mean and max edit distance, most edited first."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
-    for g in reviews:
+    for g in pairs:
         if g.sends:
             total = totals[g.confirmed or NOT_TRIAGED]
             total[0] += g.sends

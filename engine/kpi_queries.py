@@ -1,7 +1,11 @@
-"""The dashboard's SQL: five grouped queries whose named sums (measures) every KPI and chart is computed from.
+"""The dashboard's SQL: grouped queries whose named sums (measures) every KPI and chart is computed from.
 
-Each query is built once per filter shape (which of the channel / intent filters is on) and cached; values are bound
-at execution. Periods are half-open [start, end) on the ticket's creation time; SQLite `date()` gives UTC days.
+Three of them (ticket measures, reviews, intent bins) are kept per UTC day in rollups (engine/kpi_rollup.py): each is
+written once, as a query over the tickets a clause selects, and runs both to rebuild a rollup's days and live on the
+period's partial days. The open-ticket query (backlog, unanswered tickets past the SLA) depends on the moment and
+always runs live. Queries are built once per filter shape (which of the channel / intent filters is on) and cached;
+values are bound at execution. Periods are half-open [start, end) on the ticket's creation time; SQLite `date()`
+gives UTC days.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, case, cast, exists, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, String, case, cast, exists, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from engine.kpi_filter import END, NOW, PREV_START, SLA, START, ticket_scope, tickets_in
+from engine.kpi_filter import END, NOW, PREV_START, SLA, START, ticket_scope
+from engine.kpi_rollup import Rollup
 from engine.store.models import Feedback, FeedbackKind, Outcome, Route, Survey, Ticket, TicketStatus, TriageResult
 
 BINS = 10
@@ -39,11 +44,19 @@ def confidence_bin(confidence: Any) -> ColumnElement[Any]:
 
 _route, _outcome, _resolved = col(Ticket.route), col(Ticket.outcome), col(Ticket.resolved_at).is_not(None)
 _handle = col(Ticket.handle_seconds)
+_answered = func.coalesce(col(Ticket.first_response_at), col(Ticket.resolved_at))
 _OVERRIDDEN = exists().where(
     col(Feedback.ticket_id) == col(Ticket.id), col(Feedback.kind) == FeedbackKind.OVERRIDE_INTENT
 )
 
-# Per (day, channel) sums over the tickets created in a period; name -> (what it counts, SQL aggregate).
+
+def _survey_sum(aggregate: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Sum over the tickets of an aggregate over each ticket's survey answers (answers count for its creation day)."""
+    per_ticket = select(aggregate).where(col(Survey.ticket_id) == col(Ticket.id)).scalar_subquery()
+    return func.coalesce(func.sum(per_ticket), 0)
+
+
+# Per (day, channel, intent) sums over the tickets created in a period; name -> (what it counts, SQL aggregate).
 TICKET_MEASURES: dict[str, tuple[str, ColumnElement[Any]]] = {
     "tickets": ("tickets created", func.count()),
     "closed": ("tickets whose AI interaction has an outcome", _sum(_outcome.is_not(None))),
@@ -73,12 +86,9 @@ TICKET_MEASURES: dict[str, tuple[str, ColumnElement[Any]]] = {
             or_(_route == Route.ESCALATE, _outcome == Outcome.ESCALATED, col(Ticket.status) == TicketStatus.ESCALATED)
         ),
     ),
-    "sla_breaches": (
-        "first response (or resolution, or none yet by now) later than the SLA after creation",
-        _sum(
-            func.coalesce(col(Ticket.first_response_at), col(Ticket.resolved_at), NOW)
-            > func.datetime(col(Ticket.created_at), SLA)
-        ),
+    "sla_late": (
+        "first response (or resolution) later than the SLA after creation",
+        _sum(_answered > func.datetime(col(Ticket.created_at), SLA)),
     ),
     "triaged": ("tickets triaged by the AI", _sum(col(Ticket.triaged_at).is_not(None))),
     "overridden": ("tickets whose intent an agent corrected", _sum(_OVERRIDDEN)),
@@ -89,7 +99,26 @@ TICKET_MEASURES: dict[str, tuple[str, ColumnElement[Any]]] = {
     "scored": ("tickets with a sentiment score", func.count(col(Ticket.valence))),
     "valence_sum": ("sum of their valence", func.coalesce(func.sum(col(Ticket.valence)), 0.0)),
     "negative": ("tickets with negative sentiment", _sum(col(Ticket.sentiment_label) == "negative")),
+    "csat_sum": ("sum of their CSAT answers (1-10)", _survey_sum(func.sum(col(Survey.csat)))),
+    "csat_answers": ("surveys with a CSAT answer", _survey_sum(func.count(col(Survey.csat)))),
+    "ces_sum": ("sum of their customer effort answers (1-5)", _survey_sum(func.sum(col(Survey.ces)))),
+    "ces_answers": ("surveys with an effort answer", _survey_sum(func.count(col(Survey.ces)))),
 }
+
+
+def _group(*keys: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """A rollup's group columns over tickets: creation day, channel, current intent, then the query's own keys."""
+    day = func.date(col(Ticket.created_at)).label("bucket")
+    return [day, col(Ticket.channel).label("channel"), col(Ticket.intent).label("intent"), *keys]
+
+
+def _day_source(clause: ColumnElement[bool]) -> Select:
+    group = _group()
+    columns = [aggregate.label(name) for name, (_, aggregate) in TICKET_MEASURES.items()]
+    return select(*group, *columns).where(clause).group_by(*group)
+
+
+DAY_ROLLUP = Rollup("day", (), tuple(TICKET_MEASURES), _day_source, monthly=False)
 
 
 @dataclass(frozen=True)
@@ -101,59 +130,35 @@ class DayRow:
     measures: dict[str, float]
 
 
-@lru_cache(maxsize=8)
-def _day_query(shape: Shape) -> Select:
-    day = func.date(col(Ticket.created_at))
-    columns = [aggregate.label(name) for name, (_, aggregate) in TICKET_MEASURES.items()]
-    return (
-        select(day.label("day"), col(Ticket.channel), *columns)
-        .where(tickets_in(shape))
-        .group_by(day, col(Ticket.channel))
-    )
-
-
 def ticket_days(connection: Connection, shape: Shape, bound: dict[str, Any]) -> list[DayRow]:
-    """Ticket measures per day and channel for the period bound as start/end (one index-only pass)."""
+    """Ticket measures per day and channel for the period bound as start/end."""
     names = list(TICKET_MEASURES)
     return [
-        DayRow(str(row[0]), str(row[1]), {name: float(value) for name, value in zip(names, row[2:], strict=True)})
-        for row in connection.execute(_day_query(shape), bound)
+        DayRow(str(row[0]), str(row[1]), {name: float(value or 0) for name, value in zip(names, row[2:], strict=True)})
+        for row in connection.execute(DAY_ROLLUP.read(shape, ("bucket", "channel")), bound)
     ]
 
 
 @dataclass(frozen=True)
-class ReviewGroup:
-    """The period's tickets an agent acted on, grouped by AI intent, confirmed intent, confidence bins and override."""
+class _Reviewed:
+    """The tickets an agent acted on (one row each, with their feedback summed) and what the AI predicted for them."""
 
-    ai_intent: str | None  # the model's prediction (for overridden tickets, from its latest triage row)
-    confirmed: str | None  # the intent an agent confirmed: overridden to, or sent a reply on; None: only rejected
-    ai_bin: int | None
-    current_bin: int | None  # bin of the ticket's confidence now (an override sets it to the agent's choice)
-    overridden: bool
-    tickets: int
-    ai_confidence_sum: float
-    current_confidence_sum: float
-    accepted: int  # tickets with a draft sent unchanged
-    edited: int  # tickets with a draft edited, then sent
-    rejected: int  # tickets with a draft rejected
-    sends: int  # replies sent from drafts
-    edits: int  # of which edited
-    distance_sum: int  # edit distance over sent drafts, in characters
-    distance_max: int
+    rows: Any  # the per-ticket subquery's columns
+    source: Any  # the subquery joined to the ticket's latest triage row where the agent overrode the intent
+    ai_intent: ColumnElement[Any]  # the model's prediction (for overridden tickets, from that triage row)
+    confirmed: ColumnElement[Any]  # the intent an agent confirmed: overridden to, or sent a reply on; else NULL
+    ai_confidence: ColumnElement[Any]
+    overridden: ColumnElement[bool]
 
 
-@lru_cache(maxsize=8)
-def _review_query(shape: Shape) -> Select:
+def _reviewed(clause: ColumnElement[bool]) -> _Reviewed:
     kind, distance = col(Feedback.kind), col(Feedback.edit_distance)
     sent = kind.in_([FeedbackKind.APPROVE, FeedbackKind.EDIT])
-    ticket_columns: tuple[ColumnElement[Any], ...] = (
-        col(Ticket.id).label("ticket_id"),
-        col(Ticket.intent).label("intent"),
-        col(Ticket.intent_confidence).label("confidence"),
-    )
-    per_ticket = (  # the period's tickets (index-only range scan) and their feedback (index-only lookups)
+    per_ticket = (  # the tickets and their feedback (index-only lookups)
         select(
-            *ticket_columns,
+            col(Ticket.id).label("ticket_id"),
+            *_group(),
+            col(Ticket.intent_confidence).label("confidence"),
             _any(kind == FeedbackKind.OVERRIDE_INTENT).label("overridden"),
             _any(kind == FeedbackKind.APPROVE).label("accepted"),
             _any(kind == FeedbackKind.EDIT).label("edited"),
@@ -164,7 +169,7 @@ def _review_query(shape: Shape) -> Select:
             func.max(case((sent, distance))).label("distance_max"),
         )
         .join(Feedback, col(Feedback.ticket_id) == col(Ticket.id))
-        .where(tickets_in(shape))
+        .where(clause)
         .group_by(col(Ticket.id))  # SQLite: the other ticket columns depend on the id
         .subquery()
     )
@@ -172,142 +177,218 @@ def _review_query(shape: Shape) -> Select:
     overridden = t.overridden == 1
     latest_triage = select(func.max(col(TriageResult.id))).where(col(TriageResult.ticket_id) == t.ticket_id)
     triage = aliased(TriageResult)
-    ai_confidence = case((overridden, col(triage.confidence)), else_=t.confidence)
-    keys = (
-        case((overridden, col(triage.intent)), else_=t.intent),
-        case((overridden | (t.sends > 0), t.intent)),
-        confidence_bin(ai_confidence),
-        confidence_bin(t.confidence),
-        overridden,
+    joined = per_ticket.outerjoin(triage, col(triage.id) == case((overridden, latest_triage.scalar_subquery())))
+    return _Reviewed(
+        rows=t,
+        source=joined,
+        ai_intent=case((overridden, col(triage.intent)), else_=t.intent),
+        confirmed=case((overridden | (t.sends > 0), t.intent)),
+        ai_confidence=case((overridden, col(triage.confidence)), else_=t.confidence),
+        overridden=overridden,
     )
-    return (
-        select(
-            *keys,
-            func.count(),
-            func.coalesce(func.sum(ai_confidence), 0.0),
-            func.coalesce(func.sum(t.confidence), 0.0),
-            func.sum(t.accepted),
-            func.sum(t.edited),
-            func.sum(t.rejected),
-            func.sum(t.sends),
-            func.sum(t.edits),
-            func.coalesce(func.sum(t.distance), 0),
-            func.coalesce(func.max(t.distance_max), 0),
-        )
-        .select_from(per_ticket)
-        .outerjoin(triage, col(triage.id) == case((overridden, latest_triage.scalar_subquery())))
-        .group_by(*keys)
-    )
-
-
-def reviews(connection: Connection, shape: Shape, bound: dict[str, Any]) -> list[ReviewGroup]:
-    """What agents did with the AI's work on the period's tickets, grouped (one pass over their feedback)."""
-    out = []
-    for row in connection.execute(_review_query(shape), bound):
-        ai, confirmed, ai_bin, current_bin, overridden, tickets, ai_sum, current_sum = row[:8]
-        accepted, edited, rejected, sends, edits, distance, distance_max = (int(n or 0) for n in row[8:])
-        out.append(
-            ReviewGroup(
-                ai,
-                confirmed,
-                None if ai_bin is None else int(ai_bin),
-                None if current_bin is None else int(current_bin),
-                bool(overridden),
-                int(tickets),
-                float(ai_sum),
-                float(current_sum),
-                accepted,
-                edited,
-                rejected,
-                sends,
-                edits,
-                distance,
-                distance_max,
-            )
-        )
-    return out
-
-
-@lru_cache(maxsize=8)
-def _survey_query(shape: Shape) -> Select:
-    current = col(Ticket.created_at) >= START
-    csat, ces = col(Survey.csat), col(Survey.ces)
-    return (
-        select(current, func.sum(csat), func.count(csat), func.sum(ces), func.count(ces))
-        .select_from(Survey)
-        .join(Ticket, col(Ticket.id) == col(Survey.ticket_id))
-        .where(
-            col(Survey.answered_at) >= PREV_START, tickets_in(shape, PREV_START, driving=False)
-        )  # answers follow tickets
-        .group_by(current)
-    )
-
-
-def survey_sums(connection: Connection, shape: Shape, bound: dict[str, Any]) -> dict[bool, dict[str, float]]:
-    """CSAT and CES sums and counts of answered surveys, by period (True = current)."""
-    names = ("csat_sum", "csat_answers", "ces_sum", "ces_answers")
-    return {
-        bool(row[0]): {name: float(value or 0) for name, value in zip(names, row[1:], strict=True)}
-        for row in connection.execute(_survey_query(shape), bound)
-    }
-
-
-@lru_cache(maxsize=8)
-def _backlog_query(shape: Shape) -> Select:
-    """Open tickets (unresolved, or resolved later) at the end and at the start, and whether any ticket existed then."""
-    resolved = col(Ticket.resolved_at)
-
-    def count(condition: ColumnElement[bool], moment: Any) -> Any:
-        clauses = [condition, col(Ticket.created_at) < moment, *ticket_scope(shape)]
-        return select(func.count()).select_from(Ticket).where(*clauses).scalar_subquery()
-
-    def any_before(moment: Any) -> Any:
-        return exists().where(col(Ticket.created_at) < moment, *ticket_scope(shape))
-
-    return select(
-        count(resolved.is_(None), END) + count(resolved >= END, END),
-        count(resolved.is_(None), START) + count(resolved >= START, START),
-        any_before(END),
-        any_before(START),
-    )
-
-
-def backlog(connection: Connection, shape: Shape, bound: dict[str, Any]) -> tuple[float | None, float | None]:
-    """Tickets open at the end and at the start of the period; None where no ticket existed yet."""
-    at_end, at_start, any_end, any_start = connection.execute(_backlog_query(shape), bound).one()
-    return (float(at_end) if any_end else None, float(at_start) if any_start else None)
 
 
 @dataclass(frozen=True)
-class IntentBin:
-    """Tickets of the period with one current intent and confidence bin."""
+class PairGroup:
+    """The period's reviewed tickets with one AI intent, confirmed intent and override, and their drafts' fate."""
 
-    intent: str | None
+    ai_intent: str | None
+    confirmed: str | None  # None: an agent only rejected the draft
+    overridden: bool
+    tickets: int
+    accepted: int  # tickets with a draft sent unchanged
+    edited: int  # tickets with a draft edited, then sent
+    rejected: int  # tickets with a draft rejected
+    sends: int  # replies sent from drafts
+    edits: int  # of which edited
+    distance_sum: int  # edit distance over sent drafts, in characters
+    distance_max: int
+
+
+PAIR_KEYS: tuple[tuple[str, Any], ...] = (("ai_intent", String), ("confirmed", String), ("overridden", Integer))
+PAIR_MEASURES = ("tickets", "accepted", "edited", "rejected", "sends", "edits", "distance_sum", "distance_max")
+
+
+def _pair_source(clause: ColumnElement[bool]) -> Select:
+    r = _reviewed(clause)
+    t = r.rows
+    group = [
+        t.bucket.label("bucket"),
+        t.channel.label("channel"),
+        t.intent.label("intent"),
+        r.ai_intent.label("ai_intent"),
+        r.confirmed.label("confirmed"),
+        r.overridden.label("overridden"),
+    ]
+    measures = (
+        func.count().label("tickets"),
+        func.sum(t.accepted).label("accepted"),
+        func.sum(t.edited).label("edited"),
+        func.sum(t.rejected).label("rejected"),
+        func.sum(t.sends).label("sends"),
+        func.sum(t.edits).label("edits"),
+        func.coalesce(func.sum(t.distance), 0).label("distance_sum"),
+        func.coalesce(func.max(t.distance_max), 0).label("distance_max"),
+    )
+    return select(*group, *measures).select_from(r.source).group_by(*group)
+
+
+PAIR_ROLLUP = Rollup("pair", PAIR_KEYS, PAIR_MEASURES, _pair_source, maxima=frozenset({"distance_max"}))
+
+
+def pairs(connection: Connection, shape: Shape, bound: dict[str, Any]) -> list[PairGroup]:
+    """What agents did with the AI's work on the period's tickets, by AI intent, confirmed intent and override."""
+    query = PAIR_ROLLUP.read(shape, tuple(name for name, _ in PAIR_KEYS))
+    return [
+        PairGroup(ai, confirmed, bool(overridden), *(int(n or 0) for n in counts))
+        for ai, confirmed, overridden, *counts in connection.execute(query, bound)
+    ]
+
+
+@dataclass(frozen=True)
+class CheckGroup:
+    """The period's reviewed tickets by the AI's confidence bin and the current one, and whether the AI was right."""
+
+    ai_bin: int | None
+    current_bin: int | None  # bin of the ticket's confidence now (an override sets it to the agent's choice)
+    overridden: bool
+    checked: bool  # the AI predicted an intent and an agent confirmed one
+    correct: bool  # ... the same one
+    tickets: int
+    ai_confidence_sum: float
+    current_confidence_sum: float
+
+
+CHECK_KEYS: tuple[tuple[str, Any], ...] = (
+    ("ai_bin", Integer),
+    ("current_bin", Integer),
+    ("overridden", Integer),
+    ("checked", Integer),
+    ("correct", Integer),
+)
+CHECK_MEASURES = ("tickets", "ai_confidence_sum", "current_confidence_sum")
+
+
+def _check_source(clause: ColumnElement[bool]) -> Select:
+    r = _reviewed(clause)
+    t = r.rows
+    checked = r.ai_intent.is_not(None) & r.confirmed.is_not(None)
+    group = [
+        t.bucket.label("bucket"),
+        t.channel.label("channel"),
+        t.intent.label("intent"),
+        confidence_bin(r.ai_confidence).label("ai_bin"),
+        confidence_bin(t.confidence).label("current_bin"),
+        r.overridden.label("overridden"),
+        case((checked, 1), else_=0).label("checked"),
+        case((checked & (r.confirmed == r.ai_intent), 1), else_=0).label("correct"),
+    ]
+    measures = (
+        func.count().label("tickets"),
+        func.coalesce(func.sum(r.ai_confidence), 0.0).label("ai_confidence_sum"),
+        func.coalesce(func.sum(t.confidence), 0.0).label("current_confidence_sum"),
+    )
+    return select(*group, *measures).select_from(r.source).group_by(*group)
+
+
+CHECK_ROLLUP = Rollup("check", CHECK_KEYS, CHECK_MEASURES, _check_source)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def checks(connection: Connection, shape: Shape, bound: dict[str, Any]) -> list[CheckGroup]:
+    """The period's reviewed tickets by confidence bins, override and whether the AI's intent was confirmed."""
+    query = CHECK_ROLLUP.read(shape, tuple(name for name, _ in CHECK_KEYS))
+    return [
+        CheckGroup(
+            _int_or_none(ai_bin),
+            _int_or_none(current_bin),
+            bool(overridden),
+            bool(checked),
+            bool(correct),
+            int(tickets),
+            float(ai_sum or 0),
+            float(current_sum or 0),
+        )
+        for ai_bin, current_bin, overridden, checked, correct, tickets, ai_sum, current_sum in connection.execute(
+            query, bound
+        )
+    ]
+
+
+@lru_cache(maxsize=8)
+def _open_query(shape: Shape) -> Select:
+    """Open tickets (unresolved, or resolved later) at the end and at the start, whether any ticket existed then, and
+    the tickets of the period and of the previous one still without any answer past the SLA by now."""
+    created, resolved = col(Ticket.created_at), col(Ticket.resolved_at)
+
+    def count(*clauses: ColumnElement[bool]) -> Any:
+        return select(func.count()).select_from(Ticket).where(*clauses, *ticket_scope(shape)).scalar_subquery()
+
+    def open_at(moment: Any) -> Any:
+        return count(resolved.is_(None), created < moment) + count(resolved >= moment, created < moment)
+
+    def any_before(moment: Any) -> Any:
+        return exists().where(created < moment, *ticket_scope(shape))
+
+    def waiting(start: Any, end: Any) -> Any:  # range-scans the partial index ix_kpi_ticket_unanswered
+        unanswered = (col(Ticket.first_response_at).is_(None), resolved.is_(None))
+        return count(*unanswered, created >= start, created < end, func.datetime(created, SLA) < NOW)
+
+    backlog = (open_at(END), open_at(START), any_before(END), any_before(START))
+    return select(*backlog, waiting(START, END), waiting(PREV_START, START))
+
+
+def open_measures(connection: Connection, shape: Shape, bound: dict[str, Any]) -> dict[bool, dict[str, float | None]]:
+    """Backlog and unanswered tickets past the SLA, by period (True = current); backlog None before any ticket."""
+    at_end, at_start, any_end, any_start, waiting, waiting_before = connection.execute(_open_query(shape), bound).one()
+    return {
+        True: {"backlog": float(at_end) if any_end else None, "sla_waiting": float(waiting)},
+        False: {"backlog": float(at_start) if any_start else None, "sla_waiting": float(waiting_before)},
+    }
+
+
+@dataclass(frozen=True)
+class ConfidenceCount:
+    """Tickets of the period in one bin of their current confidence (None: no confidence)."""
+
     bin: int | None
     tickets: int
     confidence_sum: float
 
 
-@lru_cache(maxsize=8)
-def _intent_query(shape: Shape) -> Select:
+def _bin_source(clause: ColumnElement[bool]) -> Select:
     confidence = col(Ticket.intent_confidence)
-    keys = (col(Ticket.intent), confidence_bin(confidence))
-    return (
-        select(*keys, func.count(), func.coalesce(func.sum(confidence), 0.0)).where(tickets_in(shape)).group_by(*keys)
-    )
+    group = _group(confidence_bin(confidence).label("bin"))
+    measures = (func.count().label("tickets"), func.coalesce(func.sum(confidence), 0.0).label("confidence_sum"))
+    return select(*group, *measures).where(clause).group_by(*group)
 
 
-def intent_bins(connection: Connection, shape: Shape, bound: dict[str, Any]) -> list[IntentBin]:
-    """Tickets per current intent and confidence bin in the period."""
-    rows = connection.execute(_intent_query(shape), bound)
-    return [IntentBin(i, None if b is None else int(b), int(n), float(s)) for i, b, n, s in rows]
+def _intent_source(clause: ColumnElement[bool]) -> Select:
+    group = _group()
+    return select(*group, func.count().label("tickets")).where(clause).group_by(*group)
 
 
-# Measures that come from the survey and backlog queries (the ticket measures are documented above).
+BIN_ROLLUP = Rollup("bin", (("bin", Integer),), ("tickets", "confidence_sum"), _bin_source)
+INTENT_ROLLUP = Rollup("intent", (), ("tickets",), _intent_source)
+ROLLUPS = (DAY_ROLLUP, PAIR_ROLLUP, CHECK_ROLLUP, BIN_ROLLUP, INTENT_ROLLUP)
+
+
+def confidence_counts(connection: Connection, shape: Shape, bound: dict[str, Any]) -> list[ConfidenceCount]:
+    """Tickets per bin of their current confidence in the period."""
+    rows = connection.execute(BIN_ROLLUP.read(shape, ("bin",)), bound)
+    return [ConfidenceCount(_int_or_none(b), int(n), float(s or 0)) for b, n, s in rows]
+
+
+def intent_counts(connection: Connection, shape: Shape, bound: dict[str, Any]) -> dict[str | None, int]:
+    """Tickets per current intent in the period (None: not triaged)."""
+    return {i: int(n) for i, n in connection.execute(INTENT_ROLLUP.read(shape, ("intent",)), bound)}
+
+
+# Measures that come from the open-ticket query (the ticket measures are documented above).
 OTHER_MEASURES: dict[str, str] = {
-    "csat_sum": "sum of CSAT answers (1-10)",
-    "csat_answers": "surveys with a CSAT answer",
-    "ces_sum": "sum of customer effort answers (1-5)",
-    "ces_answers": "surveys with an effort answer",
     "backlog": "tickets open at the end of the period (None before the first ticket)",
+    "sla_waiting": "tickets of the period with no response nor resolution yet, created longer than the SLA ago",
 }

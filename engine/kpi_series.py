@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import col
 
 from engine.kpi_filter import tickets_in
-from engine.kpi_queries import DayRow, ReviewGroup, Shape
+from engine.kpi_queries import DayRow, PairGroup, Shape
 from engine.store.models import Ticket
 
 
@@ -104,9 +104,9 @@ def sentiment_by_day(rows: Iterable[DayRow]) -> list[SentimentDay]:
     ]
 
 
-def funnel(totals: Mapping[str, float | None], reviews: Iterable[ReviewGroup]) -> Funnel:
+def funnel(totals: Mapping[str, float | None], pairs: Iterable[PairGroup]) -> Funnel:
     """Routing counts from the ticket measures and draft decisions from the period's reviews."""
-    groups = list(reviews)
+    groups = list(pairs)
 
     def count(name: str) -> int:
         return int(totals.get(name) or 0)

@@ -209,7 +209,7 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
         "sla_breaches",
         "SLA breaches",
         "Tickets whose first response came (or is still missing) later than the SLA after creation.",
-        ("sla_breaches",),
+        ("sla_late", "sla_waiting"),
         None,
         "",
         "lower",
@@ -237,18 +237,13 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
 BY_KEY = {definition.key: definition for definition in DEFINITIONS}
 
 
-def period_totals(
-    days: Iterable[DayRow], surveys: Mapping[str, float] | None, backlog: float | None
-) -> dict[str, float | None]:
-    """All measure totals of one period from its query results."""
+def period_totals(days: Iterable[DayRow], open_measures: Totals) -> dict[str, float | None]:
+    """All measure totals of one period from its day rows and its open-ticket measures."""
     totals: dict[str, float | None] = dict.fromkeys(TICKET_MEASURES, 0.0)
     for row in days:
         for name, value in row.measures.items():
             totals[name] = (totals[name] or 0.0) + value
-    for name in ("csat_sum", "csat_answers", "ces_sum", "ces_answers"):
-        totals[name] = (surveys or {}).get(name, 0.0)
-    totals["backlog"] = backlog
-    return totals
+    return totals | dict(open_measures)
 
 
 def kpis_from_totals(current: Totals, previous: Totals, params: KpiParams) -> list[Kpi]:

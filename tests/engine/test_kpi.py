@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
 from engine.config import DEMO_DATA_DIR
 from engine.demo.history import enrich_demo_history
 from engine.demo.seed import seed_demo_queue
-from engine.kpi import KpiFilter, KpiParams, all_time, csv_text, dashboard, ensure_kpi_indexes, kpis, sentiment_point
+from engine.kpi import (
+    KpiFilter,
+    KpiParams,
+    all_time,
+    csv_text,
+    dashboard,
+    ensure_kpi_indexes,
+    kpis,
+    refresh,
+    sentiment_point,
+)
+from engine.kpi_filter import cover
+from engine.kpi_queries import checks, confidence_counts, intent_counts, pairs, ticket_days
 from engine.store.models import Customer, Feedback, Message, Survey, Ticket, TriageResult
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -259,3 +272,89 @@ def test_demo_history_is_consistent_and_fills_every_chart(db: SAEngine, session:
     assert data.daily and data.sentiment and data.intent_mix and data.confusion and data.edit_distance
     assert any(b.reviewed for b in data.confidence) and data.funnel.auto_resolved and data.funnel.edited
     assert all(k.value is not None for k in data.kpis)
+
+
+def _everything(db: SAEngine, kpi_filter: KpiFilter, *, live: bool) -> dict[str, Any]:
+    """Every rollup query's rows for a period: from the rollups, or (live) all days read from the tickets."""
+    bound = kpi_filter.bind(KpiParams(), END)
+    if live:
+        first, last = kpi_filter.start.date(), (kpi_filter.end - timedelta(microseconds=1)).date()
+        days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+        bound |= {"full_from": "9999", "full_to": "9999", "cover": [], "edges": days}
+    shape = kpi_filter.shape
+    with db.connect() as connection:
+        return {
+            "days": sorted(
+                (r.day, r.channel, sorted(r.measures.items())) for r in ticket_days(connection, shape, bound)
+            ),
+            "pairs": sorted(pairs(connection, shape, bound), key=repr),
+            "checks": sorted(checks(connection, shape, bound), key=repr),
+            "bins": sorted(confidence_counts(connection, shape, bound), key=repr),
+            "intents": sorted(intent_counts(connection, shape, bound).items(), key=repr),
+        }
+
+
+def _assert_rollups_are_live(db: SAEngine) -> None:
+    refresh(db)
+    for kpi_filter in (PERIOD, KpiFilter(START, END, ["chat", "email"], ["B"]), all_time(db, now=END)):
+        rolled, live = _everything(db, kpi_filter, live=False), _everything(db, kpi_filter, live=True)
+        assert rolled == live and rolled["days"]
+
+
+def test_rollups_stay_equal_to_the_live_queries_whatever_changes(desk: SAEngine, session: Session) -> None:
+    _assert_rollups_are_live(desk)
+    escalated = session.exec(select(Ticket).where(Ticket.route == "escalate")).one()
+    escalated.outcome, escalated.route, escalated.channel = "resolved_by_agent", "assist", "chat"  # outcome, route
+    failed = session.exec(select(Ticket).where(Ticket.outcome == "failed")).one()
+    assert failed.id is not None
+    session.add(Feedback(ticket_id=failed.id, kind="override_intent", old_intent="A", new_intent="C"))
+    failed.intent = "C"
+    waiting = session.exec(select(Ticket).where(Ticket.route == "assist", col(Ticket.resolved_at).is_(None))).one()
+    assert waiting.id is not None
+    session.add(Survey(ticket_id=waiting.id, token="late", csat=2, ces=5, answered_at=END))  # a survey
+    session.add(TriageResult(ticket_id=waiting.id, intent="B", confidence=0.55))
+    moved = session.exec(select(Ticket).where(Ticket.outcome == "resolved_with_edit")).first()
+    assert moved is not None
+    moved.created_at = day(7)  # to another day
+    session.commit()
+    _assert_rollups_are_live(desk)
+    rejected = session.exec(select(Feedback).where(Feedback.kind == "reject")).one()
+    session.delete(rejected)
+    session.commit()
+    _assert_rollups_are_live(desk)
+    data = dashboard(desk, PERIOD, now=END)
+    assert data.funnel.rejected == 0 and data.kpi("csat").value == pytest.approx(22 / 4)
+
+
+def test_a_change_rebuilds_only_its_day_and_a_lost_trigger_rebuilds_everything(desk: SAEngine) -> None:
+    refresh(desk)
+    assert refresh(desk) == 0
+    with desk.begin() as connection:
+        connection.execute(text("UPDATE ticket SET valence = -1 WHERE id = (SELECT max(id) FROM ticket)"))
+    assert refresh(desk) == 1
+    with desk.begin() as connection:  # e.g. a schema upgrade that rebuilt the ticket table
+        connection.execute(text("DROP TRIGGER kpi_dirty_ticket_update"))
+    assert refresh(desk) == 9  # every day with tickets
+    assert dashboard(desk, PERIOD, now=END).sentiment[-1].mean_valence == -1  # the newest ticket's new valence
+
+
+def test_a_period_shorter_than_a_day_is_read_live() -> None:
+    short = KpiFilter(day(3, 8), day(3, 12))
+    assert short.day_split() == ("2026-06-04", "2026-06-04", ["2026-06-03"])
+    assert PERIOD.day_split() == ("2026-06-01", "2026-06-11", [])
+
+
+def test_the_whole_days_are_read_as_months_where_they_can() -> None:
+    assert cover(date(2026, 1, 30), date(2026, 4, 2)) == [
+        "2026-01-30",
+        "2026-01-31",
+        "2026-02",
+        "2026-03",
+        "2026-04-01",
+    ]
+    assert cover(date(2026, 6, 1), date(2026, 6, 1)) == []
+
+
+def test_short_periods_count_exactly(desk: SAEngine) -> None:
+    data = dashboard(desk, KpiFilter(day(3, 8), day(3, 12)), now=END)
+    assert data.funnel.tickets == 2 and {i.intent for i in data.intent_mix} == {"A", "B"}
