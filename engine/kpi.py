@@ -191,9 +191,16 @@ def _period_kpis(connection: Connection, kpi_filter: KpiFilter, params: KpiParam
 
 
 def refresh(db: SAEngine, params: KpiParams | None = None) -> int:
-    """Rebuild the days of the rollups whose tickets changed (every day after a definition or SLA change)."""
+    """Rebuild the days and months of the rollups whose tickets changed (all after a definition or SLA change)."""
     with db.connect() as connection:
         return refresh_rollups(connection, ROLLUPS, sla_modifier(params or KpiParams()))
+
+
+def _refresh_for(connection: Connection, kpi_filter: KpiFilter, params: KpiParams) -> None:
+    """Rebuild what a refresh of this period and the previous one reads: marked days, and the whole months it reads."""
+    covers = (kpi_filter.bind(params, utcnow())["cover"], kpi_filter.previous().bind(params, utcnow())["cover"])
+    months = {bucket for cover in covers for bucket in cover if len(bucket) == len("YYYY-MM")}
+    refresh_rollups(connection, ROLLUPS, sla_modifier(params), months)
 
 
 def kpis(
@@ -202,7 +209,7 @@ def kpis(
     """Every KPI for the period and the previous period of equal length."""
     params = params or KpiParams()
     with db.connect() as connection:
-        refresh_rollups(connection, ROLLUPS, sla_modifier(params))
+        _refresh_for(connection, kpi_filter, params)
         return _period_kpis(connection, kpi_filter, params, now or utcnow()).kpis
 
 
@@ -214,7 +221,7 @@ def dashboard(
     now = now or utcnow()
     bound = kpi_filter.bind(params, now)
     with db.connect() as connection:
-        refresh_rollups(connection, ROLLUPS, sla_modifier(params))
+        _refresh_for(connection, kpi_filter, params)
         periods = _period_kpis(connection, kpi_filter, params, now)
         reviewed = pairs(connection, kpi_filter.shape, bound)
         checked = checks(connection, kpi_filter.shape, bound)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
@@ -56,9 +56,11 @@ log = logging.getLogger(__name__)
 Shape = tuple[bool, bool]
 Source = Callable[[ColumnElement[bool]], Select]
 METADATA = MetaData()  # derived data, created and dropped here (not part of the application's schema)
-DIRTY = Table("kpi_dirty_day", METADATA, Column("day", String, primary_key=True))
+DIRTY = Table("kpi_dirty_day", METADATA, Column("day", String, primary_key=True))  # days (and months) to rebuild
 STATE = Table("kpi_rollup_state", METADATA, Column("key", String, primary_key=True), Column("value", String))
 CHUNK_DAYS = 200  # days rebuilt per statement
+DAY_LENGTH, MONTH_LENGTH = len("YYYY-MM-DD"), len("YYYY-MM")  # marked days and months share kpi_dirty_day
+SCOPES = (0, 1)  # 0: per intent, 1: all intents added up
 DAYS: BindParameter[Any] = bindparam("days", expanding=True)
 
 
@@ -143,7 +145,8 @@ def _trigger_sql() -> dict[str, str]:
 TRIGGERS = _trigger_sql()
 
 
-def fingerprint(rollups: Sequence[Rollup], sla: str) -> str:
+@lru_cache(maxsize=8)
+def fingerprint(rollups: tuple[Rollup, ...], sla: str) -> str:
     """What the stored rollups were built with: their tables, the triggers, the queries' SQL and the SLA."""
     dialect = sqlite.dialect()
     parts = [str(CreateTable(r.table).compile(dialect=dialect)) for r in rollups]
@@ -189,7 +192,7 @@ def _rebuild_days(connection: Connection, rollup: Rollup, days: list[str], sla: 
     """These days' rows from the tickets (scope 0), then added up over intents (scope 1)."""
     table = rollup.table
     columns = rollup.stored_columns()
-    connection.execute(delete(table).where(table.c.bucket.in_(days)))
+    connection.execute(delete(table).where(table.c.scope.in_(SCOPES), table.c.bucket.in_(days)))  # index range
     query = rollup.source(func.date(col(Ticket.created_at)).in_(DAYS))
     connection.execute(insert(table).from_select(columns, query), {"days": days, "sla": sla})
     groups = [table.c.bucket, table.c.channel, *(table.c[key] for key, _ in rollup.keys)]
@@ -204,36 +207,48 @@ def _rebuild_days(connection: Connection, rollup: Rollup, days: list[str], sla: 
 def _rebuild_month(connection: Connection, rollup: Rollup, month: str) -> None:
     """One month's rows (both scopes) added up from its day rows."""
     table = rollup.table
-    connection.execute(delete(table).where(table.c.bucket == month))
+    connection.execute(delete(table).where(table.c.scope.in_(SCOPES), table.c.bucket == month))
     groups = [table.c.scope, table.c.channel, table.c.intent, *(table.c[key] for key, _ in rollup.keys)]
-    days = and_(table.c.scope.in_([0, 1]), table.c.bucket >= f"{month}-01", table.c.bucket <= f"{month}-31")
+    days = and_(table.c.scope.in_(SCOPES), table.c.bucket >= f"{month}-01", table.c.bucket <= f"{month}-31")
     rows = select(literal(month), *groups, *rollup.combined(table.c)).where(days).group_by(*groups)
     connection.execute(insert(table).from_select([c.name for c in table.c], rows))
 
 
-def _rebuild(connection: Connection, rollups: Sequence[Rollup], days: list[str], sla: str) -> None:
-    """Recompute these days, and their months, of every rollup from the tickets (one transaction)."""
-    connection.execute(delete(DIRTY).where(DIRTY.c.day.in_(days)))  # the first write takes the lock
-    months = sorted({day[:7] for day in days})
+def _rebuild(connection: Connection, rollups: Sequence[Rollup], days: list[str], months: list[str], sla: str) -> None:
+    """Recompute these days from the tickets and these months from their days; mark the days' months (one
+    transaction)."""
+    connection.execute(delete(DIRTY).where(DIRTY.c.day.in_(days + months)))  # the first write takes the lock
     for rollup in rollups:
         for start in range(0, len(days), CHUNK_DAYS):
             _rebuild_days(connection, rollup, days[start : start + CHUNK_DAYS], sla)
+    changed = sorted({day[:7] for day in days} - set(months))
+    if changed:
+        connection.execute(insert(DIRTY).prefix_with("OR IGNORE"), [{"day": month} for month in changed])
+    for rollup in rollups:
         for month in months if rollup.monthly else []:
             _rebuild_month(connection, rollup, month)
     connection.commit()
 
 
-def refresh_rollups(connection: Connection, rollups: Sequence[Rollup], sla: str) -> int:
-    """Bring the rollups up to date before a refresh reads them; returns the number of days rebuilt.
+def refresh_rollups(
+    connection: Connection, rollups: tuple[Rollup, ...], sla: str, months: Collection[str] | None = None
+) -> int:
+    """Bring the rollups up to date before a refresh reads them; returns the number of days and months rebuilt.
 
-    Commits on the connection; a change committed while a refresh runs shows in the next refresh (its day stays
-    marked). A failure rolls back with the connection and leaves the days marked.
+    Every marked day is rebuilt; a marked month only when it is among `months` (the ones the refresh reads whole;
+    None: all), so a change today costs one day, not its month. Commits on the connection; a change committed while
+    a refresh runs shows in the next refresh (its day stays marked). A failure rolls back with the connection and
+    leaves the days marked.
     """
     expected = fingerprint(rollups, sla)
     if not _current(connection, expected):
         log.info("building the KPI rollups")
         _reset(connection, rollups, expected)
-    days = [day for (day,) in connection.execute(select(DIRTY.c.day).where(DIRTY.c.day.is_not(None)))]
-    if days:
-        _rebuild(connection, rollups, days, sla)
-    return len(days)
+    marked = [day for (day,) in connection.execute(select(DIRTY.c.day).where(DIRTY.c.day.is_not(None)))]
+    days = [day for day in marked if len(day) == DAY_LENGTH]
+    due = [m for m in marked if len(m) == MONTH_LENGTH and (months is None or m in months)]
+    if days or due:
+        _rebuild(connection, rollups, days, due, sla)
+    if months is None and days:  # the months of the days just rebuilt
+        return len(days) + len(due) + refresh_rollups(connection, rollups, sla, months)
+    return len(days) + len(due)

@@ -331,10 +331,10 @@ def test_a_change_rebuilds_only_its_day_and_a_lost_trigger_rebuilds_everything(d
     assert refresh(desk) == 0
     with desk.begin() as connection:
         connection.execute(text("UPDATE ticket SET valence = -1 WHERE id = (SELECT max(id) FROM ticket)"))
-    assert refresh(desk) == 1
+    assert refresh(desk) == 2  # its day, then its month
     with desk.begin() as connection:  # e.g. a schema upgrade that rebuilt the ticket table
         connection.execute(text("DROP TRIGGER kpi_dirty_ticket_update"))
-    assert refresh(desk) == 9  # every day with tickets
+    assert refresh(desk) == 9 + 2  # every day with tickets, and their months
     assert dashboard(desk, PERIOD, now=END).sentiment[-1].mean_valence == -1  # the newest ticket's new valence
 
 
@@ -358,3 +358,13 @@ def test_the_whole_days_are_read_as_months_where_they_can() -> None:
 def test_short_periods_count_exactly(desk: SAEngine) -> None:
     data = dashboard(desk, KpiFilter(day(3, 8), day(3, 12)), now=END)
     assert data.funnel.tickets == 2 and {i.intent for i in data.intent_mix} == {"A", "B"}
+
+
+def test_a_month_read_whole_follows_a_change_on_one_of_its_days(desk: SAEngine, session: Session) -> None:
+    months = KpiFilter(datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))  # read as May and June
+    before = dashboard(desk, months, now=END)
+    add_ticket(session, datetime(2026, 5, 20, 10, tzinfo=UTC), intent="D", confidence=0.6)
+    session.commit()
+    after = dashboard(desk, months, now=END)
+    assert after.funnel.tickets == before.funnel.tickets + 1
+    assert {i.intent: i.tickets for i in after.intent_mix}["D"] == 1
