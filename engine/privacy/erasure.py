@@ -42,6 +42,7 @@ from engine.ingest.dead_letter_store import unpack_raw
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import DIM
 from engine.privacy import audit
+from engine.privacy.compaction import compact_database
 from engine.privacy.file_crypto import read_decrypted
 from engine.store.attachment_models import Attachment
 from engine.store.audit_models import AuditEntry
@@ -248,21 +249,6 @@ def _remove_files(engine: Engine, paths: set[str]) -> int:
     return removed
 
 
-def compact_database(engine: Engine) -> list[str]:
-    """Checkpoint the WAL and VACUUM (SQLite) so deleted rows leave no copy in free pages; returns notes."""
-    if engine.db.dialect.name != "sqlite":
-        return [f"run your {engine.db.dialect.name} database's own vacuum to drop deleted row versions"]
-    notes: list[str] = []
-    with engine.db.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.exec_driver_sql("VACUUM")
-        busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
-        if busy is not None and busy[0]:
-            notes.append("the database was busy: the WAL will be cleared at the next checkpoint")
-    return notes
-
-
 def _shared_fragments(session: Session, fragments: list[str]) -> set[str]:
     """Fragments other customers' remaining messages also contain (not this customer's to erase).
 
@@ -322,7 +308,7 @@ def erase_customer(engine: Engine, customer_id: int, *, actor: str = "system") -
         report.audit_entry_id = tombstone.id
     report.vectors, erased_vectors = _remove_vectors(engine, ticket_ids)
     report.attachment_files = _remove_files(engine, paths)
-    report.notes += compact_database(engine)
+    report.notes += compact_database(engine.db)
     if shared:
         report.notes.append(f"{len(shared)} text fragments also occur in other customers' messages: not checked")
     needles = _needles([*sorted(set(fragments) - shared), *identifiers]) + erased_vectors

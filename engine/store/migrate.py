@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.schema import Column
 from sqlmodel import SQLModel
 
+from engine.privacy.compaction import compact_database
 from engine.privacy.crypto import MIN_TOKEN_CHARS, TOKEN_PREFIX, EncryptedText
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def encrypt_plaintext(db: SAEngine) -> list[str]:
     """Encrypt, in place, values of encrypted columns that are not Fernet tokens (written by an older version).
 
     Needs the cipher (`set_cipher`). Idempotent: a value shaped like a token is left alone, so a second run finds
-    nothing. Returns one note per column it changed.
+    nothing. When something was encrypted the database is compacted so no old plaintext page remains. Returns one
+    note per column it changed.
     """
     inspector = inspect(db)
     notes: list[str] = []
@@ -92,6 +94,7 @@ def encrypt_plaintext(db: SAEngine) -> list[str]:
         if rows:
             notes.append(f"encrypted {len(rows)} plaintext {table.name}.{column.name}")
     if notes:
+        notes += compact_database(db)  # the plaintext stays in freed pages and the WAL until they are rewritten
         log.warning("encrypted values an older version stored in plaintext: %s", ", ".join(notes))
     return notes
 

@@ -36,6 +36,7 @@ def kinds_found(text: str) -> list[tuple[str, str]]:
         ("<o'brien@firm-name.ie>", "o'brien@firm-name.ie"),
         ("mailto:wei.li99@sub.domain.io", "wei.li99@sub.domain.io"),
         ("contact: a.b-c@x.consulting, thanks", "a.b-c@x.consulting"),
+        ("{'email': 'ines@example.com'}", "ines@example.com"),  # quoted, as %r writes it in a log line
     ],
 )
 def test_emails_are_redacted(text: str, value: str) -> None:
