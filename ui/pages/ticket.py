@@ -327,9 +327,12 @@ class TicketScreen:
                 confidence_bar(t.intent_confidence, self.threshold)
             latest = self.view.triage[-1] if self.view.triage else None
             if latest is not None and latest.alternatives:
-                alternatives = ", ".join(f"{a['label']} {a['p']:.0%}" for a in latest.alternatives[1:3])
+                unknown = t.intent == "unknown"  # then every alternative is a guess, the first one too
+                shown = latest.alternatives[0:3] if unknown else latest.alternatives[1:3]
+                alternatives = ", ".join(f"{a['label']} {a['p']:.0%}" for a in shown)
                 if alternatives:
-                    ui.label(f"Also possible: {alternatives}").classes("cd-muted text-sm")
+                    lead = "Closest known intents" if unknown else "Also possible"
+                    ui.label(f"{lead}: {alternatives}").classes("cd-muted text-sm")
             with ui.row().classes("items-center gap-2 w-full no-wrap"):
                 picker = (
                     ui.select(intent_labels(engine()), label="Change intent", with_input=True)
