@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine as SAEngine
-from sqlmodel import Session
 
 from engine.config import Settings
-from engine.ingest.intake import InboundMessage, intake
+from engine.ingest.intake import InboundMessage, intake_many
 from engine.nlp.embedder import Embedder, MiniLMEmbedder
 from engine.nlp.intent import IntentClassifier
 from engine.nlp.labeled_csv import read_labeled_csv
 from engine.nlp.sentiment import SentimentScorer
+from engine.privacy.crypto import Cipher, load_keys, set_cipher
 from engine.routing.actions.client import StoreClient
 from engine.routing.actions.runner import ActionRunner
 from engine.routing.policy import ALL_INTENTS, RoutingPolicy, default_policy
@@ -54,6 +54,7 @@ def run(*, tickets: Path, train: Path, auto_intents: str = "all", embedder: Embe
     models = TriageModels(embedder, model, "replay", SentimentScorer.default(embedder))
     with tempfile.TemporaryDirectory(prefix="caredesk-replay-") as folder:
         settings = Settings.load(data_dir=Path(folder), demo=False)  # thresholds from env / caredesk.toml, if set
+        set_cipher(Cipher(load_keys(settings.data_dir)))  # as the app does at startup: message bodies are encrypted
         db = make_db(settings.db_url)
         chosen = (
             (ALL_INTENTS,)
@@ -83,7 +84,7 @@ def _replay(
         rows = range(start, min(start + BATCH, len(texts)))
         clock = time.perf_counter()
         with session_scope(db) as session:
-            ids = [_ingest(session, row, texts[row]) for row in rows]
+            ids = [r.ticket_id for r in intake_many(session, [_message(row, texts[row]) for row in rows])]
         stages["ingest"] += time.perf_counter() - clock
         with session_scope(db) as session:
             clock = time.perf_counter()
@@ -102,15 +103,14 @@ def _replay(
     return decisions, intents, stages
 
 
-def _ingest(session: Session, row: int, text: str) -> int:
-    message = InboundMessage(
+def _message(row: int, text: str) -> InboundMessage:
+    return InboundMessage(
         channel="email",
         customer_name=f"Replay Customer {row}",
         customer_email=f"replay-{row}@example.invalid",
         text=text,
         external_id=f"replay-{row}",
     )
-    return intake(session, message).ticket_id
 
 
 def _report(

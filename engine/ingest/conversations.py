@@ -29,14 +29,7 @@ def deliver(
     """
     ticket = _find_ticket(session, conversation_key, thread_keys, ticket_id)
     thread = _ticket_key(session, ticket) if ticket is not None else None
-    result = intake(session, replace(message, thread_external_id=thread))
-    if result.created_ticket and conversation_key and conversation_key != message.external_id:
-        created = session.get(Ticket, result.ticket_id)
-        if created is not None and _ticket_by_key(session, conversation_key) is None:
-            created.external_id = conversation_key
-            session.add(created)
-            session.flush()
-    return result
+    return intake(session, replace(message, thread_external_id=thread, ticket_external_id=conversation_key))
 
 
 def _find_ticket(

@@ -13,9 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
@@ -28,9 +27,9 @@ from sqlmodel import Session
 from engine.app import Engine
 from engine.config import Settings
 from engine.ingest.attachments import extract_attachments, pending_attachment_ids, save_attachments
-from engine.ingest.conversations import deliver
+from engine.ingest.batch import Grouped
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name, unpack_raw
-from engine.ingest.intake import InboundMessage, IntakeResult
+from engine.ingest.intake import InboundMessage, IntakeResult, intake_many
 from engine.ingest.webhook_schema import Accepted, MessageIn, Rejected
 from engine.ingest.writer import IngestWriter
 
@@ -81,22 +80,44 @@ def store_message(
     session: Session, settings: Settings, source: str, message: MessageIn
 ) -> tuple[IntakeResult, list[int]]:
     """Intake one validated webhook message and keep its attachments; returns the result and new attachment ids."""
-    inbound = InboundMessage(
+    return store_messages(session, settings, [(source, message)])[0]
+
+
+def store_messages(
+    session: Session, settings: Settings, messages: Sequence[tuple[str, MessageIn]]
+) -> list[tuple[IntakeResult, list[int]]]:
+    """Intake (source, message) pairs in order and keep their attachments; per message, the result and attachment ids.
+
+    Messages sharing a `conversation_id` land on one ticket, whose external id is the conversation's key.
+    """
+    results = intake_many(session, [_inbound(source, message) for source, message in messages])
+    return [
+        (result, [])
+        if result.duplicate or not message.attachments
+        else (
+            result,
+            save_attachments(
+                session, settings, result, ((a.name, a.content_type, a.data) for a in message.attachments)
+            ),
+        )
+        for (_, message), result in zip(messages, results, strict=True)
+    ]
+
+
+def _inbound(source: str, message: MessageIn) -> InboundMessage:
+    key = conversation_key(source, message.conversation_id) if message.conversation_id else None
+    text = message.text.strip()
+    return InboundMessage(
         channel=message.channel,
         customer_name=message.customer_name or message.customer_handle,
-        text=message.text.strip(),
+        text=text,
         customer_email=message.customer_email,
         customer_handle=message.customer_handle,
-        subject=message.subject or (None if message.text.strip() else f"Attachment: {message.attachments[0].name}"),
+        subject=message.subject or (None if text else f"Attachment: {message.attachments[0].name}"),
         external_id=message_key(source, message.external_id),
+        thread_external_id=key,
         received_at=message.timestamp,
-    )
-    key = conversation_key(source, message.conversation_id) if message.conversation_id else None
-    result = deliver(session, inbound, conversation_key=key)
-    if result.duplicate:
-        return result, []
-    return result, save_attachments(
-        session, settings, result, ((a.name, a.content_type, a.data) for a in message.attachments)
+        ticket_external_id=key,
     )
 
 
@@ -174,11 +195,15 @@ class WebhookIngest:
 
     async def accept(self, source: str, message: MessageIn) -> Accepted:
         """Store the message in the next write batch, then hand its attachments to the extractor."""
-        job = partial(store_message, settings=self.engine.settings, source=source, message=message)
-        result, attachment_ids = await self.writer.run(job)
+        result, attachment_ids = await self.writer.run(Grouped(self._store_batch, (source, message)))
         if attachment_ids:
             self.extractor.submit(extract_attachments, self.engine, attachment_ids)
         return Accepted(ticket_id=result.ticket_id, message_id=result.message_id, duplicate=result.duplicate)
+
+    def _store_batch(
+        self, session: Session, messages: list[tuple[str, MessageIn]]
+    ) -> list[tuple[IntakeResult, list[int]]]:
+        return store_messages(session, self.engine.settings, messages)
 
     async def _read_limited(self, request: Request) -> tuple[bool, bytes, int]:
         """(complete, body, size): an oversized body stops being read and only its head is returned."""
