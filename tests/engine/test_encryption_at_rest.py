@@ -110,6 +110,15 @@ def test_the_same_text_is_stored_differently_each_time(engine: Engine) -> None:
     assert len(tokens) == 2 and tokens[0] != tokens[1], "equal texts must not be recognisable as equal"
 
 
+def test_a_repeated_dead_letter_is_recognised_although_each_copy_is_encrypted_differently(engine: Engine) -> None:
+    raw = json.dumps({"text": SECRET, "from": "ines@example.com"})
+    with engine.transaction() as session:
+        first = record_dead_letter(session, source="webhook:crm", raw=raw, error="bad", unique=True)
+        again = record_dead_letter(session, source="webhook:crm", raw=raw, error="bad", unique=True)
+        other = record_dead_letter(session, source="webhook:crm", raw=raw + " ", error="bad", unique=True)
+    assert again.id == first.id and other.id != first.id
+
+
 def test_an_attachment_file_on_disk_is_encrypted_and_downloads_intact(engine: Engine) -> None:
     from ui.app import download_attachment
     from ui.state import set_engine

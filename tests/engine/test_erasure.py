@@ -275,6 +275,16 @@ def test_erase_keeps_an_attachment_file_another_ticket_shares(engine: Engine) ->
     assert report.attachment_files == 0 and (engine.settings.data_dir / shared.path).is_file()
 
 
+def test_text_another_customer_also_wrote_is_kept_and_reported(engine: Engine) -> None:
+    seeded = seed_customer_everywhere(engine, HashingEmbedder())
+    common = "My parcel never arrived although tracking says it was delivered yesterday"
+    _ticket(engine, name="Pat Same", email="pat@example.org", body=f"{common}, what now?", external_id="same-1")
+    report = erase_customer(engine, seeded.customer_id)
+    assert any("also occur in other customers' messages" in note for note in report.notes)
+    with engine.session() as session:
+        assert any(common in body for body in session.exec(select(Message.body)))
+
+
 @pytest.mark.real_models
 def test_erased_tickets_are_no_longer_found_by_similar_ticket_search_with_the_real_embedder(engine: Engine) -> None:
     embedder = MiniLMEmbedder()
