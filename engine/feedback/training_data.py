@@ -11,6 +11,8 @@ from engine.demo.seed import bitext_requests, split_queue_and_training
 from engine.privacy.redaction import redact
 from engine.store.models import Direction, Feedback, FeedbackKind, Message, Ticket
 
+ID_BATCH = 500  # ticket ids per IN (...) query, well below SQLite's limit on bound parameters
+
 
 def demo_training_rows(data_dir: Path, queue_count: int, per_intent: int = 0) -> tuple[list[str], list[str]]:
     """Bitext requests that are not in the demo queue, with their intent labels (at most `per_intent` each if > 0)."""
@@ -29,7 +31,8 @@ def demo_training_rows(data_dir: Path, queue_count: int, per_intent: int = 0) ->
 
 
 def confirmed_rows(session: Session) -> tuple[list[str], list[str]]:
-    """First customer message of every ticket whose intent an agent corrected or confirmed by sending a reply."""
+    """First customer message of every ticket whose intent a person gave: an agent's correction, the intent of a
+    reply the agent sent, or the label of an imported past ticket."""
     corrected = select(Feedback.ticket_id, Feedback.new_intent).where(Feedback.kind == FeedbackKind.OVERRIDE_INTENT)
     labels: dict[int, str] = {}
     for ticket_id, intent in session.exec(corrected.order_by(col(Feedback.created_at))):
@@ -38,17 +41,23 @@ def confirmed_rows(session: Session) -> tuple[list[str], list[str]]:
     sent = select(Feedback.ticket_id, Feedback.old_intent).where(
         col(Feedback.kind).in_([FeedbackKind.APPROVE, FeedbackKind.EDIT])
     )
-    for ticket_id, intent in session.exec(sent):
-        if intent and intent != "unknown":
+    imported = select(Ticket.id, Ticket.gold_intent).where(
+        col(Ticket.imported).is_(True), col(Ticket.gold_intent).is_not(None)
+    )
+    for ticket_id, intent in [*session.exec(sent), *session.exec(imported)]:
+        if ticket_id is not None and intent and intent != "unknown":
             labels.setdefault(ticket_id, intent)
+    first: dict[int, str] = {}
+    ids = list(labels)
+    for start in range(0, len(ids), ID_BATCH):
+        first_messages = select(Message.ticket_id, Message.body).where(
+            col(Message.ticket_id).in_(ids[start : start + ID_BATCH]), Message.direction == Direction.INBOUND
+        )
+        for ticket_id, body in session.exec(first_messages.order_by(col(Message.created_at), col(Message.id))):
+            first.setdefault(ticket_id, body)
     texts, out = [], []
     for ticket_id, intent in labels.items():
-        first = session.exec(
-            select(Message.body)
-            .where(Message.ticket_id == ticket_id, Message.direction == Direction.INBOUND)
-            .order_by(col(Message.created_at))
-        ).first()
-        if first and session.get(Ticket, ticket_id) is not None:
-            texts.append(redact(first).text)
+        if first.get(ticket_id):
+            texts.append(redact(first[ticket_id]).text)
             out.append(intent)
     return texts, out

@@ -223,6 +223,7 @@ def _apply_history(session: Session, ticket_id: int, message: InboundMessage, ex
     ticket = session.get(Ticket, ticket_id)
     assert ticket is not None
     ticket.gold_intent = extras["intent"] or None
+    ticket.imported = True
     at = extras["resolved_at"] or message.received_at or ticket.created_at
     if extras["reply"]:
         session.add(

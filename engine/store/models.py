@@ -56,7 +56,7 @@ class FeedbackKind(StrEnum):
     EDIT = "edit"
     REJECT = "reject"
     OVERRIDE_INTENT = "override_intent"
-    REOPEN = "reopen"  # a resolved ticket opened again (agent, or the customer wrote again): the resolution did not hold
+    REOPEN = "reopen"  # a resolved ticket opened again (by an agent, or the customer wrote again)
 
 
 class Customer(SQLModel, table=True):
@@ -93,7 +93,8 @@ class Ticket(SQLModel, table=True):
     contacts: int = 1  # customer contacts about this issue (1 = first contact)
     triaged_at: datetime | None = None  # None: a customer message has not been triaged yet
     drafted_at: datetime | None = None  # None: the latest customer message has no draft yet
-    gold_intent: str | None = None  # the label the demo data came with; never shown to the model
+    gold_intent: str | None = None  # the label the data came with; never shown to the model at triage
+    imported: bool = False  # from a bulk import of the team's history: its gold_intent trains the intent model
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None

@@ -1,4 +1,4 @@
-"""The learning loop: retrain promotes only when not worse, jobs retry and record failures, drift alerts, learned replies."""
+"""The learning loop: retrain promotes only if not worse, jobs retry and log failures, drift alerts, learned replies."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from engine.config import Settings
 from engine.feedback.drift import acknowledge, check_drift, open_alerts
 from engine.feedback.learned_replies import LearnedReplyError, learned_replies, promote_to_kb, reusable_reply
 from engine.feedback.retrain import MIN_HOLDOUT, held_back, retrain
+from engine.feedback.training_data import confirmed_rows
+from engine.ingest.bulk_import import import_tickets
 from engine.ingest.intake import InboundMessage, intake
 from engine.jobs import Jobs, history
 from engine.nlp.embedder import HashingEmbedder
@@ -25,6 +27,7 @@ from engine.nlp.intent_registry import IntentModelRegistry
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import Feedback, FeedbackKind, Ticket, TriageResult, utcnow
+from tests.engine.test_ingest_import import history_csv, make_engine
 
 TOPICS = {
     "track_order": [
@@ -245,3 +248,17 @@ def test_real_embeddings_retrain_learns_a_new_intent_from_corrections(tmp_path: 
         ["I'd like to cancel my subscription"], embedder.encode(["I'd like to cancel my subscription"])
     )
     assert prediction[0].label == "cancel_subscription"
+
+
+def test_imported_history_labels_train_the_intent_model_but_demo_labels_do_not(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "data")
+    import_tickets(engine, history_csv(tmp_path / "history.csv", 4))
+    with engine.transaction() as session:  # a ticket that arrived with a label but not from an import
+        live = intake(session, InboundMessage(channel="email", customer_name="Al", text="Where is my parcel?"))
+        ticket = session.get(Ticket, live.ticket_id)
+        assert ticket is not None
+        ticket.gold_intent = "track_order"
+    with engine.session() as session:
+        texts, labels = confirmed_rows(session)
+    assert sorted(texts) == [f"Ticket {i}: I was charged twice, please refund." for i in range(4)]
+    assert labels == ["refund"] * 4
