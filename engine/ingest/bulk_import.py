@@ -2,9 +2,10 @@
 
 CSV and JSONL rows need `text`; optional: external_id, channel (email, chat, sms, social, voice), customer,
 email, subject, created_at (ISO 8601), status (new, open, escalated, resolved), reply (the agent's answer),
-resolved_at and intent (kept as the ticket's gold_intent). A checkpoint under data_dir/imports records the rows
-done after every committed batch, so a rerun after an interruption continues there; rows are deduplicated on
-external_id (or on a hash of the row when it has none), so nothing is stored twice either way.
+resolved_at and intent (the team's label: kept as gold_intent, it trains the intent model). A checkpoint under
+data_dir/imports records the rows done after every committed batch, so a rerun after an interruption continues
+there; rows are deduplicated on external_id (or on a hash of the row when it has none), so nothing is stored
+twice either way.
 """
 
 from __future__ import annotations
