@@ -57,15 +57,24 @@ def triage_tickets(
 ) -> dict[int, np.ndarray]:
     """Triage the given tickets in one batch; returns each ticket's embedding (reused by retrieval)."""
     now = now or utcnow()
-    tickets = [t for t in (session.get(Ticket, i) for i in ticket_ids) if t is not None]
+    loaded = {t.id: t for t in session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)))}
+    tickets = [loaded[i] for i in dict.fromkeys(ticket_ids) if i in loaded]
     if not tickets:
         return {}
-    threads = {t.id: _messages(session, t) for t in tickets}
+    threads = _threads(session, list(loaded))
     attachments = extracted_texts(session, [m.id for thread in threads.values() for m in thread if m.id is not None])
-    # PII never reaches a model: every text is redacted to typed placeholders first
-    ticket_texts = [redact(customer_text(threads[t.id], attachments)).text for t in tickets]
+    # PII never reaches a model: every text is redacted to typed placeholders first (each distinct text once)
+    redacted: dict[str, str] = {}
+
+    def private(text: str) -> str:
+        if text not in redacted:
+            redacted[text] = redact(text).text
+        return redacted[text]
+
+    ticket_texts = [private(customer_text(threads[t.id], attachments)) for t in tickets]
     inbound = [(t, m) for t in tickets for m in threads[t.id] if m.direction == Direction.INBOUND]
-    message_texts = [redact(m.body).text for _, m in inbound]
+    message_texts = [private(m.body) for _, m in inbound]
+    known = _triaged_messages(session, list(loaded))
     ticket_vectors, message_vectors = _embed_once(models.embedder, ticket_texts, message_texts)
     intents = models.intent.predict(ticket_texts, ticket_vectors)
     prior_counts = _prior_counts(inbound)
@@ -78,7 +87,7 @@ def triage_tickets(
     for ticket, vector, prediction in zip(tickets, ticket_vectors, intents, strict=True):
         assert ticket.id is not None
         scored = by_ticket.get(ticket.id, [])
-        _store(session, ticket, prediction, scored, models, now)
+        _store(session, ticket, prediction, scored, models, now, known)
         result[ticket.id] = vector
     return result
 
@@ -94,9 +103,23 @@ def _embed_once(embedder: Embedder, ticket_texts: list[str], message_texts: list
     return tickets, messages
 
 
-def _messages(session: Session, ticket: Ticket) -> list[Message]:
-    query = select(Message).where(Message.ticket_id == ticket.id).order_by(col(Message.created_at), col(Message.id))
-    return list(session.exec(query))
+def _threads(session: Session, ticket_ids: list[int | None]) -> dict[int | None, list[Message]]:
+    """Each ticket's messages, oldest first."""
+    query = (
+        select(Message)
+        .where(col(Message.ticket_id).in_(ticket_ids))
+        .order_by(col(Message.ticket_id), col(Message.created_at), col(Message.id))
+    )
+    threads: dict[int | None, list[Message]] = {i: [] for i in ticket_ids}
+    for message in session.exec(query):
+        threads[message.ticket_id].append(message)
+    return threads
+
+
+def _triaged_messages(session: Session, ticket_ids: list[int | None]) -> set[int | None]:
+    """The messages of these tickets that already have a triage result."""
+    query = select(TriageResult.message_id).where(col(TriageResult.ticket_id).in_(ticket_ids))
+    return set(session.exec(query))
 
 
 def _prior_counts(inbound: list[tuple[Ticket, Message]]) -> list[int]:
@@ -115,9 +138,9 @@ def _store(
     scored: list[tuple[Message, SentimentScore]],
     models: TriageModels,
     now: datetime,
+    known: set[int | None],
 ) -> None:
     assert ticket.id is not None
-    known = {r.message_id for r in session.exec(select(TriageResult).where(TriageResult.ticket_id == ticket.id))}
     for message, score in scored:
         if message.id in known:
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,9 @@ from engine.triage import TriageModels, pending_ticket_ids, triage_tickets
 
 log = logging.getLogger(__name__)
 
-TRIAGE_BATCH = 64
+TRIAGE_BATCH = 128
+TRIAGE_GATHER_SECONDS = 0.25  # after a partial batch, wait this long so the next one embeds more texts at once
+DRAFT_AFTER_QUIET_SECONDS = 2.0  # drafting (seconds of CPU each) waits until no message was triaged this long
 IDLE_SECONDS = 5.0
 
 
@@ -37,12 +40,19 @@ def run_worker(engine: Engine) -> None:
             if status.state in (State.WAITING, State.LOADING):
                 status.state, status.detail = State.ERROR, f"start-up failed: {exc}"
         return
+    last_triage = 0.0
     while not engine._stop.is_set():
-        worked = step(engine)
-        if worked:
+        quiet = time.monotonic() - last_triage
+        triaged = triage_batch(engine)
+        if triaged:
+            last_triage = time.monotonic()
+            engine.changed()
+            if triaged < TRIAGE_BATCH:  # messages are trickling in: let a few more arrive and embed them together
+                engine._stop.wait(TRIAGE_GATHER_SECONDS)
+        elif quiet >= DRAFT_AFTER_QUIET_SECONDS and draft_next(engine):
             engine.changed()
         else:
-            engine._wake.wait(IDLE_SECONDS)
+            engine._wake.wait(IDLE_SECONDS if quiet >= DRAFT_AFTER_QUIET_SECONDS else DRAFT_AFTER_QUIET_SECONDS - quiet)
             engine._wake.clear()
 
 
@@ -140,25 +150,26 @@ def draft_with(
     )
 
 
-def step(engine: Engine) -> bool:
-    """One unit of background work; False when there was nothing to do."""
+def triage_batch(engine: Engine) -> int:
+    """Triage and route the oldest pending tickets in one transaction; how many there were (0: none)."""
     services = engine.services
     if services is None or services.intent is None or services.sentiment is None:
-        return False
+        return 0
     with engine.transaction() as session:
         ids = pending_ticket_ids(session, TRIAGE_BATCH)
-        if ids:
-            vectors = triage_tickets(session, ids, triage_models(engine, services))
-            services.vectors.update(vectors)
-            routing = routing_for(engine)
-            for ticket_id, decision in routing.route(session, ids).items():
-                if decision.route == Route.AUTO_RESOLVE:
-                    routing.auto_resolve(session, ticket_id, vector=vectors.get(ticket_id), similar=services.similar)
-            if services.similar is not None and vectors:
-                services.similar.add_many(list(vectors), np.stack(list(vectors.values())))
-                services.similar.save()
-            return True
-    return draft_next(engine)
+        if not ids:
+            return 0
+        vectors = triage_tickets(session, ids, triage_models(engine, services))
+        services.vectors.update(vectors)
+        routing = routing_for(engine)
+        for ticket_id, decision in routing.route(session, ids).items():
+            if decision.route == Route.AUTO_RESOLVE:
+                routing.auto_resolve(session, ticket_id, vector=vectors.get(ticket_id), similar=services.similar)
+    if services.similar is not None and vectors:
+        services.similar.add_many(list(vectors), np.stack(list(vectors.values())))  # journaled at once
+        if len(ids) < TRIAGE_BATCH:  # the backlog is drained: compact the journal into a snapshot now
+            services.similar.save()
+    return len(ids)
 
 
 def draft_next(engine: Engine) -> bool:

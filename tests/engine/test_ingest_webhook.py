@@ -282,6 +282,28 @@ def test_an_unreachable_callback_is_retried_then_dead_lettered(tmp_path: Path) -
 
 
 @pytest.mark.real_models
+def test_the_background_worker_triages_accepted_messages_then_drafts_them(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "data")
+    engine.start()
+    try:
+        app = FastAPI()
+        app.include_router(build_router(engine))
+        client = TestClient(app)
+        ids = [post(client, payload(f"w-{i}", text=f"Order {i} never arrived.")).json()["ticket_id"] for i in range(3)]
+        deadline = time.monotonic() + 120
+        tickets: list[Ticket] = []
+        while time.monotonic() < deadline:
+            with engine.session() as session:
+                tickets = [t for t in (session.get(Ticket, i) for i in ids) if t is not None]
+            if all(t.triaged_at is not None and t.drafted_at is not None for t in tickets):
+                break
+            time.sleep(0.2)
+        assert len(tickets) == 3 and all(t.intent and t.triaged_at is not None for t in tickets)
+        assert all(t.drafted_at is not None for t in tickets), "drafted once no new message came for a moment"
+    finally:
+        engine.stop()
+
+
 def test_a_message_with_a_pdf_is_triaged_by_the_real_models(tmp_path: Path) -> None:
     engine = make_engine(tmp_path / "data")
     engine.start()
