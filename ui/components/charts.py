@@ -270,11 +270,12 @@ def edit_distance(data: DashboardData, *, static: bool = False) -> Figure:
         "x": [r.mean_distance for r in reversed(rows)],
         "text": [f"{r.edited}/{r.sent} edited" for r in reversed(rows)],
         "textposition": "outside",
+        "cliponaxis": False,
         "marker": {"color": "#e0a526"},
     }
     layout = _layout(
         "Draft edit distance by intent (mean characters changed)",
-        margin={"l": 170, "r": 60, "t": 40, "b": 40},
+        margin={"l": 170, "r": 110, "t": 40, "b": 40},
         height=max(320, 22 * len(rows) + 80),
     )
     return {"data": [trace], "layout": layout, "config": config("edit-distance", static=static)}
