@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
@@ -32,6 +33,13 @@ def _setup_logging() -> None:
     install_log_redaction()
 
 
+def _bench(name: str, as_json: bool, **options: Any) -> None:
+    """Run engine.bench.<name>.run(**options) with logging on stderr and print its result."""
+    module = importlib.import_module(f"engine.bench.{name}")
+    _setup_logging()
+    _emit(module.run(**options), as_json)
+
+
 def _emit(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result))
@@ -57,10 +65,7 @@ def bench_intent(
     as_json: JsonFlag = False,
 ) -> None:
     """Train the intent model from scratch on TRAIN and evaluate it on TEST."""
-    from engine.bench.intent import run
-
-    _setup_logging()
-    _emit(run(train=train, test=test, oos_label=oos_label), as_json)
+    _bench("intent", as_json, train=train, test=test, oos_label=oos_label)
 
 
 @bench_cli.command("sentiment")
@@ -70,10 +75,7 @@ def bench_sentiment(
     as_json: JsonFlag = False,
 ) -> None:
     """Train the sentiment scorer on TRAIN and evaluate it on TEST."""
-    from engine.bench.sentiment import run
-
-    _setup_logging()
-    _emit(run(train=train, test=test), as_json)
+    _bench("sentiment", as_json, train=train, test=test)
 
 
 @bench_cli.command("retrieval")
@@ -83,37 +85,25 @@ def bench_retrieval(
     as_json: JsonFlag = False,
 ) -> None:
     """Index DOCS with the product's pipeline and score QUERIES against their gold ids."""
-    from engine.bench.retrieval import run
-
-    _setup_logging()
-    _emit(run(docs=docs, queries=queries), as_json)
+    _bench("retrieval", as_json, docs=docs, queries=queries)
 
 
 @bench_cli.command("ann")
 def bench_ann(n: Annotated[int, typer.Option("--n")] = 200_000, as_json: JsonFlag = False) -> None:
     """Similar-ticket search at scale on vectors of real texts."""
-    from engine.bench.ann import run
-
-    _setup_logging()
-    _emit(run(n=n), as_json)
+    _bench("ann", as_json, n=n)
 
 
 @bench_cli.command("draft")
 def bench_draft(n: Annotated[int, typer.Option("--n")] = 20, as_json: JsonFlag = False) -> None:
     """Draft N demo tickets against the demo knowledge base."""
-    from engine.bench.draft import run
-
-    _setup_logging()
-    _emit(run(n=n), as_json)
+    _bench("draft", as_json, n=n)
 
 
 @bench_cli.command("redaction")
 def bench_redaction(as_json: JsonFlag = False) -> None:
     """Recall and precision of PII redaction per type on a labelled set built from demo tickets."""
-    from engine.bench.redaction import run
-
-    _setup_logging()
-    _emit(run(), as_json)
+    _bench("redaction", as_json)
 
 
 @train_cli.command("intent")
@@ -156,10 +146,7 @@ def replay_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Train on TRAIN, push every ticket of TICKETS through ingest, triage and routing (actions in dry run)."""
-    from engine.bench.replay import run
-
-    _setup_logging()
-    _emit(run(tickets=tickets, train=train, auto_intents=auto_intents), as_json)
+    _bench("replay", as_json, tickets=tickets, train=train, auto_intents=auto_intents)
 
 
 @bench_cli.command("learning")
@@ -169,28 +156,19 @@ def bench_learning(
     as_json: JsonFlag = False,
 ) -> None:
     """Start from 10 % of TRAIN, replay the rest with simulated agent corrections, retrain every 500."""
-    from engine.bench.learning import run
-
-    _setup_logging()
-    _emit(run(train=train, test=test), as_json)
+    _bench("learning", as_json, train=train, test=test)
 
 
 @bench_cli.command("kpi")
 def bench_kpi(tickets: Annotated[int, typer.Option("--tickets")] = 100_000, as_json: JsonFlag = False) -> None:
     """Time every dashboard query on a temporary database of N tickets."""
-    from engine.bench.kpi import run
-
-    _setup_logging()
-    _emit(run(tickets=tickets), as_json)
+    _bench("kpi", as_json, tickets=tickets)
 
 
 @bench_cli.command("ingest")
 def bench_ingest(tickets: Annotated[int, typer.Option("--tickets")] = 20_000, as_json: JsonFlag = False) -> None:
     """Push N messages (each twice) through the webhook API on loopback and wait for triage."""
-    from engine.bench.ingest import run
-
-    _setup_logging()
-    _emit(run(tickets=tickets), as_json)
+    _bench("ingest", as_json, tickets=tickets)
 
 
 @import_cli.command("tickets")
