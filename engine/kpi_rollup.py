@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
@@ -215,40 +215,51 @@ def _rebuild_month(connection: Connection, rollup: Rollup, month: str) -> None:
 
 
 def _rebuild(connection: Connection, rollups: Sequence[Rollup], days: list[str], months: list[str], sla: str) -> None:
-    """Recompute these days from the tickets and these months from their days; mark the days' months (one
-    transaction)."""
+    """Recompute these days from the tickets and these months from their days, and mark the months of the days
+    that stay stale (one transaction)."""
     connection.execute(delete(DIRTY).where(DIRTY.c.day.in_(days + months)))  # the first write takes the lock
     for rollup in rollups:
         for start in range(0, len(days), CHUNK_DAYS):
             _rebuild_days(connection, rollup, days[start : start + CHUNK_DAYS], sla)
-    changed = sorted({day[:7] for day in days} - set(months))
-    if changed:
-        connection.execute(insert(DIRTY).prefix_with("OR IGNORE"), [{"day": month} for month in changed])
+    stale = sorted({day[:7] for day in days} - set(months))
+    if stale:
+        connection.execute(insert(DIRTY).prefix_with("OR IGNORE"), [{"day": month} for month in stale])
     for rollup in rollups:
         for month in months if rollup.monthly else []:
             _rebuild_month(connection, rollup, month)
     connection.commit()
 
 
-def refresh_rollups(
-    connection: Connection, rollups: tuple[Rollup, ...], sla: str, months: Collection[str] | None = None
-) -> int:
+@dataclass(frozen=True)
+class Reads:
+    """What a refresh reads from the rollups: ranges of whole days [first, end) (ISO days) and whole months."""
+
+    days: tuple[tuple[str, str], ...]
+    months: frozenset[str]
+
+    def wants(self, bucket: str) -> bool:
+        """Whether the refresh reads this day or month from the rollups."""
+        if len(bucket) == MONTH_LENGTH:
+            return bucket in self.months
+        return any(first <= bucket < end for first, end in self.days)
+
+
+def refresh_rollups(connection: Connection, rollups: tuple[Rollup, ...], sla: str, reads: Reads | None = None) -> int:
     """Bring the rollups up to date before a refresh reads them; returns the number of days and months rebuilt.
 
-    Every marked day is rebuilt; a marked month only when it is among `months` (the ones the refresh reads whole;
-    None: all), so a change today costs one day, not its month. Commits on the connection; a change committed while
-    a refresh runs shows in the next refresh (its day stays marked). A failure rolls back with the connection and
-    leaves the days marked.
+    Only the marked days and months the refresh reads are rebuilt (None: all): the partial days at a period's edges,
+    today among them, are read live, so the tickets agents work on today cost no rebuild. Commits on the connection;
+    a change committed while a refresh runs shows in the next refresh (its day stays marked). A failure rolls back
+    with the connection and leaves the days marked.
     """
     expected = fingerprint(rollups, sla)
     if not _current(connection, expected):
         log.info("building the KPI rollups")
         _reset(connection, rollups, expected)
     marked = [day for (day,) in connection.execute(select(DIRTY.c.day).where(DIRTY.c.day.is_not(None)))]
-    days = [day for day in marked if len(day) == DAY_LENGTH]
-    due = [m for m in marked if len(m) == MONTH_LENGTH and (months is None or m in months)]
+    days = [d for d in marked if len(d) == DAY_LENGTH and (reads is None or reads.wants(d))]
+    months = {d[:7] for d in days} | {m for m in marked if len(m) == MONTH_LENGTH}
+    due = sorted(m for m in months if reads is None or reads.wants(m))
     if days or due:
         _rebuild(connection, rollups, days, due, sla)
-    if months is None and days:  # the months of the days just rebuilt
-        return len(days) + len(due) + refresh_rollups(connection, rollups, sla, months)
     return len(days) + len(due)

@@ -368,3 +368,15 @@ def test_a_month_read_whole_follows_a_change_on_one_of_its_days(desk: SAEngine, 
     after = dashboard(desk, months, now=END)
     assert after.funnel.tickets == before.funnel.tickets + 1
     assert {i.intent: i.tickets for i in after.intent_mix}["D"] == 1
+
+
+def test_a_change_on_a_partial_day_is_read_live_without_a_rebuild(desk: SAEngine, session: Session) -> None:
+    until_now = KpiFilter(START, day(10, 23) + timedelta(minutes=45))  # "now" is late on June 10
+    refresh(desk)
+    before = dashboard(desk, until_now, now=END)
+    add_ticket(session, day(10, 22), channel="voice", intent="A", confidence=0.9)
+    session.commit()
+    after = dashboard(desk, until_now, now=END)
+    assert after.funnel.tickets == before.funnel.tickets + 1
+    assert {r.channel for r in after.daily if r.day == "2026-06-10"} >= {"voice"}
+    assert refresh(desk) == 2  # June 10 and its month were left for a refresh that reads them whole
