@@ -1,14 +1,16 @@
-"""Per-day rollups of the dashboard's grouped queries, so one refresh costs about the same for a week or all time.
+"""Rollups of the dashboard's grouped queries, so one refresh costs about the same for a week or for all time.
 
-A rollup table holds one grouped query's sums per (UTC creation day, channel, current intent, the query's own keys).
-A refresh reads the period's whole days from it and its partial first and last days live from the tickets, with the
-same grouped query, so every number is the one the live query gives.
+A rollup table holds one grouped query's sums per UTC creation day (and, for totals over a period, per month), channel,
+current intent and the query's own keys, plus the same added up over intents. A refresh reads the period's whole
+months and days from it and its partial first and last days live from the tickets, with the same grouped query, so
+every number is the one the live query gives.
 
 The rollups stay exact by construction: SQLite triggers on every table a measure reads (tickets, and the feedback,
-triage and survey rows of a ticket) mark the creation day of each changed ticket in `kpi_dirty_day`, whoever writes,
-and the next refresh rebuilds those days before it reads. A fingerprint of the tables, the triggers, the queries and
-the SLA (the one parameter a stored measure depends on) rebuilds every day when any of them changes, and also when a
-schema upgrade dropped a trigger.
+triage and survey rows of a ticket) mark the creation day of each changed ticket in `kpi_dirty_day`, whoever writes.
+Before it reads, a refresh rebuilds the marked days it reads whole, then their months if it reads those whole; the
+other marks wait for a refresh that needs them (today is always a partial day, read live). A fingerprint of the
+tables, the triggers, the queries and the SLA (the one parameter a stored measure depends on) rebuilds everything
+when any of them changes, and also when a schema upgrade dropped a trigger.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ DIRTY = Table("kpi_dirty_day", METADATA, Column("day", String, primary_key=True)
 STATE = Table("kpi_rollup_state", METADATA, Column("key", String, primary_key=True), Column("value", String))
 CHUNK_DAYS = 200  # days rebuilt per statement
 DAY_LENGTH, MONTH_LENGTH = len("YYYY-MM-DD"), len("YYYY-MM")  # marked days and months share kpi_dirty_day
-SCOPES = (0, 1)  # 0: per intent, 1: all intents added up
+SCOPES = (0, 1, 2)  # 0: per channel and intent, 1: all intents added up, 2: all channels and intents
+LAYOUT = 2  # how rebuilt rows are laid out (scopes, months): bump when the rebuild changes, to rebuild every rollup
 DAYS: BindParameter[Any] = bindparam("days", expanding=True)
 
 
@@ -70,7 +73,8 @@ class Rollup:
 
     `source(clause)` is the query over the tickets the clause selects, its columns in this order: bucket (the UTC day),
     channel, intent, the keys, the measures. Measures named in `maxima` combine by max, the others add up. Rows of
-    scope 0 keep the intent; rows of scope 1 add up all intents, for reads that neither filter nor group by intent.
+    scope 0 keep the intent; rows of scope 1 add up all intents, for reads that neither filter nor group by intent;
+    rows of scope 2 add up all channels too, for reads that neither filter nor group by channel or intent.
     """
 
     name: str
@@ -110,7 +114,8 @@ class Rollup:
 @lru_cache(maxsize=64)
 def _read(rollup: Rollup, shape: Shape, by: tuple[str, ...]) -> Select:
     table = rollup.table
-    scope = 0 if shape[1] or "intent" in by else 1
+    by_intent, by_channel = shape[1] or "intent" in by, shape[0] or "channel" in by
+    scope = 0 if by_intent else 1 if by_channel else 2
     bucket = table.c.bucket
     period = bucket.in_(COVER) if rollup.monthly else and_(bucket >= FULL_FROM, bucket < FULL_TO)
     filters = ticket_scope(shape, table.c.channel, table.c.intent)
@@ -151,7 +156,7 @@ def fingerprint(rollups: tuple[Rollup, ...], sla: str) -> str:
     dialect = sqlite.dialect()
     parts = [str(CreateTable(r.table).compile(dialect=dialect)) for r in rollups]
     parts += [str(r.source(true()).compile(dialect=dialect)) for r in rollups]
-    parts += [*TRIGGERS.values(), sla]
+    parts += [*TRIGGERS.values(), sla, f"layout {LAYOUT}"]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -189,23 +194,24 @@ def _reset(connection: Connection, rollups: Sequence[Rollup], expected: str) -> 
 
 
 def _rebuild_days(connection: Connection, rollup: Rollup, days: list[str], sla: str) -> None:
-    """These days' rows from the tickets (scope 0), then added up over intents (scope 1)."""
+    """These days' rows from the tickets (scope 0), then added up over intents (scope 1) and channels (scope 2)."""
     table = rollup.table
-    columns = rollup.stored_columns()
     connection.execute(delete(table).where(table.c.scope.in_(SCOPES), table.c.bucket.in_(days)))  # index range
     query = rollup.source(func.date(col(Ticket.created_at)).in_(DAYS))
-    connection.execute(insert(table).from_select(columns, query), {"days": days, "sla": sla})
-    groups = [table.c.bucket, table.c.channel, *(table.c[key] for key, _ in rollup.keys)]
-    all_intents = (
-        select(table.c.bucket, literal(1), table.c.channel, null(), *groups[2:], *rollup.combined(table.c))
-        .where(table.c.scope == 0, table.c.bucket.in_(days))
-        .group_by(*groups)
-    )
-    connection.execute(insert(table).from_select([c.name for c in table.c], all_intents))
+    connection.execute(insert(table).from_select(rollup.stored_columns(), query), {"days": days, "sla": sla})
+    keys = [table.c[key] for key, _ in rollup.keys]
+    for scope, channel in ((1, table.c.channel), (2, null())):
+        groups = [table.c.bucket, channel, *keys]
+        added = (
+            select(table.c.bucket, literal(scope), channel, null(), *keys, *rollup.combined(table.c))
+            .where(table.c.scope == scope - 1, table.c.bucket.in_(days))
+            .group_by(*groups)
+        )
+        connection.execute(insert(table).from_select([c.name for c in table.c], added))
 
 
 def _rebuild_month(connection: Connection, rollup: Rollup, month: str) -> None:
-    """One month's rows (both scopes) added up from its day rows."""
+    """One month's rows (every scope) added up from its day rows."""
     table = rollup.table
     connection.execute(delete(table).where(table.c.scope.in_(SCOPES), table.c.bucket == month))
     groups = [table.c.scope, table.c.channel, table.c.intent, *(table.c[key] for key, _ in rollup.keys)]
