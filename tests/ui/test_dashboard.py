@@ -190,6 +190,7 @@ def test_dashboard_in_a_real_browser(screen: Screen, artifacts: Path) -> None:
     wait_for(lambda: js(charts_drawn) >= 2 * 8, timeout=30, what="eight charts drawn")
     wait_for(lambda: js(volume_total) > 0, timeout=30, what="volume data")
     logging.getLogger(__name__).info("dashboard drawn %.2f s after navigation", time.perf_counter() - started)
+    assert "nan" not in screen.selenium.find_element(By.TAG_NAME, "body").text.lower().split()  # no NaN anywhere
     buttons = screen.selenium.find_elements(By.CSS_SELECTOR, ".modebar-btn[data-title='Download plot as a PNG']")
     assert len(buttons) == 8  # every chart downloads as PNG
     month = js(volume_total)
