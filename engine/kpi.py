@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import col
 
-from engine.kpi_filter import KpiFilter, KpiParams, as_utc, cover, ensure_kpi_indexes, sla_modifier
+from engine.kpi_filter import KpiFilter, KpiParams, as_utc, ensure_kpi_indexes, sla_modifier
 from engine.kpi_quality import (
     ConfidenceBin,
     ConfusionCell,
@@ -198,9 +198,7 @@ def refresh(db: SAEngine, params: KpiParams | None = None) -> int:
 
 def _refresh_for(connection: Connection, kpi_filter: KpiFilter, params: KpiParams) -> None:
     """Rebuild the marked days and months that a refresh of this period and the previous one reads whole."""
-    periods = [period.day_split()[:2] for period in (kpi_filter, kpi_filter.previous())]
-    months = {bucket for first, end in periods for bucket in cover(date.fromisoformat(first), date.fromisoformat(end))}
-    reads = Reads(tuple(periods), frozenset(m for m in months if len(m) == len("YYYY-MM")))
+    reads = Reads.whole(period.day_split()[:2] for period in (kpi_filter, kpi_filter.previous()))
     refresh_rollups(connection, ROLLUPS, sla_modifier(params), reads)
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -50,7 +51,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateTable
 from sqlmodel import col
 
-from engine.kpi_filter import COVER, FULL_FROM, FULL_TO, edge_tickets, ticket_scope
+from engine.kpi_filter import COVER, FULL_FROM, FULL_TO, cover, edge_tickets, ticket_scope
 from engine.store.models import Feedback, Survey, Ticket, TriageResult
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,13 @@ class Reads:
 
     days: tuple[tuple[str, str], ...]
     months: frozenset[str]
+
+    @classmethod
+    def whole(cls, periods: Iterable[tuple[str, str]]) -> Reads:
+        """What reading these ranges of whole days reads: their days, and the months `cover` makes of them."""
+        days = tuple(periods)
+        buckets = (b for first, end in days for b in cover(date.fromisoformat(first), date.fromisoformat(end)))
+        return cls(days, frozenset(b for b in buckets if len(b) == MONTH_LENGTH))
 
     def wants(self, bucket: str) -> bool:
         """Whether the refresh reads this day or month from the rollups."""
