@@ -44,6 +44,7 @@ class RoutingPolicy:
     escalate_risk: float = 0.60
     escalate_on_frustration: bool = True
     intent_actions: dict[str, str] = field(default_factory=dict)
+    refund_approval_limit: float = 100.0  # larger refunds need a supervisor's authenticator code, never the AI alone
 
     def is_auto(self, intent: str) -> bool:
         """True when the supervisor lets the AI resolve this intent alone."""
@@ -60,6 +61,8 @@ def validate(policy: RoutingPolicy) -> RoutingPolicy:
         value = getattr(policy, name)
         if not 0.0 <= value <= 1.0:
             raise PolicyError(f"{name.replace('_', ' ')} must be between 0 and 1, not {value}")
+    if policy.refund_approval_limit < 0:
+        raise PolicyError(f"the refund approval limit cannot be negative, not {policy.refund_approval_limit}")
     if policy.review_threshold > policy.auto_threshold:
         raise PolicyError("the review threshold cannot be above the auto-resolve threshold")
     if policy.max_auto_risk > policy.escalate_risk:
@@ -102,7 +105,7 @@ def from_dict(values: dict[str, Any]) -> RoutingPolicy:
         kept["auto_intents"] = tuple(str(i) for i in kept["auto_intents"])
     if "intent_actions" in kept:
         kept["intent_actions"] = {str(k): str(v) for k, v in dict(kept["intent_actions"]).items()}
-    for name in ("auto_threshold", "review_threshold", "max_auto_risk", "escalate_risk"):
+    for name in ("auto_threshold", "review_threshold", "max_auto_risk", "escalate_risk", "refund_approval_limit"):
         if name in kept:
             kept[name] = float(kept[name])
     return replace(RoutingPolicy(), **kept)

@@ -257,7 +257,7 @@ def _route_one(
     risk = risk_score(inputs_for(ticket, customer, text, rising=rising, complaints=complaints, now=now))
     decision = route(ticket, prediction, sentiment, customer, risk, policy, text=text)
     if decision.failed() == ["action"] and decision.action is not None and runner is not None:
-        verdict = _verdict(session, runner, decision.action, ticket, customer, text)
+        verdict = _verdict(session, runner, decision.action, ticket, customer, text, policy.refund_approval_limit)
         decision = route(ticket, prediction, sentiment, customer, risk, policy, text=text, action=verdict)
     record = _store(session, ticket, decision, risk, latest.model_version if latest else "")
     return decision, record
@@ -277,17 +277,25 @@ def _prediction(ticket: Ticket, latest: TriageResult | None) -> IntentPrediction
 
 
 def _verdict(
-    session: Session, runner: ActionRunner, name: str, ticket: Ticket, customer: Customer, text: str
+    session: Session,
+    runner: ActionRunner,
+    name: str,
+    ticket: Ticket,
+    customer: Customer,
+    text: str,
+    refund_limit: float,
 ) -> ActionVerdict:
-    """Dry-run the intent's action to see whether the store policy allows it for this customer."""
+    """Dry-run the intent's action to see whether the store policy allows it for this customer, and the AI alone."""
     assert ticket.id is not None
     context = ActionContext(ticket.id, customer.email, customer.name, text)
-    title = action_named(name).title
+    action = action_named(name)
     try:
         plan = runner.preview(session, name, context, actor="router")
     except StoreError as exc:
-        return ActionVerdict(False, f"action '{title}' could not be checked: {exc}")
-    return ActionVerdict(plan.check.ok, plan.check.text(title))
+        return ActionVerdict(False, f"action '{action.title}' could not be checked: {exc}")
+    if plan.check.ok and action.over_limit(plan, refund_limit):
+        return ActionVerdict(False, f"{plan.summary}: above the ${refund_limit:,.2f} limit, a supervisor approves it")
+    return ActionVerdict(plan.check.ok, plan.check.text(action.title))
 
 
 def _store(

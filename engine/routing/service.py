@@ -16,9 +16,9 @@ from sqlmodel import Session, col, select
 
 from engine.app import Engine
 from engine.routing.actions.base import ActionContext, ActionResult, Plan
-from engine.routing.actions.client import DEFAULT_TIMEOUT, StoreClient
-from engine.routing.actions.registry import ACTIONS
-from engine.routing.actions.runner import ActionRunner
+from engine.routing.actions.client import DEFAULT_TIMEOUT, StoreClient, StoreError
+from engine.routing.actions.registry import ACTIONS, action_named
+from engine.routing.actions.runner import ActionFailed, ActionRunner
 from engine.routing.auto_resolve import AutoResult, auto_resolve_ticket, one_at_a_time
 from engine.routing.policy import POLICY_AUDIT, RoutingPolicy, load_policy, save_policy
 from engine.routing.router import ROUTE_AUDIT, Decision, route_tickets, ticket_text
@@ -50,6 +50,10 @@ class RoutingView:
     checks: list[dict[str, Any]] = field(default_factory=list)
     actions: list[ActionOption] = field(default_factory=list)
     decided_by: str = ""
+
+
+class ApprovalRequired(ActionFailed):
+    """The action was not run: it needs a supervisor's step-up approval first."""
 
 
 class RoutingService:
@@ -103,8 +107,30 @@ class RoutingService:
         with self.engine.transaction() as session:
             return self.runner.preview(session, action, _context(session, ticket_id, params), actor=actor)
 
-    def execute(self, ticket_id: int, action: str, params: dict[str, str], *, actor: str) -> ActionResult:
-        """Run an action for an agent, once per ticket, action and typed values (ActionFailed with a note)."""
+    def needs_approval(self, ticket_id: int, action: str, params: dict[str, str]) -> bool:
+        """True when running this action by hand needs a supervisor's step-up code (StoreError if the store fails)."""
+        chosen = action_named(action)
+        if not chosen.sensitive:
+            return False
+        with self.engine.session() as session:
+            context = _context(session, ticket_id, params)
+        return chosen.needs_approval(chosen.plan(self.runner.client, context), self.policy.refund_approval_limit)
+
+    def execute(
+        self, ticket_id: int, action: str, params: dict[str, str], *, actor: str, approved: bool = False
+    ) -> ActionResult:
+        """Run an action for an agent, once per ticket, action and typed values (ActionFailed with a note).
+
+        `approved` says a supervisor passed a step-up for it; without that an action that needs approval is refused.
+        """
+        title = action_named(action).title
+        if not approved:
+            try:
+                needed = self.needs_approval(ticket_id, action, params)
+            except StoreError as exc:
+                raise ActionFailed(f"{title} not done: {exc}. Nothing was changed; try again later.") from exc
+            if needed:
+                raise ApprovalRequired(f"{title} needs a supervisor's approval with an authenticator code.")
         with one_at_a_time(ticket_id), self.engine.transaction() as session:
             return self.runner.execute(session, action, _context(session, ticket_id, params), actor=actor)
 

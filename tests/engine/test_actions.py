@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from sqlmodel import Session, select
 from engine.ingest.intake import InboundMessage, intake
 from engine.routing.actions.base import ActionContext
 from engine.routing.actions.client import StoreClient
+from engine.routing.actions.registry import action_named
 from engine.routing.actions.runner import ActionFailed, ActionRunner
 from engine.routing.auto_resolve import OFFER_A_PERSON, auto_resolve_ticket, record_outcome
 from engine.routing.policy import RoutingPolicy
@@ -301,3 +303,29 @@ def test_a_reply_only_ticket_waits_for_its_draft_and_sends_only_a_supported_one(
     with Session(db) as session:
         ticket = session.get(Ticket, bad)
         assert ticket is not None and ticket.route == Route.ASSIST and ticket.outcome is None and ticket.needs_review
+
+
+def test_a_refund_above_the_approval_limit_is_never_done_by_the_ai_alone(db: SAEngine, store: DemoStoreServer) -> None:
+    ticket_id = _ticket(db, "The jacket was faulty, please refund $60.")
+    _order(store, "ada@example.com", level="gold", age_days=5, status="delivered")
+    strict = replace(POLICY, refund_approval_limit=50.0)
+    with session_scope(db) as session:
+        decision = route_tickets(session, [ticket_id], policy=strict, runner=_runner(store))[ticket_id]
+    assert decision.route == Route.ASSIST and "above the $50.00 limit, a supervisor approves it" in decision.reason
+    with session_scope(db) as session:
+        decision = route_tickets(session, [ticket_id], policy=POLICY, runner=_runner(store))[ticket_id]
+    assert decision.route == Route.AUTO_RESOLVE  # $60 is within the default limit
+    assert _refunds(store) == []  # routing only dry-runs
+
+
+def test_agents_need_approval_for_large_refunds_and_account_changes_only(db: SAEngine, store: DemoStoreServer) -> None:
+    ticket_id = _ticket(db, "Please refund $30, and where is my order?")
+    _order(store, "ada@example.com", level="gold", age_days=5, status="delivered")
+    client = StoreClient(store.url)
+    context = _context(db, ticket_id)
+    refund, reset, status = action_named("refund"), action_named("password_reset"), action_named("order_status")
+    small = refund.plan(client, context)
+    large = refund.plan(client, _context(db, ticket_id, amount="75"))
+    assert (refund.needs_approval(small, 50.0), refund.needs_approval(large, 50.0)) == (False, True)
+    assert reset.needs_approval(reset.plan(client, context), 50.0)
+    assert not status.needs_approval(status.plan(client, context), 50.0)

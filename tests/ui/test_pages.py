@@ -9,6 +9,8 @@ from nicegui.testing import User
 from sqlmodel import col, select
 
 from engine.routing.actions.runner import EXECUTED
+from engine.routing.policy import POLICY_AUDIT
+from engine.routing.service import routing_for
 from engine.store.account_models import User as StaffUser
 from engine.store.audit_models import AuditEntry
 from engine.store.models import Direction, Draft, Feedback, Message, Ticket
@@ -180,3 +182,22 @@ async def test_a_sensitive_action_runs_only_with_a_fresh_authenticator_code(user
     await wait_for_async(lambda: bool(audit_rows("step_up")), 30, "the step-up")
     assert audit_rows("step_up")[0].details == {"for": "action:password_reset"}
     await wait_for_async(lambda: bool(user.find(marker="action-result").elements.pop().text), 30, "the result")
+
+
+async def test_a_supervisor_changes_the_routing_policy_and_the_change_is_audited(user: User) -> None:
+    await sign_in(user)
+    await user.open("/settings")
+    await user.should_see(marker="routing-settings")
+    user.find(marker="policy-refund-limit").elements.pop().set_value(25)
+    user.find(marker="policy-auto_threshold").elements.pop().set_value(0.95)
+    user.find(marker="save-routing").click()
+    await user.should_see("Routing policy saved")
+    assert routing_for(engine()).policy.refund_approval_limit == 25.0
+    [change] = audit_rows(POLICY_AUDIT)
+    assert change.actor == "supervisor"
+    assert change.details["refund_approval_limit"]["to"] == 25.0 and change.details["auto_threshold"]["to"] == 0.95
+
+    user.find(marker="policy-review_threshold").elements.pop().set_value(0.99)  # above the auto-resolve threshold
+    user.find(marker="save-routing").click()
+    await user.should_see("cannot be above the auto-resolve threshold")
+    assert routing_for(engine()).policy.review_threshold != 0.99

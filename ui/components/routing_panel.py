@@ -15,7 +15,7 @@ from nicegui import run, ui
 from engine.accounts_roles import Permission, can
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.runner import ActionFailed
-from engine.routing.service import ActionOption, RoutingView, routing_for
+from engine.routing.service import ActionOption, ApprovalRequired, RoutingView, routing_for
 from engine.store.account_models import User
 from engine.store.models import Route
 from ui.pages.admin import step_up_dialog
@@ -128,7 +128,8 @@ class RoutingPanel:
                             .mark(f"param-{key}")
                         )
                     if option.sensitive and not can(self.user, Permission.APPROVE_ACTIONS):
-                        ui.label("A supervisor runs this action (with an authenticator code).").classes(
+                        limit = self.service.policy.refund_approval_limit
+                        ui.label(f"Needs a supervisor's authenticator code (refunds: above ${limit:,.2f}).").classes(
                             "cd-muted text-xs"
                         )
 
@@ -164,9 +165,11 @@ class RoutingPanel:
     ) -> None:
         option = next(o for o in options if o.name == name)
 
-        def change(user: User) -> str:
+        def run_action(user: User, approved: bool) -> str:
             try:
-                done = self.service.execute(self.ticket_id, name, params, actor=user.username)
+                done = self.service.execute(self.ticket_id, name, params, actor=user.username, approved=approved)
+            except ApprovalRequired:
+                raise
             except ActionFailed as exc:
                 return str(exc)
             return f"Done: {done.customer_text}"
@@ -177,20 +180,21 @@ class RoutingPanel:
             ui.notify(str(text), type="positive" if str(text).startswith("Done") else "warning")
             self.build.refresh()
 
-        if option.sensitive:
-            if not can(self.user, Permission.APPROVE_ACTIONS):
-                ui.notify("A supervisor runs this action (with an authenticator code).", type="warning")
-                return
-            step_up_dialog(
-                option.title,
-                f"action:{name}",
-                lambda: change,
-                finish,
-                permission=Permission.APPROVE_ACTIONS,
-                confirm_label="Execute",
-            )
-            return
         if self.user is None:
             ui.notify("Your session ended: sign in again.", type="warning")
             return
-        finish(await run.io_bound(change, self.user))
+        try:
+            finish(await run.io_bound(run_action, self.user, False))
+            return
+        except ApprovalRequired as exc:
+            if not can(self.user, Permission.APPROVE_ACTIONS):
+                ui.notify(f"{exc} Ask a supervisor to run it.", type="warning")
+                return
+        step_up_dialog(
+            option.title,
+            f"action:{name}",
+            lambda: lambda user: run_action(user, True),
+            finish,
+            permission=Permission.APPROVE_ACTIONS,
+            confirm_label="Execute",
+        )

@@ -41,6 +41,18 @@ def routing_settings_card() -> None:
             .mark(f"policy-{key}")
             for key, label in NUMBERS
         }
+        refund_limit = (
+            ui.number(
+                "Refunds above this amount ($) need a supervisor's code; the AI never does them alone",
+                value=policy.refund_approval_limit,
+                min=0,
+                step=5,
+                format="%.2f",
+            )
+            .props("outlined dense")
+            .classes("w-96")
+            .mark("policy-refund-limit")
+        )
         frustration = ui.switch("Escalate when frustration is rising", value=policy.escalate_on_frustration).mark(
             "policy-frustration"
         )
@@ -67,7 +79,7 @@ def routing_settings_card() -> None:
             .mark(f"policy-action-{name}")
             for name, action in ACTIONS.items()
         }
-        for element in [*numbers.values(), frustration, auto, *by_action.values()]:
+        for element in [*numbers.values(), refund_limit, frustration, auto, *by_action.values()]:
             element.set_enabled(editable)
 
         def save() -> None:
@@ -76,6 +88,7 @@ def routing_settings_card() -> None:
                 auto_intents=tuple(auto.value or []),
                 escalate_on_frustration=bool(frustration.value),
                 intent_actions=mapping,
+                refund_approval_limit=float(refund_limit.value if refund_limit.value is not None else 0.0),
                 **{key: float(field.value if field.value is not None else 0.0) for key, field in numbers.items()},
             )
             try:

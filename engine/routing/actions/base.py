@@ -84,6 +84,14 @@ class Action(ABC):
     def result(self, plan: Plan, answer: Any) -> ActionResult:
         """Check the store's answer to the plan's request and say what was done."""
 
+    def needs_approval(self, plan: Plan, refund_limit: float) -> bool:
+        """True when an agent needs a supervisor's step-up code to run this plan by hand."""
+        return self.sensitive
+
+    def over_limit(self, plan: Plan, refund_limit: float) -> bool:
+        """True when the plan moves more money than anyone may move without a supervisor (the AI included)."""
+        return False
+
     def read(self, client: StoreClient, plan: Plan) -> Any:
         """The answer of a read-only action (writes answer their POST instead)."""
         raise NotImplementedError(f"{self.name} has no read-only answer")

@@ -35,6 +35,14 @@ class Refund(Action):
     fields = (("order_id", "Order number"), ("amount", "Amount"))
     intent_words = (frozenset({"get", "refund"}), frozenset({"request", "refund"}), frozenset({"refund", "request"}))
 
+    def needs_approval(self, plan: Plan, refund_limit: float) -> bool:
+        """Refunds up to the policy's limit are an agent's call; larger ones (or an unknown amount) need approval."""
+        return self.over_limit(plan, refund_limit)
+
+    def over_limit(self, plan: Plan, refund_limit: float) -> bool:
+        """The refund's amount (unknown counts as too much) is above the limit."""
+        return float(plan.facts.get("amount", float("inf"))) > refund_limit
+
     def plan(self, client: StoreClient, context: ActionContext) -> Plan:
         account = account_of(client, context)
         if account is None:
