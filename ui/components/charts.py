@@ -12,6 +12,7 @@ Figure = dict[str, Any]
 CHANNEL_COLOURS = {"email": "#1f4e79", "chat": "#3d8b6e", "sms": "#c2571a", "social": "#7b4f9d", "voice": "#a08a2c"}
 FONT = {"family": "Inter, system-ui, sans-serif", "size": 12, "color": "#1d2733"}
 TOP_INTENTS = 15
+MARKED_DAYS = 62  # longer sentiment series draw channel lines without markers (lighter, and readable)
 
 
 def config(name: str, *, static: bool = False) -> dict[str, Any]:
@@ -108,7 +109,7 @@ def sentiment(data: DashboardData, *, static: bool = False) -> Figure:
         traces.append(
             {
                 "type": "scatter",
-                "mode": "markers+lines",
+                "mode": "markers+lines" if len(data.sentiment) <= MARKED_DAYS else "lines",
                 "name": channel,
                 "x": [r.day for r in rows],
                 "y": [r.mean_valence for r in rows],
