@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from sqlmodel import col, func, select
 from engine.app import Engine, State, build_engine
 from engine.config import DEMO_DATA_DIR, REPO_ROOT, Settings
 from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, build_router, message_key, sign
+from engine.ingest.writer import WRITER_THREAD
 from engine.store.models import Message, Ticket
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ CONCURRENCY = 8  # connections per sender
 DUPLICATE_LAG = 25  # each message is sent again this many messages later
 CHANNELS = ("chat", "sms", "social", "voice")
 READY_TIMEOUT = 900.0
+SERVER_THREAD = "bench-uvicorn"
+ACCEPT_THREADS = (SERVER_THREAD, WRITER_THREAD)
 SENDER_MAIN = "import sys; from engine.bench.ingest import sender_main; sender_main(*sys.argv[1:])"
 
 
@@ -54,7 +58,7 @@ def _measure(engine: Engine, url: str, tickets: int, blocked: str) -> dict[str, 
     order = _send_order(tickets)
     start_at = time.time() + 3.0  # sender processes start together once spawned
     log.info("sending %d messages twice (%d requests) with %d x %d senders", tickets, len(order), SENDERS, CONCURRENCY)
-    cpu_before = time.process_time()
+    cpu_before, accept_cpu_before = time.process_time(), _accept_cpu()
     results = _run_senders(url, [[bodies[i] for i in order[k::SENDERS]] for k in range(SENDERS)], start_at)
     server_cpu = time.process_time() - cpu_before
     latencies = np.concatenate([np.asarray(r["latencies"]) for r in results]) * 1000
@@ -63,6 +67,9 @@ def _measure(engine: Engine, url: str, tickets: int, blocked: str) -> dict[str, 
     accept_seconds = max(r["finished"] for r in results) - start_at
     log.info("accepted %d requests in %.1f s; waiting for triage", accepted, accept_seconds)
     triage_seconds = _wait_for_triage(engine, tickets, start_at) if not blocked else None
+    # CPU seconds, not wall clock: what the accept path (HTTP + writer threads) and everything else (triage) cost
+    accept_cpu = _accept_cpu() - accept_cpu_before
+    triage_cpu = time.process_time() - cpu_before - accept_cpu
     stored, messages, ticket_rows = _counts(engine, tickets)
     return {
         "tickets": tickets,
@@ -75,6 +82,8 @@ def _measure(engine: Engine, url: str, tickets: int, blocked: str) -> dict[str, 
         "p95_accept_ms": round(float(np.percentile(latencies, 95)), 2),
         "p99_accept_ms": round(float(np.percentile(latencies, 99)), 2),
         "server_cpu_ms_per_request": round(1000 * server_cpu / len(order), 3),
+        "accept_cpu_ms_per_request": round(1000 * accept_cpu / len(order), 3),
+        "triage_cpu_ms_per_ticket": round(1000 * triage_cpu / tickets, 3) if triage_seconds else None,
         "triaged_per_second": round(tickets / triage_seconds, 1) if triage_seconds else None,
         "triage_seconds": round(triage_seconds, 1) if triage_seconds else None,
         "lost": tickets - stored,
@@ -84,6 +93,18 @@ def _measure(engine: Engine, url: str, tickets: int, blocked: str) -> dict[str, 
         "models": "real",
         "blocked": blocked,
     }
+
+
+def _accept_cpu() -> float:
+    """CPU seconds (user + system) the HTTP server and ingest writer threads have used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for thread in threading.enumerate():
+        stat = Path(f"/proc/self/task/{thread.native_id}/stat")
+        if thread.name in ACCEPT_THREADS and stat.exists():
+            fields = stat.read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of the stat line
+    return total / ticks
 
 
 def _start_models(engine: Engine) -> str:
@@ -113,7 +134,7 @@ def _serve(engine: Engine) -> tuple[Any, str]:
         port = probe.getsockname()[1]
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, backlog=4096)
     server = uvicorn.Server(config)
-    threading.Thread(target=server.run, name="bench-uvicorn", daemon=True).start()
+    threading.Thread(target=server.run, name=SERVER_THREAD, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
     return server, f"http://127.0.0.1:{port}/api/v1/messages"

@@ -36,7 +36,7 @@ from engine.routing.router import Decision, route_tickets
 from engine.routing.store_service import DemoStoreServer, StoreData
 from engine.store.db import make_db, session_scope
 from engine.store.models import Route, Ticket
-from engine.triage import TriageModels, triage_tickets
+from engine.triage import TriageModels, limit_torch_threads, triage_tickets
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def run(*, tickets: Path, train: Path, auto_intents: str = "all", embedder: Embe
     model = IntentClassifier()
     model.fit(train_texts, train_labels, embedder.encode(train_texts))
     models = TriageModels(embedder, model, "replay", SentimentScorer.default(embedder))
+    limit_torch_threads()  # as the worker does
     with tempfile.TemporaryDirectory(prefix="caredesk-replay-") as folder:
         settings = Settings.load(data_dir=Path(folder), demo=False)  # thresholds from env / caredesk.toml, if set
         set_cipher(Cipher(load_keys(settings.data_dir)))  # as the app does at startup: message bodies are encrypted

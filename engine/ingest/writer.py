@@ -15,6 +15,7 @@ from engine.ingest.batch import Job, run_batch
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
+WRITER_THREAD = "caredesk-ingest-writer"
 
 
 class IngestWriter:
@@ -41,7 +42,7 @@ class IngestWriter:
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="caredesk-ingest-writer", daemon=True)
+                self._thread = threading.Thread(target=self._loop, name=WRITER_THREAD, daemon=True)
                 self._thread.start()
 
     def _loop(self) -> None:
