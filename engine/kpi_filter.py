@@ -13,7 +13,8 @@ from sqlmodel import col
 from engine.store.models import Ticket
 
 # Indexes the dashboard's queries rely on, besides the per-column ones models.py declares. The first one covers
-# every ticket column the daily KPI query reads, in (day, channel) order, so that query never sorts or reads the table.
+# every ticket column the per-day measures read, by day, so rebuilding a day's rollup or reading a partial day live
+# is an index range scan that never reads the table.
 KPI_INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_day ON ticket (date(created_at), channel, created_at, intent, route, "
     "outcome, status, resolved_at, first_response_at, handle_seconds, contacts, triaged_at, valence, sentiment_label, "
