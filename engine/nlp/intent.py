@@ -54,6 +54,7 @@ class IntentPrediction:
     confidence: float  # calibrated probability that the best in-scope label is right
     is_unknown: bool
     alternatives: list[tuple[str, float]]  # top 3 in-scope (label, probability)
+    heads_agree: bool = True  # every classifier of the ensemble ranks `label` (or the best guess) first
 
 
 def training_data_hash(texts: list[str], labels: list[str]) -> str:
@@ -170,6 +171,7 @@ class IntentClassifier:
         scope = _scope(scores, probs, n_in)
         in_probs = probs[:, :n_in]
         top = np.argsort(-in_probs, axis=1)[:, :3]
+        agree = (scores[:, :, :n_in].argmax(axis=2) == top[:, 0][None, :]).all(axis=0)
         out: list[IntentPrediction] = []
         for row, order in enumerate(top):
             confidence = float(in_probs[row, order[0]])
@@ -181,6 +183,7 @@ class IntentClassifier:
                     confidence=confidence,
                     is_unknown=unknown,
                     alternatives=[(self._labels[i], float(in_probs[row, i])) for i in order],
+                    heads_agree=bool(agree[row]),
                 )
             )
         return out

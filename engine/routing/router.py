@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 ROUTE_AUDIT = "ai_route"
 ESCALATION_CHECKS = ("known_intent", "risk_escalation", "frustration")
-AUTO_TRAIL = ("auto_threshold", "opt_in", "auto_risk", "action")
+AUTO_TRAIL = ("auto_threshold", "agreement", "opt_in", "auto_risk", "action")
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,11 @@ def route(
         ),
         Check("auto_list", policy.is_auto(intent), f"intent {intent} is not on the auto-resolve list"),
         _at_least("auto_threshold", intent, confidence, policy.auto_threshold, "auto-resolve threshold"),
+        Check(
+            "agreement",
+            prediction.heads_agree,
+            "all intent classifiers agree" if prediction.heads_agree else "the intent classifiers disagree",
+        ),
         _at_most("auto_risk", risk, policy.max_auto_risk, strict=False),
         Check("came_back", not _came_back(ticket), "the customer wrote again after an automatic answer"),
         _action_check(action_name, action),
@@ -144,6 +149,7 @@ def _blocking(checks: list[Check], verdict: ActionVerdict | None) -> list[Check]
         c
         for c in failed
         if not (c.key == "auto_threshold" and "review" in keys)
+        and not (c.key == "agreement" and keys & {"review", "auto_threshold"})
         and not (c.key == "action" and verdict is None and keys - {"action"})
     ]
 
@@ -273,7 +279,7 @@ def _prediction(ticket: Ticket, latest: TriageResult | None) -> IntentPrediction
     if latest is None:
         return IntentPrediction(ticket.intent or "unknown", ticket.intent_confidence or 0.0, ticket.intent is None, [])
     alternatives = [(str(a["label"]), float(a["p"])) for a in latest.alternatives]
-    return IntentPrediction(latest.intent, latest.confidence, latest.is_unknown, alternatives)
+    return IntentPrediction(latest.intent, latest.confidence, latest.is_unknown, alternatives, latest.heads_agree)
 
 
 def _verdict(

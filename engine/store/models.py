@@ -117,6 +117,7 @@ class TriageResult(SQLModel, table=True):
     intent: str
     confidence: float
     is_unknown: bool = False
+    heads_agree: bool = True  # every classifier of the intent ensemble ranked this intent first
     alternatives: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     sentiment_label: str = "neutral"
     sentiment_probability: float = 0.0

@@ -64,6 +64,13 @@ def test_predicts_the_trained_intents_with_probabilities() -> None:
         assert [prob for _, prob in p.alternatives] == sorted((prob for _, prob in p.alternatives), reverse=True)
 
 
+def test_predictions_say_whether_every_classifier_of_the_ensemble_agrees() -> None:
+    model = fit(*dataset())
+    assert all(p.heads_agree for p in predict(model, list(QUERIES.values())))
+    mixed = predict(model, ["forgot the password, want a refund"])[0]  # two intents' words: the heads split
+    assert not mixed.heads_agree
+
+
 def test_fit_reports_cross_validated_metrics_and_progress() -> None:
     texts, labels = dataset()
     seen: list[float] = []

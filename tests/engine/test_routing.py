@@ -22,8 +22,10 @@ from engine.store.models import Customer, Outcome, Route, Ticket, TicketStatus, 
 AUTO = RoutingPolicy(auto_intents=("track_order", "check_balance"), intent_actions={})
 
 
-def _prediction(label: str = "track_order", confidence: float = 0.97, unknown: bool = False) -> IntentPrediction:
-    return IntentPrediction(label, confidence, unknown, [(label, confidence), ("other", 1 - confidence)])
+def _prediction(
+    label: str = "track_order", confidence: float = 0.97, unknown: bool = False, agree: bool = True
+) -> IntentPrediction:
+    return IntentPrediction(label, confidence, unknown, [(label, confidence), ("other", 1 - confidence)], agree)
 
 
 def _decide(
@@ -36,12 +38,14 @@ def _decide(
     risk: RiskInputs | None = None,
     rising: bool = False,
     policy: RoutingPolicy = AUTO,
+    agree: bool = True,
 ):  # type: ignore[no-untyped-def]
     customer = Customer(name="Ada Lovelace", email="ada@example.com", ai_opt_in=opted_in)
     ticket = Ticket(id=1, customer_id=1)
     score = risk_score(risk or RiskInputs(account_age_days=400))
     sentiment = SentimentSummary(valence=0.0, urgency=0.1, frustration_rising=rising)
-    return route(ticket, _prediction(label, confidence, unknown), sentiment, customer, score, policy, text=text)
+    prediction = _prediction(label, confidence, unknown, agree)
+    return route(ticket, prediction, sentiment, customer, score, policy, text=text)
 
 
 def test_risk_factors_add_up_and_each_contribution_is_shown() -> None:
@@ -99,9 +103,15 @@ def test_auto_resolve_trail_names_every_reason() -> None:
     decision = _decide()
     assert decision.route == Route.AUTO_RESOLVE
     assert decision.reason == (
-        "auto-resolved: intent track_order 0.97 >= 0.90, customer opted in, risk 0.00 <= 0.30, "
-        "reply only (no store action)"
+        "auto-resolved: intent track_order 0.97 >= 0.90, all intent classifiers agree, customer opted in, "
+        "risk 0.00 <= 0.30, reply only (no store action)"
     )
+
+
+def test_a_confident_intent_the_classifiers_disagree_on_goes_to_a_person() -> None:
+    decision = _decide(confidence=0.97, agree=False)
+    assert decision.route == Route.ASSIST and "the intent classifiers disagree" in decision.reason
+    assert "disagree" not in _decide(confidence=0.5, agree=False).reason  # below review: that reason is enough
 
 
 @pytest.mark.parametrize(

@@ -41,9 +41,10 @@ def test_agent_opens_a_ticket_edits_the_grounded_draft_and_sends_it(screen: Scre
     cite = screen.selenium.find_elements(By.XPATH, "//button[starts-with(normalize-space(.), '[')]")
     assert cite, "the draft check shows a clickable [n] citation"
     cite[0].click()
-    screen.should_contain("Close")  # the source dialog shows the cited chunk
+    close = "//div[contains(@class, 'q-dialog')]//button[normalize-space(.)='Close']"
+    wait_for(lambda: bool(screen.selenium.find_elements(By.XPATH, close)), 30, "the source dialog")
     screen.selenium.save_screenshot(str(artifacts / "source.png"))
-    screen.click("Close")
+    screen.selenium.find_element(By.XPATH, close).click()
 
     editor = screen.find_by_tag("textarea")
     editor.send_keys(Keys.END, "\nBest regards, Ann")
