@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel
 
 from engine.store.models import Customer, Direction, Feedback, FeedbackKind, Message, Ticket, TicketStatus, utcnow
@@ -269,8 +270,7 @@ def _chunks(values: set[str]) -> list[list[str]]:
 
 def _forget_cached_tickets(session: Session, ticket_ids: set[int]) -> None:
     """Expire loaded Ticket objects that were just updated in SQL, so the session reads them again."""
-    if not ticket_ids:
-        return
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Ticket) and obj.id in ticket_ids:
-            session.expire(obj)
+    for ticket_id in ticket_ids:
+        loaded = session.identity_map.get(identity_key(Ticket, ticket_id))
+        if loaded is not None:
+            session.expire(loaded)
