@@ -165,6 +165,12 @@ def bench_kpi(tickets: Annotated[int, typer.Option("--tickets")] = 100_000, as_j
     _bench("kpi", as_json, tickets=tickets)
 
 
+@bench_cli.command("dashboard")
+def bench_dashboard(tickets: Annotated[int, typer.Option("--tickets")] = 100_000, as_json: JsonFlag = False) -> None:
+    """Time the dashboard page in headless Chromium, from navigation to every chart drawn, on N tickets."""
+    _bench("dashboard", as_json, tickets=tickets)
+
+
 @bench_cli.command("ingest")
 def bench_ingest(tickets: Annotated[int, typer.Option("--tickets")] = 20_000, as_json: JsonFlag = False) -> None:
     """Push N messages (each twice) through the webhook API on loopback and wait for triage."""
