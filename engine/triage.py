@@ -33,11 +33,11 @@ class TriageModels:
     review_threshold: float = 0.80
 
 
-def limit_torch_threads() -> None:
-    """Run torch (the embedder) on TORCH_THREADS threads, if torch is loaded; call once the embedder is loaded."""
+def limit_torch_threads(threads: int = TORCH_THREADS) -> None:
+    """Run torch (the embedder) on `threads` threads, if torch is loaded; call once the embedder is loaded."""
     torch = sys.modules.get("torch")
     if torch is not None:
-        torch.set_num_threads(TORCH_THREADS)
+        torch.set_num_threads(max(1, threads))
 
 
 def customer_text(messages: list[Message], attachment_texts: dict[int, str] | None = None) -> str:
