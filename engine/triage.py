@@ -161,6 +161,7 @@ def _store(
                 intent=prediction.label,
                 confidence=prediction.confidence,
                 is_unknown=prediction.is_unknown,
+                heads_agree=prediction.heads_agree,
                 alternatives=[{"label": label, "p": round(p, 4)} for label, p in prediction.alternatives],
                 sentiment_label=score.label,
                 sentiment_probability=score.probability,
