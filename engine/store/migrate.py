@@ -27,7 +27,7 @@ class SchemaError(RuntimeError):
 
 
 def upgrade_schema(db: SAEngine) -> list[str]:
-    """Add the columns newer tables have and the stored ones lack, encrypt legacy plaintext; returns what changed."""
+    """Add the columns and indexes that stored tables lack, encrypt legacy plaintext; returns what changed."""
     inspector = inspect(db)
     added: list[str] = []
     with db.begin() as connection:
@@ -44,6 +44,11 @@ def upgrade_schema(db: SAEngine) -> list[str]:
                     fill = text(f'UPDATE "{table.name}" SET "{column.name}" = :value')
                     connection.execute(fill.bindparams(bindparam("value", computed, type_=column.type)))
                 added.append(f"{table.name}.{column.name}")
+            indexed = {index["name"] for index in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in indexed:
+                    index.create(connection)
+                    added.append(f"index {index.name}")
     if added:
         log.warning("upgraded an older database schema: added %s", ", ".join(added))
     return added + encrypt_plaintext(db)

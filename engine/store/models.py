@@ -91,7 +91,7 @@ class Ticket(SQLModel, table=True):
     first_response_at: datetime | None = None
     handle_seconds: float | None = None  # agent time spent on the ticket
     contacts: int = 1  # customer contacts about this issue (1 = first contact)
-    triaged_at: datetime | None = None  # None: a customer message has not been triaged yet
+    triaged_at: datetime | None = Field(default=None, index=True)  # None: a customer message is not triaged yet
     drafted_at: datetime | None = None  # None: the latest customer message has no draft yet
     gold_intent: str | None = None  # the label the data came with; never shown to the model at triage
     imported: bool = False  # from a bulk import of the team's history: its gold_intent trains the intent model

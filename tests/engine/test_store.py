@@ -67,6 +67,8 @@ def test_older_schema_is_upgraded_without_losing_tickets(tmp_path: Path) -> None
     db = make_db(f"sqlite:///{path}")
     added = upgrade_schema(db)
     assert "ticket.priority" in added and "customer.vip" in added
+    assert "index ix_ticket_triaged_at" in added  # the worker finds untriaged tickets without a scan
+    assert upgrade_schema(db) == []  # nothing left to do the second time
     with Session(db) as s:
         ticket = s.get(Ticket, 7)
         assert ticket is not None and ticket.subject == "kept from the old version" and ticket.priority == 0.0
