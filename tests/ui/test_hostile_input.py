@@ -10,7 +10,7 @@ from ui.state import engine
 
 PAYLOAD = (
     'Hi <script>window.__caredesk_pwned = "script"</script> my order '
-    '<img src=x onerror="window.__caredesk_pwned = \'onerror\'"> is late. '
+    "<img src=x onerror=\"window.__caredesk_pwned = 'onerror'\"> is late. "
     "[click me](javascript:alert(1)) " + "x" * 3000
 )
 
