@@ -36,7 +36,8 @@ class Settings:
     draft_max_tokens: int = 160
     retrieval_k: int = 3
     review_threshold: float = 0.80
-    auto_resolve_threshold: float = 0.90
+    # 0.95, not 0.90: at 0.90 the AI error rate on Banking77 dev splits was 0.0075-0.0117, over the 1 % budget
+    auto_resolve_threshold: float = 0.95
     demo: bool = True
     demo_ticket_count: int = 300
     demo_training_per_intent: int = 0  # 0: every shipped example trains the first intent model

@@ -38,7 +38,7 @@ class RoutingPolicy:
     """Thresholds and lists the router applies; `auto_intents` may hold "*" for every intent."""
 
     auto_intents: tuple[str, ...] = ()
-    auto_threshold: float = 0.90
+    auto_threshold: float = 0.95  # see Settings.auto_resolve_threshold
     review_threshold: float = 0.80
     max_auto_risk: float = 0.30
     escalate_risk: float = 0.60

@@ -19,7 +19,7 @@ from engine.routing.router import SentimentSummary, route, route_tickets
 from engine.store.audit_models import AuditEntry
 from engine.store.models import Customer, Outcome, Route, Ticket, TicketStatus, TriageResult, utcnow
 
-AUTO = RoutingPolicy(auto_intents=("track_order", "check_balance"), intent_actions={})
+AUTO = RoutingPolicy(auto_intents=("track_order", "check_balance"), intent_actions={}, auto_threshold=0.90)
 
 
 def _prediction(
@@ -181,14 +181,14 @@ def test_policy_is_validated_saved_and_audited(settings: Settings, tmp_path: Pat
     with pytest.raises(PolicyError, match="review threshold cannot be above"):
         save_policy(db, settings.data_dir, old, RoutingPolicy(auto_threshold=0.7, review_threshold=0.8), actor="sup")
     new = RoutingPolicy(
-        auto_intents=("track_order", "get_refund"), auto_threshold=0.95, intent_actions=old.intent_actions
+        auto_intents=("track_order", "get_refund"), auto_threshold=0.97, intent_actions=old.intent_actions
     )
     save_policy(db, settings.data_dir, old, new, actor="sup")
     assert load_policy(settings) == new
     with Session(db) as session:
         row = session.exec(select(AuditEntry).where(AuditEntry.action == "routing_policy_changed")).one()
     assert row.actor == "sup"
-    assert row.details["auto_threshold"] == {"from": 0.9, "to": 0.95}
+    assert row.details["auto_threshold"] == {"from": 0.95, "to": 0.97}
     assert row.details["auto_intents"] == {"from": ["track_order"], "to": ["track_order", "get_refund"]}
 
 

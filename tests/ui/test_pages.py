@@ -189,13 +189,13 @@ async def test_a_supervisor_changes_the_routing_policy_and_the_change_is_audited
     await user.open("/settings")
     await user.should_see(marker="routing-settings")
     user.find(marker="policy-refund-limit").elements.pop().set_value(25)
-    user.find(marker="policy-auto_threshold").elements.pop().set_value(0.95)
+    user.find(marker="policy-auto_threshold").elements.pop().set_value(0.97)
     user.find(marker="save-routing").click()
     await user.should_see("Routing policy saved")
     assert routing_for(engine()).policy.refund_approval_limit == 25.0
     [change] = audit_rows(POLICY_AUDIT)
     assert change.actor == "supervisor"
-    assert change.details["refund_approval_limit"]["to"] == 25.0 and change.details["auto_threshold"]["to"] == 0.95
+    assert change.details["refund_approval_limit"]["to"] == 25.0 and change.details["auto_threshold"]["to"] == 0.97
 
     user.find(marker="policy-review_threshold").elements.pop().set_value(0.99)  # above the auto-resolve threshold
     user.find(marker="save-routing").click()
