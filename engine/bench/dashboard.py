@@ -2,11 +2,12 @@
 
 The database is the KPI bench's (engine/bench/kpi.py). The app runs as a child process (`python main.py`) with fake
 models on a free local port, measured once its models have loaded (a first start trains the intent model); the
-browser signs in as a supervisor, opens the weekly report once (scripts and plotly
-cached, as a returning supervisor has them), then opens /dashboard RUNS times and measures from navigation until every
-chart has drawn with its data (also noting when the page loaded and when its websocket connected, after which the
-page's data can arrive); then it picks "All time" and measures until the charts show the widest range. The page
-is then saved as a screenshot.
+browser signs in as a supervisor, opens the weekly report once (scripts and plotly cached, as a returning
+supervisor has them), then opens /dashboard RUNS times and measures from navigation until every chart has drawn
+with its data: first while the app's worker still triages and drafts the database's open tickets
+(`page_s_*_worker_busy`), then again once it has drained them, as on a desk that keeps up (`page_s_*`, with when
+the page loaded and when its websocket connected, after which the page's data can arrive). Then it picks
+"All time" and measures until the charts show the widest range, and saves the page as a screenshot.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import os
 import re
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 RUNS = 5
 SETTLE_SECONDS = 5.0  # after the models load, the worker's first pass over waiting tickets
+IDLE_TIMEOUT = 900.0  # for the worker to triage and draft the database's open tickets
 CHARTS = 8
 USER, PASSWORD = "supervisor", "supervisor-bench"
 SCREENSHOT = REPO_ROOT / "tests" / "artifacts" / "dashboard-bench.png"
@@ -101,6 +104,15 @@ def _app(data_dir: Path, key: bytes, port: int) -> Iterator[str]:
         app.terminate()
         app.wait(timeout=30)
         log_file.close()
+
+
+def _worker_idle(db_file: Path) -> bool:
+    """True when every ticket is triaged and every open one has its draft: the app's worker has nothing to do."""
+    with sqlite3.connect(db_file) as connection:
+        waiting = connection.execute(
+            "SELECT count(*) FROM ticket WHERE triaged_at IS NULL OR (drafted_at IS NULL AND status != 'resolved')"
+        ).fetchone()[0]
+    return int(waiting) == 0
 
 
 def _listening(port: int) -> bool:
@@ -200,9 +212,12 @@ def run(*, tickets: int) -> dict[str, Any]:
             _sign_in(driver, url)
             driver.get(f"{url}/report")
             _wait(lambda: "Key performance indicators" in driver.page_source, 60, "the weekly report")
+            busy = [_visit(driver, url)[2] for _ in range(RUNS)]  # the worker still triages and drafts the backlog
+            log.info("dashboard drawn in %s s while the worker drains its backlog", ", ".join(f"{s:.2f}" for s in busy))
+            _wait(lambda: _worker_idle(data_dir / "caredesk.db"), IDLE_TIMEOUT, "the worker to drain its backlog")
             visits = [_visit(driver, url) for _ in range(RUNS)]
             loaded, connected, seconds = ([v[i] for v in visits] for i in range(3))
-            log.info("dashboard drawn in %s s", ", ".join(f"{s:.2f}" for s in seconds))
+            log.info("dashboard drawn in %s s on an idle desk", ", ".join(f"{s:.2f}" for s in seconds))
             all_time = _switch_to_all_time(driver)
             log.info("all time drawn in %.2f s", all_time)
             driver.set_window_size(1500, 3400)
@@ -214,6 +229,8 @@ def run(*, tickets: int) -> dict[str, Any]:
         "page_s_p50": round(statistics.median(seconds), 2),
         "page_s_p95": round(_percentile(seconds, 0.95), 2),
         "page_s_max": round(max(seconds), 2),
+        "page_s_p50_worker_busy": round(statistics.median(busy), 2),
+        "page_s_p95_worker_busy": round(_percentile(busy, 0.95), 2),
         "page_loaded_s_p50": round(statistics.median(loaded), 2),
         "socket_connected_s_p50": round(statistics.median(connected), 2),
         "all_time_switch_s": round(all_time, 2),
