@@ -158,3 +158,16 @@ def refused(action: Action, rule: Rule, reason: str, facts: dict[str, Any] | Non
 def no_account(action: Action, rule: Rule, context: ActionContext) -> Plan:
     """The refusal when the store knows no account for the customer."""
     return refused(action, rule, f"the store has no account for {context.customer_email or 'this customer'}")
+
+
+def account_and_order(
+    action: Action, client: StoreClient, context: ActionContext, rule: Rule
+) -> tuple[dict[str, Any], dict[str, Any]] | Plan:
+    """The customer's store account and the order the ticket is about, or the refusal when either is missing."""
+    account = account_of(client, context)
+    if account is None:
+        return no_account(action, rule, context)
+    order = order_for(client, context, account)
+    if order is None:
+        return refused(action, rule, "no matching order in the customer's account")
+    return account, order

@@ -10,10 +10,8 @@ from engine.routing.actions.base import (
     ActionResult,
     Plan,
     PolicyCheck,
-    account_of,
+    account_and_order,
     age_days,
-    no_account,
-    order_for,
     refused,
 )
 from engine.routing.actions.client import StoreClient, require
@@ -36,12 +34,10 @@ class OrderStatus(Action):
     )
 
     def plan(self, client: StoreClient, context: ActionContext) -> Plan:
-        account = account_of(client, context)
-        if account is None:
-            return no_account(self, DELIVERY_RULE, context)
-        order = order_for(client, context, account)
-        if order is None:
-            return refused(self, DELIVERY_RULE, "no matching order in the customer's account")
+        found = account_and_order(self, client, context, DELIVERY_RULE)
+        if isinstance(found, Plan):
+            return found
+        _, order = found
         order_id, status = str(order["order_id"]), str(order["status"])
         age = age_days(str(order["placed_at"]))
         facts = {"order_id": order_id, "status": status, "order_age_days": round(age, 1)}

@@ -10,10 +10,8 @@ from engine.routing.actions.base import (
     ActionResult,
     Plan,
     PolicyCheck,
-    account_of,
+    account_and_order,
     age_days,
-    no_account,
-    order_for,
     refused,
 )
 from engine.routing.actions.client import StoreClient, require
@@ -44,12 +42,10 @@ class Refund(Action):
         return float(plan.facts.get("amount", float("inf"))) > refund_limit
 
     def plan(self, client: StoreClient, context: ActionContext) -> Plan:
-        account = account_of(client, context)
-        if account is None:
-            return no_account(self, REFUND_RULE, context)
-        order = order_for(client, context, account)
-        if order is None:
-            return refused(self, REFUND_RULE, "no matching order in the customer's account")
+        found = account_and_order(self, client, context, REFUND_RULE)
+        if isinstance(found, Plan):
+            return found
+        account, order = found
         level, order_id = str(account["membership"]).lower(), str(order["order_id"])
         window = RETURN_WINDOW_DAYS.get(level, RETURN_WINDOW_DAYS[GUEST])
         age = age_days(str(order["placed_at"]))

@@ -11,9 +11,7 @@ from engine.routing.actions.base import (
     ActionResult,
     Plan,
     PolicyCheck,
-    account_of,
-    no_account,
-    order_for,
+    account_and_order,
     refused,
 )
 from engine.routing.actions.client import StoreClient, require
@@ -44,12 +42,10 @@ class ShippingAddress(Action):
     )
 
     def plan(self, client: StoreClient, context: ActionContext) -> Plan:
-        account = account_of(client, context)
-        if account is None:
-            return no_account(self, ADDRESS_RULE, context)
-        order = order_for(client, context, account)
-        if order is None:
-            return refused(self, ADDRESS_RULE, "no matching order in the customer's account")
+        found = account_and_order(self, client, context, ADDRESS_RULE)
+        if isinstance(found, Plan):
+            return found
+        _, order = found
         order_id, status = str(order["order_id"]), str(order["status"])
         new = context.params.get("address") or address_in(context.text)
         facts = {"order_id": order_id, "status": status, "address": new}
