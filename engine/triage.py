@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +20,6 @@ log = logging.getLogger(__name__)
 
 MAX_TRIAGE_CHARS = 2000
 EMBED_BATCH = 16  # texts per forward pass: sorted by length, small batches pad less (2x faster than 64, measured)
-TORCH_THREADS = 1  # on 2 cores shared with the web server, 2 spinning torch threads ran 2-4x slower (measured)
 
 
 @dataclass(frozen=True)
@@ -31,13 +29,6 @@ class TriageModels:
     intent_version: str
     sentiment: SentimentScorer
     review_threshold: float = 0.80
-
-
-def limit_torch_threads(threads: int = TORCH_THREADS) -> None:
-    """Run torch (the embedder) on `threads` threads, if torch is loaded; call once the embedder is loaded."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(max(1, threads))
 
 
 def customer_text(messages: list[Message], attachment_texts: dict[int, str] | None = None) -> str:

@@ -20,7 +20,7 @@ from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate
 from engine.nlp.labeled_csv import read_labeled_csv
 from engine.routing.service import routing_for
 from engine.store.models import Customer, Draft, Route, Ticket, TicketStatus
-from engine.triage import TriageModels, limit_torch_threads, pending_ticket_ids, triage_tickets
+from engine.triage import TriageModels, pending_ticket_ids, triage_tickets
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ def boot(engine: Engine) -> None:
     settings = engine.settings
     engine.set_status("embeddings", State.LOADING, "loading all-MiniLM-L6-v2")
     embedder = load_embedder(settings)
-    limit_torch_threads()
     services = Services(embedder=embedder)
     engine.set_status("embeddings", State.READY, embedder.name)
 

@@ -37,7 +37,7 @@ from engine.routing.router import Decision, route_tickets
 from engine.routing.store_service import DemoStoreServer, StoreData
 from engine.store.db import make_db, session_scope
 from engine.store.models import Route, Ticket
-from engine.triage import TriageModels, limit_torch_threads, triage_tickets
+from engine.triage import TriageModels, triage_tickets
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,13 @@ def run(*, tickets: Path, train: Path, auto_intents: str = "all", embedder: Embe
     """Replay FILE through ingest, triage and routing with a model trained on TRAIN; return the routing rates."""
     texts, labels = read_labeled_csv(tickets)
     train_texts, train_labels = read_labeled_csv(train)
-    embedder = embedder or MiniLMEmbedder()
+    workers = _idle_cores()  # alone, replay may use every idle core (the worker shares with the server)
+    log.info("embedding tickets with %d model replica(s)", workers)
+    embedder = embedder or MiniLMEmbedder(workers=workers)
     log.info("training the intent model on %d examples from %s", len(train_texts), train)
     model = IntentClassifier()
     model.fit(train_texts, train_labels, embedder.encode(train_texts))
     models = TriageModels(embedder, model, "replay", SentimentScorer.default(embedder))
-    threads = _idle_cores()
-    log.info("embedding tickets on %d torch thread(s)", threads)
-    limit_torch_threads(threads)  # alone, replay may use every idle core (the worker shares with the server)
     with tempfile.TemporaryDirectory(prefix="caredesk-replay-") as folder:
         settings = Settings.load(data_dir=Path(folder), demo=False)  # thresholds from env / caredesk.toml, if set
         set_cipher(Cipher(load_keys(settings.data_dir)))  # as the app does at startup: message bodies are encrypted
@@ -110,8 +109,8 @@ def _replay(
 def _idle_cores(window: float = 0.5) -> int:
     """Cores left idle by other programs over `window` seconds (Linux /proc/stat; 1 elsewhere).
 
-    Torch threads spinning on cores other programs use ran 2-4 times slower than one thread (measured on a
-    shared 2-core machine); on idle cores two threads ran 1.2 times faster than one.
+    Embedding on cores other programs use ran 2-4 times slower than on one core (measured on a shared 2-core
+    machine).
     """
     stat = Path("/proc/stat")
     if not stat.exists():

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,16 @@ log = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
 _append_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Record:
+    """One audit row to append: who did what to which subject, with details."""
+
+    actor: str
+    action: str
+    subject: str = ""
+    details: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,26 +92,39 @@ def append(
     session: Session, *, actor: str, action: str, subject: str = "", details: dict[str, Any] | None = None
 ) -> AuditEntry:
     """Add one audit row chained to the last one; it is flushed, and committed with the caller's session."""
+    return append_many(session, [Record(actor, action, subject, details)])[0]
+
+
+def append_many(session: Session, records: Sequence[Record]) -> list[AuditEntry]:
+    """Add rows chained to the last one and to each other, in order, with one read and one flush."""
+    if not records:
+        return []
     # Take the database write lock first (a no-op UPDATE starts the write transaction on SQLite), then the
     # process lock: the last row cannot change under us until this session commits or rolls back.
     session.execute(text("UPDATE auditentry SET id = id WHERE 1 = 0"))
     with _append_lock:
         last = _last(session)
-        entry = AuditEntry(
-            id=(last.id or 0) + 1 if last else 1,
-            at=utcnow(),
-            actor=actor,
-            action=action,
-            subject=subject,
-            details=_canonical(details or {}),
-            prev_hash=last.hash if last else GENESIS_HASH,
-            hash="",
-        )
-        entry.hash = _hash_of(entry)
-        session.add(entry)
+        last_id, prev_hash = (last.id or 0, last.hash) if last else (0, GENESIS_HASH)
+        entries = []
+        at = utcnow()
+        for offset, record in enumerate(records, start=1):
+            entry = AuditEntry(
+                id=last_id + offset,
+                at=at,
+                actor=record.actor,
+                action=record.action,
+                subject=record.subject,
+                details=_canonical(record.details or {}),
+                prev_hash=prev_hash,
+                hash="",
+            )
+            entry.hash = prev_hash = _hash_of(entry)
+            entries.append(entry)
+        session.add_all(entries)
         session.flush()
-    log.debug("audit %s %s %s", actor, action, subject)
-    return entry
+    for record in records:
+        log.debug("audit %s %s %s", record.actor, record.action, record.subject)
+    return entries
 
 
 def head(session: Session) -> tuple[int, str] | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -213,8 +212,8 @@ def route_tickets(
         assert ticket.id is not None
         decisions[ticket.id], record = _route_one(session, ticket, batch, policy, runner, now)
         records.append(record)
-    for actor, subject, details in records:  # after the ticket updates: they reach the database in one flush
-        audit.append(session, actor=actor, action=ROUTE_AUDIT, subject=subject, details=details)
+    # after the ticket updates: they reach the database in one flush
+    audit.append_many(session, records)
     return decisions
 
 
@@ -249,8 +248,8 @@ class _Batch:
 
 def _route_one(
     session: Session, ticket: Ticket, batch: _Batch, policy: RoutingPolicy, runner: ActionRunner | None, now: datetime
-) -> tuple[Decision, tuple[str, str, dict[str, Any]]]:
-    """The decision, stored on the ticket, and its audit record (actor, subject, details)."""
+) -> tuple[Decision, audit.Record]:
+    """The decision, stored on the ticket, and its audit record."""
     assert ticket.id is not None
     customer = batch.customers[ticket.customer_id]
     triage = batch.triage.get(ticket.id, [])
@@ -304,9 +303,7 @@ def _verdict(
     return ActionVerdict(plan.check.ok, plan.check.text(action.title))
 
 
-def _store(
-    session: Session, ticket: Ticket, decision: Decision, risk: RiskScore, model_version: str
-) -> tuple[str, str, dict[str, Any]]:
+def _store(session: Session, ticket: Ticket, decision: Decision, risk: RiskScore, model_version: str) -> audit.Record:
     """Write the decision on the ticket (an automatic answer the customer came back to stays on record as failed);
     returns its audit record."""
     if _came_back(ticket) and decision.route != Route.ESCALATE:
@@ -333,4 +330,4 @@ def _store(
         "action": decision.action,
     }
     actor = f"model:{model_version}" if model_version else "router"
-    return actor, f"ticket:{ticket.id}", details
+    return audit.Record(actor, ROUTE_AUDIT, f"ticket:{ticket.id}", details)
