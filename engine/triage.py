@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from engine.ingest.attachments import extracted_texts
 from engine.nlp.embedder import Embedder
 from engine.nlp.intent import IntentClassifier, IntentPrediction
 from engine.nlp.sentiment import SentimentScore, SentimentScorer, frustration_rising
 from engine.privacy.redaction import redact
+from engine.store.db import begin_write
 from engine.store.models import Direction, Message, Ticket, TriageResult, utcnow
 
 log = logging.getLogger(__name__)
@@ -47,49 +49,102 @@ def queue_priority(sentiment: SentimentScore, confidence: float, rising: bool, w
     return round(score, 4)
 
 
-def pending_ticket_ids(session: Session, limit: int) -> list[int]:
-    """Tickets with a customer message that has not been triaged yet, oldest first."""
-    query = select(Ticket.id).where(col(Ticket.triaged_at).is_(None)).order_by(col(Ticket.created_at)).limit(limit)
+def pending_ticket_ids(session: Session, limit: int, *, skip: Collection[int] = ()) -> list[int]:
+    """Tickets with a customer message that has not been triaged yet, oldest first (without `skip`)."""
+    query = select(Ticket.id).where(col(Ticket.triaged_at).is_(None))
+    if skip:
+        query = query.where(col(Ticket.id).not_in(list(skip)))
+    query = query.order_by(col(Ticket.created_at)).limit(limit)
     return [ticket_id for ticket_id in session.exec(query) if ticket_id is not None]
+
+
+@dataclass(frozen=True)
+class TriageBatch:
+    """What triage reads about a batch of tickets: redacted texts, and each ticket's newest message when read."""
+
+    ticket_ids: list[int]
+    ticket_texts: list[str]
+    inbound: list[tuple[int, int]]  # (ticket id, message id) of every customer message, oldest first
+    message_texts: list[str]
+    newest_message: dict[int, int | None]
+    known: set[int | None]  # messages that already have a triage result
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What the models make of a batch: a vector and an intent per ticket, a sentiment per customer message."""
+
+    ticket_vectors: np.ndarray
+    intents: list[IntentPrediction]
+    sentiments: list[SentimentScore]
 
 
 def triage_tickets(
     session: Session, ticket_ids: list[int], models: TriageModels, *, now: datetime | None = None
 ) -> dict[int, np.ndarray]:
     """Triage the given tickets in one batch; returns each ticket's embedding (reused by retrieval)."""
-    now = now or utcnow()
+    batch = read_batch(session, ticket_ids)
+    return store_batch(session, batch, score_batch(batch, models), models, now=now)
+
+
+def read_batch(session: Session, ticket_ids: list[int]) -> TriageBatch:
+    """Read the tickets' customer messages and attachment texts, redacted: PII never reaches a model."""
     loaded = {t.id: t for t in session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)))}
-    tickets = [loaded[i] for i in dict.fromkeys(ticket_ids) if i in loaded]
-    if not tickets:
-        return {}
-    threads = _threads(session, list(loaded))
+    ids = [i for i in dict.fromkeys(ticket_ids) if i in loaded]
+    threads = _threads(session, ids)
     attachments = extracted_texts(session, [m.id for thread in threads.values() for m in thread if m.id is not None])
-    # PII never reaches a model: every text is redacted to typed placeholders first (each distinct text once)
-    redacted: dict[str, str] = {}
+    redacted: dict[str, str] = {}  # each distinct text redacted once
 
     def private(text: str) -> str:
         if text not in redacted:
             redacted[text] = redact(text).text
         return redacted[text]
 
-    ticket_texts = [private(customer_text(threads[t.id], attachments)) for t in tickets]
-    inbound = [(t, m) for t in tickets for m in threads[t.id] if m.direction == Direction.INBOUND]
-    message_texts = [private(m.body) for _, m in inbound]
-    known = _triaged_messages(session, list(loaded))
-    ticket_vectors, message_vectors = _embed_once(models.embedder, ticket_texts, message_texts)
-    intents = models.intent.predict(ticket_texts, ticket_vectors)
-    prior_counts = _prior_counts(inbound)
-    sentiments = models.sentiment.score(message_texts, message_vectors, prior_inbound_count=prior_counts)
-    by_ticket: dict[int, list[tuple[Message, SentimentScore]]] = {}
-    for (ticket, message), score in zip(inbound, sentiments, strict=True):
-        assert ticket.id is not None
-        by_ticket.setdefault(ticket.id, []).append((message, score))
+    inbound = [(i, m) for i in ids for m in threads[i] if m.direction == Direction.INBOUND]
+    return TriageBatch(
+        ticket_ids=ids,
+        ticket_texts=[private(customer_text(threads[i], attachments)) for i in ids],
+        inbound=[(i, m.id) for i, m in inbound if m.id is not None],
+        message_texts=[private(m.body) for _, m in inbound],
+        newest_message={i: threads[i][-1].id if threads[i] else None for i in ids},
+        known=_triaged_messages(session, ids),
+    )
+
+
+def score_batch(batch: TriageBatch, models: TriageModels) -> Scored:
+    """Embed, classify the intent of and score the sentiment of a batch (no database: runs on any thread)."""
+    ticket_vectors, message_vectors = _embed_once(models.embedder, batch.ticket_texts, batch.message_texts)
+    prior_counts = _prior_counts([ticket_id for ticket_id, _ in batch.inbound])
+    return Scored(
+        ticket_vectors,
+        models.intent.predict(batch.ticket_texts, ticket_vectors) if batch.ticket_ids else [],
+        models.sentiment.score(batch.message_texts, message_vectors, prior_inbound_count=prior_counts),
+    )
+
+
+def store_batch(
+    session: Session, batch: TriageBatch, scored: Scored, models: TriageModels, *, now: datetime | None = None
+) -> dict[int, np.ndarray]:
+    """Store the triage of every ticket that has not changed since it was read; their embeddings.
+
+    The write lock is taken first, so no message can land between the check and the write. A ticket that got a
+    message after it was read stays pending and is triaged again with it.
+    """
+    if not batch.ticket_ids:
+        return {}
+    now = now or utcnow()
+    begin_write(session)
+    current = _newest_messages(session, batch.ticket_ids)
+    unchanged = {i for i in batch.ticket_ids if i in current and current[i] == batch.newest_message[i]}
+    tickets = {t.id: t for t in session.exec(select(Ticket).where(col(Ticket.id).in_(list(unchanged))))}
+    by_ticket: dict[int, list[tuple[int, SentimentScore]]] = {}
+    for (ticket_id, message_id), score in zip(batch.inbound, scored.sentiments, strict=True):
+        by_ticket.setdefault(ticket_id, []).append((message_id, score))
     result: dict[int, np.ndarray] = {}
-    for ticket, vector, prediction in zip(tickets, ticket_vectors, intents, strict=True):
-        assert ticket.id is not None
-        scored = by_ticket.get(ticket.id, [])
-        _store(session, ticket, prediction, scored, models, now, known)
-        result[ticket.id] = vector
+    for ticket_id, vector, prediction in zip(batch.ticket_ids, scored.ticket_vectors, scored.intents, strict=True):
+        if ticket_id in tickets:
+            _store(session, tickets[ticket_id], prediction, by_ticket.get(ticket_id, []), models, now, batch.known)
+            result[ticket_id] = vector
     return result
 
 
@@ -104,7 +159,7 @@ def _embed_once(embedder: Embedder, ticket_texts: list[str], message_texts: list
     return tickets, messages
 
 
-def _threads(session: Session, ticket_ids: list[int | None]) -> dict[int | None, list[Message]]:
+def _threads(session: Session, ticket_ids: list[int]) -> dict[int | None, list[Message]]:
     """Each ticket's messages, oldest first."""
     query = (
         select(Message)
@@ -117,18 +172,30 @@ def _threads(session: Session, ticket_ids: list[int | None]) -> dict[int | None,
     return threads
 
 
-def _triaged_messages(session: Session, ticket_ids: list[int | None]) -> set[int | None]:
+def _newest_messages(session: Session, ticket_ids: list[int]) -> dict[int, int | None]:
+    """Each existing ticket's newest message id (None for a ticket without messages)."""
+    query = (
+        select(Ticket.id, func.max(Message.id))
+        .join(Message, col(Message.ticket_id) == col(Ticket.id), isouter=True)
+        .where(col(Ticket.id).in_(ticket_ids))
+        .group_by(col(Ticket.id))
+    )
+    return {ticket_id: newest for ticket_id, newest in session.exec(query) if ticket_id is not None}
+
+
+def _triaged_messages(session: Session, ticket_ids: list[int]) -> set[int | None]:
     """The messages of these tickets that already have a triage result."""
     query = select(TriageResult.message_id).where(col(TriageResult.ticket_id).in_(ticket_ids))
     return set(session.exec(query))
 
 
-def _prior_counts(inbound: list[tuple[Ticket, Message]]) -> list[int]:
-    seen: dict[int | None, int] = {}
+def _prior_counts(ticket_ids: list[int]) -> list[int]:
+    """For each customer message (by its ticket id, oldest first): how many came before it on its ticket."""
+    seen: dict[int, int] = {}
     counts = []
-    for ticket, _ in inbound:
-        counts.append(seen.get(ticket.id, 0))
-        seen[ticket.id] = seen.get(ticket.id, 0) + 1
+    for ticket_id in ticket_ids:
+        counts.append(seen.get(ticket_id, 0))
+        seen[ticket_id] = seen.get(ticket_id, 0) + 1
     return counts
 
 
@@ -136,19 +203,19 @@ def _store(
     session: Session,
     ticket: Ticket,
     prediction: IntentPrediction,
-    scored: list[tuple[Message, SentimentScore]],
+    scored: list[tuple[int, SentimentScore]],
     models: TriageModels,
     now: datetime,
     known: set[int | None],
 ) -> None:
     assert ticket.id is not None
-    for message, score in scored:
-        if message.id in known:
+    for message_id, score in scored:
+        if message_id in known:
             continue
         session.add(
             TriageResult(
                 ticket_id=ticket.id,
-                message_id=message.id,
+                message_id=message_id,
                 intent=prediction.label,
                 confidence=prediction.confidence,
                 is_unknown=prediction.is_unknown,

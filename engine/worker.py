@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate
 from engine.nlp.labeled_csv import read_labeled_csv
 from engine.routing.service import routing_for
 from engine.store.models import Customer, Draft, Route, Ticket, TicketStatus
-from engine.triage import TriageModels, pending_ticket_ids, triage_tickets
+from engine.triage import Scored, TriageBatch, TriageModels, pending_ticket_ids, read_batch, score_batch, store_batch
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,16 @@ def run_worker(engine: Engine) -> None:
                 status.state, status.detail = State.ERROR, f"start-up failed: {exc}"
         return
     last_triage = 0.0
+    pipeline = TriagePipeline(engine)
     while not engine._stop.is_set():
         quiet = time.monotonic() - last_triage
-        triaged = triage_batch(engine)
+        try:
+            triaged = pipeline.step()
+        except Exception:  # the tickets stay pending and stored; the next round tries them again
+            log.exception("triage failed; retrying in %.0f s", IDLE_SECONDS)
+            pipeline.drop_ahead()
+            engine._stop.wait(IDLE_SECONDS)
+            continue
         if triaged:
             last_triage = time.monotonic()
             engine.changed()
@@ -150,26 +158,52 @@ def draft_with(
     )
 
 
-def triage_batch(engine: Engine) -> int:
-    """Triage and route the oldest pending tickets in one transaction; how many there were (0: none)."""
-    services = engine.services
-    if services is None or services.intent is None or services.sentiment is None:
-        return 0
-    with engine.transaction() as session:
-        ids = pending_ticket_ids(session, TRIAGE_BATCH)
-        if not ids:
+class TriagePipeline:
+    """Triage pending tickets in batches; the next batch is embedded and scored while this one is stored and routed.
+
+    Embedding runs in torch, outside the interpreter lock, so on two cores it overlaps with the database work.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caredesk-triage-scorer")
+        self._ahead: tuple[TriageBatch, Future[Scored]] | None = None
+
+    def step(self) -> int:
+        """Store and route one batch; how many tickets it held (0: nothing was pending)."""
+        services = self._engine.services
+        if services is None or services.intent is None or services.sentiment is None:
             return 0
-        vectors = triage_tickets(session, ids, triage_models(engine, services))
+        models = triage_models(self._engine, services)
+        current = self._ahead or self._start(models)
+        if current is None:
+            return 0
+        batch, scoring = current
+        self._ahead = self._start(models, skip=batch.ticket_ids)
+        scored = scoring.result()
+        with self._engine.transaction() as session:
+            vectors = store_batch(session, batch, scored, models)
+            routing = routing_for(self._engine)
+            for ticket_id, decision in routing.route(session, list(vectors)).items():
+                if decision.route == Route.AUTO_RESOLVE:
+                    routing.auto_resolve(session, ticket_id, vector=vectors.get(ticket_id), similar=services.similar)
         services.vectors.update(vectors)
-        routing = routing_for(engine)
-        for ticket_id, decision in routing.route(session, ids).items():
-            if decision.route == Route.AUTO_RESOLVE:
-                routing.auto_resolve(session, ticket_id, vector=vectors.get(ticket_id), similar=services.similar)
-    if services.similar is not None and vectors:
-        services.similar.add_many(list(vectors), np.stack(list(vectors.values())))  # journaled at once
-        if len(ids) < TRIAGE_BATCH:  # the backlog is drained: compact the journal into a snapshot now
-            services.similar.save()
-    return len(ids)
+        if services.similar is not None and vectors:
+            services.similar.add_many(list(vectors), np.stack(list(vectors.values())))  # journaled at once
+            if self._ahead is None:  # the backlog is drained: compact the journal into a snapshot now
+                services.similar.save()
+        return len(batch.ticket_ids)
+
+    def drop_ahead(self) -> None:
+        """Forget the batch being scored ahead (it is read again)."""
+        self._ahead = None
+
+    def _start(self, models: TriageModels, skip: list[int] | None = None) -> tuple[TriageBatch, Future[Scored]] | None:
+        """Read the oldest pending batch (without `skip`) and start scoring it on the scorer thread."""
+        with self._engine.session() as session:
+            ids = pending_ticket_ids(session, TRIAGE_BATCH, skip=skip or ())
+            batch = read_batch(session, ids) if ids else None
+        return (batch, self._scorer.submit(score_batch, batch, models)) if batch is not None else None
 
 
 def draft_next(engine: Engine) -> bool:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from engine.store.audit_models import AuditEntry
+from engine.store.db import begin_write
 from engine.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,9 @@ def append_many(session: Session, records: Sequence[Record]) -> list[AuditEntry]
     """Add rows chained to the last one and to each other, in order, with one read and one flush."""
     if not records:
         return []
-    # Take the database write lock first (a no-op UPDATE starts the write transaction on SQLite), then the
-    # process lock: the last row cannot change under us until this session commits or rolls back.
-    session.execute(text("UPDATE auditentry SET id = id WHERE 1 = 0"))
+    # Take the database write lock first, then the process lock: the last row cannot change under us until this
+    # session commits or rolls back.
+    begin_write(session)
     with _append_lock:
         last = _last(session)
         last_id, prev_hash = (last.id or 0, last.hash) if last else (0, GENESIS_HASH)

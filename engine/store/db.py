@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -47,3 +47,9 @@ def session_scope(db: SAEngine) -> Iterator[Session]:
         except Exception:
             session.rollback()
             raise
+
+
+def begin_write(session: Session) -> None:
+    """Take the database write lock now, not at the first flush: on SQLite a no-op UPDATE starts the write
+    transaction, and no other connection can commit until this session commits or rolls back."""
+    session.execute(text("UPDATE auditentry SET id = id WHERE 1 = 0"))
