@@ -6,9 +6,10 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, insert, select
 
 from engine.ingest.attachments import extracted_texts
 from engine.nlp.embedder import Embedder
@@ -141,10 +142,15 @@ def store_batch(
     for (ticket_id, message_id), score in zip(batch.inbound, scored.sentiments, strict=True):
         by_ticket.setdefault(ticket_id, []).append((message_id, score))
     result: dict[int, np.ndarray] = {}
+    rows: list[dict[str, Any]] = []
     for ticket_id, vector, prediction in zip(batch.ticket_ids, scored.ticket_vectors, scored.intents, strict=True):
         if ticket_id in tickets:
-            _store(session, tickets[ticket_id], prediction, by_ticket.get(ticket_id, []), models, now, batch.known)
+            fresh = [(m, score) for m, score in by_ticket.get(ticket_id, []) if m not in batch.known]
+            rows += [_result_row(ticket_id, m, prediction, score, models, now) for m, score in fresh]
+            _update_ticket(session, tickets[ticket_id], prediction, by_ticket.get(ticket_id, []), models, now)
             result[ticket_id] = vector
+    if rows:
+        session.execute(insert(TriageResult), rows)  # one statement: building ORM objects cost more than the insert
     return result
 
 
@@ -199,37 +205,42 @@ def _prior_counts(ticket_ids: list[int]) -> list[int]:
     return counts
 
 
-def _store(
+def _result_row(
+    ticket_id: int,
+    message_id: int,
+    prediction: IntentPrediction,
+    score: SentimentScore,
+    models: TriageModels,
+    now: datetime,
+) -> dict[str, Any]:
+    """The TriageResult row of one customer message."""
+    return {
+        "ticket_id": ticket_id,
+        "message_id": message_id,
+        "intent": prediction.label,
+        "confidence": prediction.confidence,
+        "is_unknown": prediction.is_unknown,
+        "heads_agree": prediction.heads_agree,
+        "alternatives": [{"label": label, "p": round(p, 4)} for label, p in prediction.alternatives],
+        "sentiment_label": score.label,
+        "sentiment_probability": score.probability,
+        "valence": score.valence,
+        "arousal": score.arousal,
+        "urgency": score.urgency,
+        "model_version": models.intent_version,
+        "created_at": now,
+    }
+
+
+def _update_ticket(
     session: Session,
     ticket: Ticket,
     prediction: IntentPrediction,
     scored: list[tuple[int, SentimentScore]],
     models: TriageModels,
     now: datetime,
-    known: set[int | None],
 ) -> None:
-    assert ticket.id is not None
-    for message_id, score in scored:
-        if message_id in known:
-            continue
-        session.add(
-            TriageResult(
-                ticket_id=ticket.id,
-                message_id=message_id,
-                intent=prediction.label,
-                confidence=prediction.confidence,
-                is_unknown=prediction.is_unknown,
-                heads_agree=prediction.heads_agree,
-                alternatives=[{"label": label, "p": round(p, 4)} for label, p in prediction.alternatives],
-                sentiment_label=score.label,
-                sentiment_probability=score.probability,
-                valence=score.valence,
-                arousal=score.arousal,
-                urgency=score.urgency,
-                model_version=models.intent_version,
-                created_at=now,
-            )
-        )
+    """Put the intent, the latest sentiment and the queue priority on the ticket, and mark it triaged."""
     latest = scored[-1][1] if scored else None
     rising = frustration_rising([s.valence for _, s in scored])
     ticket.intent = prediction.label
