@@ -122,3 +122,17 @@ def test_concurrent_appends_from_threads_keep_one_chain(db: Engine) -> None:
         t.join()
     result = _verify(db)
     assert result.ok and result.checked == 40
+
+
+def test_a_batch_of_rows_chains_onto_single_appends(db: Engine) -> None:
+    _fill(db, 2)
+    records = [audit.Record("model:v1", "ai_route", f"ticket:{i}", {"route": "escalate"}) for i in range(3)]
+    with session_scope(db) as session:
+        entries = audit.append_many(session, records)
+    _fill(db, 1)
+
+    assert [e.id for e in entries] == [3, 4, 5]
+    with session_scope(db) as session:
+        rows = session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
+    assert [r.subject for r in rows] == ["ticket:1", "ticket:2", "ticket:0", "ticket:1", "ticket:2", "ticket:1"]
+    assert _verify(db) == audit.VerifyResult(True, 6, None, "6 rows, chain intact")
