@@ -247,7 +247,8 @@ def rotate_key_command() -> None:
     typer.echo(rotate_key(Settings.load()))
 
 
-if __name__ in {"__main__", "__mp_main__"}:
+# not under "__mp_main__": a spawned child process (the embedding process) imports this file under that name
+if __name__ == "__main__":
     if "pytest" in sys.modules:  # NiceGUI's test plugin runs this file for every UI test
         from ui.app import run_app
 

@@ -92,6 +92,8 @@ class Engine:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.services is not None:
+            self.services.embedder.close()
 
     def notify(self) -> None:
         """Wake the worker: new tickets arrived."""

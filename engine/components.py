@@ -16,6 +16,7 @@ from engine.knowledge.demo_kb import abcd_documents
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
+from engine.nlp.embedding_process import ProcessEmbedder
 from engine.nlp.sentiment import SentimentScorer
 from engine.settings_store import change_setting
 
@@ -40,7 +41,7 @@ def load_embedder(settings: Settings) -> Embedder:
     """The bundled MiniLM embedder, loaded; or the hashing fake."""
     if uses_fakes(settings):
         return HashingEmbedder()
-    embedder = MiniLMEmbedder()
+    embedder = ProcessEmbedder(MiniLMEmbedder(workers=1))  # batches in a child process, queries here
     embedder.load()
     return embedder
 

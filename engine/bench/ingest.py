@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -60,9 +61,13 @@ def _measure(engine: Engine, url: str, tickets: int, blocked: str) -> dict[str, 
     order = _send_order(tickets)
     start_at = time.time() + 3.0  # sender processes start together once spawned
     log.info("sending %d messages twice (%d requests) with %d x %d senders", tickets, len(order), SENDERS, CONCURRENCY)
-    cpu_before, accept_cpu_before = time.process_time(), _accept_cpu()
+    cpu_before, accept_cpu_before, helpers_before = time.process_time(), _accept_cpu(), _helper_processes_cpu()
+    senders_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     results = _run_senders(url, [[bodies[i] for i in order[k::SENDERS]] for k in range(SENDERS)], start_at)
     server_cpu = time.process_time() - cpu_before
+    senders = resource.getrusage(resource.RUSAGE_CHILDREN)  # the senders have exited and been waited for
+    sender_cpu = senders.ru_utime + senders.ru_stime - senders_before.ru_utime - senders_before.ru_stime
+    triaged_while_sending = _triaged(engine)
     latencies = np.concatenate([np.asarray(r["latencies"]) for r in results]) * 1000
     accepted = sum(r["accepted"] for r in results)
     failed = sum(r["failed"] for r in results)
@@ -71,7 +76,7 @@ def _measure(engine: Engine, url: str, tickets: int, blocked: str) -> dict[str, 
     triage_seconds = _wait_for_triage(engine, tickets, start_at) if not blocked else None
     # CPU seconds, not wall clock: what the accept path (HTTP + writer threads) and everything else (triage) cost
     accept_cpu = _accept_cpu() - accept_cpu_before
-    triage_cpu = time.process_time() - cpu_before - accept_cpu
+    triage_cpu = time.process_time() - cpu_before - accept_cpu + _helper_processes_cpu() - helpers_before
     stored, messages, ticket_rows = _counts(engine, tickets)
     return {
         "tickets": tickets,
@@ -85,7 +90,9 @@ def _measure(engine: Engine, url: str, tickets: int, blocked: str) -> dict[str, 
         "p99_accept_ms": round(float(np.percentile(latencies, 99)), 2),
         "server_cpu_ms_per_request": round(1000 * server_cpu / len(order), 3),
         "accept_cpu_ms_per_request": round(1000 * accept_cpu / len(order), 3),
+        "sender_cpu_ms_per_request": round(1000 * sender_cpu / len(order), 3),
         "triage_cpu_ms_per_ticket": round(1000 * triage_cpu / tickets, 3) if triage_seconds else None,
+        "triaged_while_sending": triaged_while_sending,
         "triaged_per_second": round(tickets / triage_seconds, 1) if triage_seconds else None,
         "triage_seconds": round(triage_seconds, 1) if triage_seconds else None,
         "lost": tickets - stored,
@@ -99,14 +106,22 @@ def _measure(engine: Engine, url: str, tickets: int, blocked: str) -> dict[str, 
 
 def _accept_cpu() -> float:
     """CPU seconds (user + system) the HTTP server and ingest writer threads have used so far (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for thread in threading.enumerate():
-        stat = Path(f"/proc/self/task/{thread.native_id}/stat")
-        if thread.name in ACCEPT_THREADS and stat.exists():
-            fields = stat.read_text().rpartition(")")[2].split()
-            total += int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of the stat line
-    return total / ticks
+    return sum(_cpu(f"/proc/self/task/{t.native_id}/stat") for t in threading.enumerate() if t.name in ACCEPT_THREADS)
+
+
+def _helper_processes_cpu() -> float:
+    """CPU seconds the running child processes of this one (the embedding process) have used so far (Linux /proc)."""
+    pids = [pid for children in Path("/proc/self/task").glob("*/children") for pid in children.read_text().split()]
+    return sum(_cpu(f"/proc/{pid}/stat") for pid in pids)
+
+
+def _cpu(stat_path: str) -> float:
+    """CPU seconds (user + system) of a thread or process from its /proc stat file (0 if it is gone)."""
+    try:
+        fields = Path(stat_path).read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
 
 
 def _start_models(engine: Engine) -> str:
@@ -266,6 +281,11 @@ def _wait_for_triage(engine: Engine, tickets: int, start_at: float) -> float | N
             return time.time() - start_at
         time.sleep(0.5)
     return None
+
+
+def _triaged(engine: Engine) -> int:
+    with engine.session() as session:
+        return session.exec(select(func.count()).select_from(Ticket).where(col(Ticket.triaged_at).is_not(None))).one()
 
 
 def _counts(engine: Engine, tickets: int) -> tuple[int, int, int]:

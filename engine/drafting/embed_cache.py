@@ -37,3 +37,6 @@ class CachingEmbedder:
             while len(self._vectors) > self._capacity:
                 self._vectors.popitem(last=False)
         return out
+
+    def close(self) -> None:
+        """Nothing to release: the wrapped embedder is closed by its owner."""
