@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from contextlib import AbstractContextManager
@@ -94,6 +95,7 @@ class Engine:
             self._thread.join(timeout)
         if self.services is not None:
             self.services.embedder.close()
+        gc.unfreeze()  # objects frozen after boot are collected again, in order, before the interpreter exits
 
     def notify(self) -> None:
         """Wake the worker: new tickets arrived."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ def run_worker(engine: Engine) -> None:
     """Boot every component, then loop: triage pending tickets, draft the most urgent undrafted one."""
     try:
         boot(engine)
+        gc.freeze()  # the loaded models live as long as the app: collections need not scan them (Engine.stop thaws)
     except Exception as exc:  # the UI shows the message; tickets stay stored
         log.exception("background start-up failed")
         for status in engine.status.values():
