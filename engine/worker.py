@@ -64,6 +64,7 @@ def run_worker(engine: Engine) -> None:
         else:
             engine._wake.wait(IDLE_SECONDS if quiet >= DRAFT_AFTER_QUIET_SECONDS else DRAFT_AFTER_QUIET_SECONDS - quiet)
             engine._wake.clear()
+    pipeline.close()
 
 
 def boot(engine: Engine) -> None:
@@ -199,6 +200,11 @@ class TriagePipeline:
     def drop_ahead(self) -> None:
         """Forget the batch being scored ahead (it is read again)."""
         self._ahead = None
+
+    def close(self) -> None:
+        """Stop the scorer thread (a batch being scored ahead is dropped; its tickets stay pending)."""
+        self._ahead = None
+        self._scorer.shutdown(wait=False, cancel_futures=True)
 
     def _start(self, models: TriageModels, skip: list[int] | None = None) -> tuple[TriageBatch, Future[Scored]] | None:
         """Read the oldest pending batch (without `skip`) and start scoring it on the scorer thread."""
