@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlmodel import Session, col, select
@@ -15,7 +16,10 @@ from engine.ingest.attachments import extracted_texts
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.privacy.redaction import redact, restore
 from engine.store.models import Customer, Direction, Draft, Message, Ticket, utcnow
-from engine.triage import customer_text
+from engine.triage import TriageModels, customer_text
+
+if TYPE_CHECKING:
+    from engine.runtime import Services
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,30 @@ EARLIER_TICKETS = 3
 def sources_for(kb: KnowledgeBase, query: str, vector: np.ndarray | None, k: int) -> list[Source]:
     """The top-k knowledge chunks for a query, numbered 1..k as the model and the agent see them."""
     return sources_from_hits(kb.search(query, k=k, query_vector=vector))
+
+
+def triage_models(services: Services, review_threshold: float) -> TriageModels:
+    """The loaded models triage uses, with the current review threshold."""
+    assert services.intent is not None and services.sentiment is not None
+    return TriageModels(
+        services.embedder, services.intent, services.intent_version, services.sentiment, review_threshold
+    )
+
+
+def draft_with(
+    services: Services, session: Session, ticket_id: int, *, k: int, on_token: Callable[[str], None] | None = None
+) -> Draft:
+    """Draft a ticket with the loaded knowledge base and drafter, reusing its triage embedding."""
+    assert services.kb is not None and services.drafter is not None
+    return draft_ticket(
+        session,
+        ticket_id,
+        kb=services.kb,
+        drafter=services.drafter,
+        vector=services.vectors.get(ticket_id),
+        k=k,
+        on_token=on_token,
+    )
 
 
 def draft_ticket(

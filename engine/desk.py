@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from engine.app import Engine
+from engine.assist import draft_with, triage_models
 from engine.feedback.capture import FeedbackError, latest_draft, override_intent, reject_draft, send_reply
 from engine.feedback.reopen import reopen_ticket
 from engine.ingest.attachments import ticket_attachments
@@ -18,6 +18,7 @@ from engine.nlp.sentiment import frustration_rising
 from engine.privacy import audit
 from engine.privacy.redaction import redact
 from engine.routing.auto_resolve import one_at_a_time, record_outcome
+from engine.runtime import Engine
 from engine.store.attachment_models import Attachment
 from engine.store.models import (
     Customer,
@@ -32,7 +33,6 @@ from engine.store.models import (
     utcnow,
 )
 from engine.triage import triage_tickets
-from engine.worker import draft_with, triage_models
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,10 @@ def draft_now(engine: Engine, ticket_id: int, on_token: Callable[[str], None] | 
         if ticket is None:
             raise LookupError(f"ticket {ticket_id} does not exist")
         if ticket.triaged_at is None or ticket_id not in services.vectors:
-            services.vectors.update(triage_tickets(session, [ticket_id], triage_models(engine, services)))
-        draft = draft_with(engine, services, session, ticket_id, on_token)
+            services.vectors.update(
+                triage_tickets(session, [ticket_id], triage_models(services, engine.settings.review_threshold))
+            )
+        draft = draft_with(services, session, ticket_id, k=engine.settings.retrieval_k, on_token=on_token)
     engine.changed()
     return draft
 

@@ -13,12 +13,13 @@ from engine.accounts import ensure_demo_accounts, has_accounts, published_passwo
 from engine.accounts_bind import check_bind_address
 from engine.accounts_roles import Permission
 from engine.accounts_sessions import session_cookie_secret
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.ingest.attachments import attachment_file
 from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
 from engine.privacy.log_redaction import install_log_redaction
+from engine.runtime import Engine
 from ui.guard import guarded
 from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
 from ui.pages import settings as settings_page

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from nicegui import ui
 
 from engine.accounts_roles import Permission, can
-from engine.app import State
+from engine.runtime import State
 from ui.state import engine
 
 NAV = (

@@ -21,11 +21,13 @@ from urllib.parse import urlsplit
 import numpy as np
 from sqlmodel import col, func, select
 
-from engine.app import Engine, State, build_engine
+from engine.app import build_engine
 from engine.config import DEMO_DATA_DIR, REPO_ROOT, Settings
 from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, build_router, message_key, sign
 from engine.ingest.writer import WRITER_THREAD
+from engine.runtime import Engine, State
 from engine.store.models import Message, Ticket
+from engine.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +136,7 @@ def _start_models(engine: Engine) -> str:
     deadline = time.monotonic() + READY_TIMEOUT
     while not engine.ready and time.monotonic() < deadline:
         failed = [f"{s.label}: {s.detail}" for s in engine.status.values() if s.state == State.ERROR]
-        if failed and engine._thread is not None and not engine._thread.is_alive():
+        if failed and not (isinstance(engine.worker, Worker) and engine.worker.alive):
             return "models failed to load: " + "; ".join(failed)
         time.sleep(0.5)
     return "" if engine.ready else f"models not ready after {READY_TIMEOUT:.0f} s"

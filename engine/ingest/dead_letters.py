@@ -9,9 +9,9 @@ from datetime import datetime
 
 from sqlmodel import col, func, select
 
-from engine.app import Engine
 from engine.ingest import attachments, bulk_import, email_channel, replies, webhook
 from engine.ingest.dead_letter_store import raw_preview, source_kind
+from engine.runtime import Engine
 from engine.store.models import DeadLetter
 
 log = logging.getLogger(__name__)

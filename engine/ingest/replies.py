@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from engine.app import Engine
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name
 from engine.ingest.email_channel import new_message_id, send_email
 from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, sign, source_of_key
+from engine.runtime import Engine
 from engine.store.models import Channel, Customer, Direction, Message, Ticket
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,6 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from engine.app import Engine
 from engine.config import Settings
 from engine.ingest.attachments import extract_attachments, pending_attachment_ids, save_attachments
 from engine.ingest.batch import Grouped
@@ -32,6 +31,7 @@ from engine.ingest.dead_letter_store import IngestError, record_dead_letter, sou
 from engine.ingest.intake import InboundMessage, IntakeResult, intake_many
 from engine.ingest.webhook_schema import Accepted, MessageIn, Rejected
 from engine.ingest.writer import IngestWriter
+from engine.runtime import Engine
 
 log = logging.getLogger(__name__)
 

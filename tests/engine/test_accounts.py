@@ -33,10 +33,11 @@ from engine.accounts_auth import AuthReason, StepUpError, authenticate, require_
 from engine.accounts_bind import BindRefused, check_bind_address
 from engine.accounts_roles import Permission, Role, can
 from engine.accounts_sessions import IDLE_TIMEOUT, logout, session_cookie_secret, validate_session
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import Settings
 from engine.privacy import audit
 from engine.privacy.crypto import Cipher, set_cipher
+from engine.runtime import Engine
 from engine.store.account_models import User
 from engine.store.audit_models import AuditEntry
 from engine.store.models import utcnow

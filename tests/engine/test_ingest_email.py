@@ -19,12 +19,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import col, select
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import Settings
 from engine.ingest.attachments import attachment_file, ticket_attachments
 from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
 from engine.ingest.email_channel import import_eml, poll_imap
 from engine.ingest.replies import send_reply_to_channel
+from engine.runtime import Engine
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, Message, Ticket
 from tests.engine.test_ingest_attachments import text_pdf

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from nicegui import events, run, ui
 
-from engine.app import State
 from engine.desk import (
     NotReady,
     TicketView,
@@ -24,6 +23,7 @@ from engine.desk import (
 )
 from engine.feedback.capture import FeedbackError
 from engine.privacy.redaction import redact
+from engine.runtime import State
 from engine.store.models import Direction, Message
 from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
 from ui.components.draft_panel import draft_check, source_cards

@@ -1,0 +1,30 @@
+"""What the settings and admin screens ask of the engine: change a setting, switch the drafter's model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.components import load_drafter
+from engine.drafting.drafter import DrafterUnavailable
+from engine.runtime import Engine, State
+from engine.settings_file import save_setting
+
+
+def change_setting(engine: Engine, key: str, value: Any, *, actor: str) -> None:
+    """Save a setting for this and later runs (audited) and use it from now on."""
+    engine.settings = save_setting(engine.settings, engine.db, key, value, actor=actor)
+
+
+def switch_drafter(engine: Engine, path: str, *, actor: str) -> str:
+    """Load the GGUF at `path` and make it the drafter; a file that fails keeps the current drafter."""
+    candidate = str(Path(path.strip()).expanduser()) if path.strip() else ""
+    trial = engine.settings._with({"gguf_path": candidate})
+    drafter, ok, detail = load_drafter(trial, engine.services.embedder if engine.services else None)
+    if not ok:
+        raise DrafterUnavailable(detail.split(";")[0])
+    change_setting(engine, "gguf_path", candidate, actor=actor)
+    if engine.services is not None:
+        engine.services.drafter = drafter
+    engine.set_status("drafter", State.READY, detail)
+    return detail
