@@ -113,7 +113,7 @@ def train_intent_command(
     """Retrain the app's intent model from the database (or a CSV) and make it the active version."""
     from engine.app import build_engine
     from engine.components import load_embedder
-    from engine.nlp.intent_registry import IntentModelRegistry
+    from engine.nlp.intent import IntentModelRegistry
     from engine.nlp.labeled_csv import LabeledDataError
     from engine.worker import train_intent
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from engine.config import DEMO_DATA_DIR, Settings
-from engine.demo.history import enrich_demo_history
-from engine.demo.seed import seed_demo_queue
-from engine.kpi_filter import ensure_kpi_indexes
+from engine.demo import enrich_demo_history, seed_demo_queue, store_url
+from engine.kpi import ensure_kpi_indexes
 from engine.privacy.crypto import Cipher, load_keys, set_cipher
 from engine.routing.actions.client import DEFAULT_TIMEOUT, StoreClient
 from engine.routing.policy import load_policy
 from engine.routing.service import RoutingService
-from engine.routing.store_service import store_url
 from engine.runtime import Engine
 from engine.settings_file import apply_overrides
 from engine.store.db import make_db, session_scope

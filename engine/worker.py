@@ -20,8 +20,7 @@ from engine.config import DEMO_DATA_DIR, Settings
 from engine.feedback.retrain import split_confirmed
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
 from engine.nlp.embedder import Embedder
-from engine.nlp.intent import UNKNOWN, IntentClassifier
-from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate
+from engine.nlp.intent import UNKNOWN, IntentClassifier, IntentModelRegistry, train_and_activate
 from engine.nlp.labeled_csv import read_labeled_csv
 from engine.runtime import Engine, Services, State
 from engine.store.models import Customer, Route, Ticket, TicketStatus

@@ -9,10 +9,14 @@ from fastapi import HTTPException
 from fastapi.responses import Response
 from nicegui import app, ui
 
-from engine.accounts import ensure_demo_accounts, has_accounts, published_password_accounts
-from engine.accounts_bind import check_bind_address
-from engine.accounts_roles import Permission
-from engine.accounts_sessions import session_cookie_secret
+from engine.accounts import (
+    Permission,
+    check_bind_address,
+    ensure_demo_accounts,
+    has_accounts,
+    published_password_accounts,
+    session_cookie_secret,
+)
 from engine.app import build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.ingest.attachments import attachment_file

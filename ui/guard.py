@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from engine.accounts_roles import Permission
+from engine.accounts import Permission
 from ui.pages.login import require
 
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
-from engine.accounts_roles import Permission, can
+from engine.accounts import Permission, can
 from engine.runtime import State
 from ui.state import engine
 

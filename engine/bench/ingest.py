@@ -161,7 +161,7 @@ def _serve(engine: Engine) -> tuple[Any, str]:
 
 def _bodies(tickets: int) -> list[tuple[bytes, str]]:
     """Signed JSON bodies of real customer requests from the demo data."""
-    from engine.demo.seed import bitext_requests, cfpb_requests
+    from engine.demo import bitext_requests, cfpb_requests
 
     texts = cycle([r.text for r in bitext_requests(DEMO_DATA_DIR) + cfpb_requests(DEMO_DATA_DIR)])
     bodies = []

@@ -26,8 +26,7 @@ from sqlmodel import Session, col, func, select
 from engine.config import DEMO_DATA_DIR, Settings
 from engine.feedback.embedding_cache import DiskEmbeddingCache
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
-from engine.nlp.intent import IntentClassifier, training_data_hash
-from engine.nlp.intent_registry import IntentModelRegistry
+from engine.nlp.intent import IntentClassifier, IntentModelRegistry, training_data_hash
 from engine.privacy import audit
 from engine.store.db import session_scope
 from engine.store.models import Feedback, FeedbackKind

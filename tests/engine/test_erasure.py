@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from engine.accounts import ensure_demo_accounts
+from engine.accounts.users import ensure_demo_accounts
 from engine.app import build_engine
 from engine.config import Settings
 from engine.feedback.training_data import confirmed_rows

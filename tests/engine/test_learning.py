@@ -22,7 +22,7 @@ from engine.ingest.bulk_import import import_tickets
 from engine.ingest.intake import InboundMessage, intake
 from engine.jobs import Jobs, history
 from engine.nlp.embedder import HashingEmbedder
-from engine.nlp.intent_registry import IntentModelRegistry
+from engine.nlp.intent.registry import IntentModelRegistry
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import Feedback, FeedbackKind, Ticket, TriageResult, utcnow

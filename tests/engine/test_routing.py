@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from engine.config import Settings
 from engine.ingest.intake import InboundMessage, intake
-from engine.nlp.intent import IntentPrediction
+from engine.nlp.intent.classifier import IntentPrediction
 from engine.routing.policy import PolicyError, RoutingPolicy, default_policy, load_policy, save_policy
 from engine.routing.risk import RiskInputs, money_at_stake, risk_score
 from engine.routing.router import SentimentSummary, route, route_tickets
@@ -252,8 +252,8 @@ def test_escalation_sets_status_and_outcome(session: Session) -> None:
 @pytest.mark.real_models
 def test_real_models_route_a_plain_question_and_escalate_an_angry_vip(session: Session) -> None:
     from engine.nlp.embedder import MiniLMEmbedder
-    from engine.nlp.intent import IntentClassifier
-    from engine.nlp.sentiment import SentimentScorer
+    from engine.nlp.intent.classifier import IntentClassifier
+    from engine.nlp.sentiment.scorer import SentimentScorer
     from engine.triage import TriageModels, triage_tickets
 
     embedder = MiniLMEmbedder()

@@ -11,8 +11,8 @@ from engine.app import build_engine
 from engine.config import Settings
 from engine.ingest.intake import InboundMessage, intake, intake_many
 from engine.nlp.embedder import HashingEmbedder
-from engine.nlp.intent import IntentClassifier
-from engine.nlp.sentiment import SentimentScorer
+from engine.nlp.intent.classifier import IntentClassifier
+from engine.nlp.sentiment.scorer import SentimentScorer
 from engine.runtime import Engine, Services
 from engine.store.models import Ticket, TriageResult
 from engine.triage import TriageModels, read_batch, score_batch, store_batch, triage_tickets

@@ -12,7 +12,7 @@ from typing import Any
 
 from nicegui import run, ui
 
-from engine.accounts_roles import Permission, can
+from engine.accounts import Permission, can
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.runner import ActionFailed
 from engine.routing.service import ActionOption, ApprovalRequired, RoutingView

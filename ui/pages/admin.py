@@ -14,18 +14,21 @@ from sqlmodel import col, select
 
 from engine.accounts import (
     AccountError,
+    Permission,
+    Role,
+    StepUpError,
     begin_totp_enrolment,
+    can,
     check_password,
     confirm_totp,
     create_user,
     list_users,
     normalise_username,
+    require_step_up,
     set_active,
     set_password,
     set_role,
 )
-from engine.accounts_auth import StepUpError, require_step_up
-from engine.accounts_roles import Permission, Role, can
 from engine.privacy import audit
 from engine.privacy.erasure import CustomerMatch, CustomerNotFound, erase_customer, export_customer, find_customers
 from engine.store.account_models import User

@@ -11,17 +11,19 @@ from typing import Any
 from nicegui import background_tasks, events, run, ui
 
 from engine.kpi import (
+    DEFINITIONS,
     DashboardData,
+    Kpi,
+    KpiDefinition,
     KpiFilter,
     KpiParams,
+    TicketRef,
     all_time,
     csv_text,
     dashboard,
     filter_options,
     sentiment_point,
 )
-from engine.kpi_series import TicketRef
-from engine.kpi_tiles import DEFINITIONS, Kpi, KpiDefinition
 from engine.store.models import utcnow
 from ui.components import charts
 from ui.state import engine

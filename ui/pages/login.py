@@ -20,13 +20,17 @@ from starlette.types import ASGIApp
 from engine.accounts import (
     DEMO_ACCOUNTS,
     AccountError,
+    AuthReason,
+    AuthResult,
+    Permission,
+    authenticate,
     begin_totp_enrolment,
+    can,
     create_first_admin,
+    logout,
     needs_admin_setup,
+    validate_session,
 )
-from engine.accounts_auth import AuthReason, AuthResult, authenticate
-from engine.accounts_roles import Permission, can
-from engine.accounts_sessions import logout, validate_session
 from engine.store.account_models import User
 from ui.state import engine
 from ui.theme import frame

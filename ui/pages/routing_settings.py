@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
-from engine.accounts_roles import Permission, can
+from engine.accounts import Permission, can
 from engine.feedback.drift import acknowledge, open_alerts
 from engine.jobs import job_status, jobs_of
 from engine.routing.actions.registry import ACTIONS

@@ -1,0 +1,23 @@
+"""Supervisor KPIs: `dashboard()` runs every query for one refresh; tiles, series and quality are defined inside."""
+
+from engine.kpi.dashboard import DashboardData, all_time, csv_text, dashboard, filter_options, refresh, sentiment_point
+from engine.kpi.filters import KpiFilter, KpiParams, ensure_kpi_indexes
+from engine.kpi.series import TicketRef
+from engine.kpi.tiles import DEFINITIONS, Kpi, KpiDefinition
+
+__all__ = [
+    "DEFINITIONS",
+    "DashboardData",
+    "Kpi",
+    "KpiDefinition",
+    "KpiFilter",
+    "KpiParams",
+    "TicketRef",
+    "all_time",
+    "csv_text",
+    "dashboard",
+    "ensure_kpi_indexes",
+    "filter_options",
+    "refresh",
+    "sentiment_point",
+]
