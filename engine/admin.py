@@ -1,14 +1,18 @@
-"""What the settings and admin screens ask of the engine: change a setting, switch the drafter's model."""
+"""What the settings and admin screens ask of the engine: settings, the drafter's model, the audit log."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import col, select
+
 from engine.components import load_drafter
-from engine.drafting.drafter import DrafterUnavailable
+from engine.drafting import DrafterUnavailable
+from engine.privacy import audit
 from engine.runtime import Engine, State
 from engine.settings_file import save_setting
+from engine.store.audit_models import AuditEntry
 
 
 def change_setting(engine: Engine, key: str, value: Any, *, actor: str) -> None:
@@ -28,3 +32,15 @@ def switch_drafter(engine: Engine, path: str, *, actor: str) -> str:
         engine.services.drafter = drafter
     engine.set_status("drafter", State.READY, detail)
     return detail
+
+
+def audit_log(engine: Engine, limit: int) -> list[AuditEntry]:
+    """The newest audit rows, newest first."""
+    with engine.session() as session:
+        return list(session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)))
+
+
+def verify_audit_chain(engine: Engine) -> audit.VerifyResult:
+    """Check the whole hash chain of the audit log."""
+    with engine.session() as session:
+        return audit.verify(session)

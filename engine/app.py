@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from engine.accounts import Accounts
 from engine.config import DEMO_DATA_DIR, Settings
 from engine.demo import enrich_demo_history, seed_demo_queue, store_url
-from engine.kpi import ensure_kpi_indexes
+from engine.kpi import Kpis, ensure_kpi_indexes
 from engine.privacy.crypto import Cipher, load_keys, set_cipher
 from engine.routing.actions.client import DEFAULT_TIMEOUT, StoreClient
 from engine.routing.policy import load_policy
@@ -31,7 +32,7 @@ def build_engine(settings: Settings) -> Engine:
         data_dir=settings.data_dir,
         connect=lambda: StoreClient(store_url(settings, db), timeout=timeout),
     )
-    engine = Engine(settings=settings, db=db, routing=routing, schema_notes=notes)
+    engine = Engine(settings=settings, db=db, routing=routing, accounts=Accounts(db), kpi=Kpis(db), schema_notes=notes)
     engine.worker = Worker(engine)
     ensure_kpi_indexes(db)
     if settings.demo:

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlmodel import Session, col, select
 
-from engine.drafting.drafter import Drafter, DraftResult
-from engine.drafting.sources import Source, sources_from_hits
+from engine.drafting import Drafter, DraftResult, Source, sources_from_hits
 from engine.ingest.attachments import extracted_texts
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.privacy.redaction import redact, restore

@@ -7,9 +7,7 @@ import logging
 from sqlalchemy.engine import Engine as SAEngine
 
 from engine.config import DEMO_DATA_DIR, Settings
-from engine.drafting.drafter import Drafter, DrafterUnavailable, FakeDrafter
-from engine.drafting.embed_cache import CachingEmbedder
-from engine.drafting.llama_drafter import LlamaDrafter
+from engine.drafting import CachingEmbedder, Drafter, DrafterUnavailable, FakeDrafter, LlamaDrafter
 from engine.knowledge.demo_kb import abcd_documents
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.knowledge.similar_tickets import SimilarTickets

@@ -16,9 +16,11 @@ from engine.config import Settings
 from engine.store.db import session_scope
 
 if TYPE_CHECKING:  # the types of the parts the engine holds; none of them imports this module
-    from engine.drafting.drafter import Drafter
+    from engine.accounts import Accounts
+    from engine.drafting import Drafter
     from engine.knowledge.knowledge_base import KnowledgeBase
     from engine.knowledge.similar_tickets import SimilarTickets
+    from engine.kpi import Kpis
     from engine.nlp.embedder import Embedder
     from engine.nlp.intent import IntentClassifier
     from engine.nlp.sentiment import SentimentScorer
@@ -90,6 +92,8 @@ class Engine:
     settings: Settings
     db: SAEngine
     routing: RoutingService
+    accounts: Accounts
+    kpi: Kpis
     status: dict[str, ComponentStatus] = field(default_factory=lambda: waiting_components())
     schema_notes: list[str] = field(default_factory=list)
     services: Services | None = None

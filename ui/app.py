@@ -12,9 +12,6 @@ from nicegui import app, ui
 from engine.accounts import (
     Permission,
     check_bind_address,
-    ensure_demo_accounts,
-    has_accounts,
-    published_password_accounts,
     session_cookie_secret,
 )
 from engine.app import build_engine
@@ -39,7 +36,7 @@ def register(settings: Settings) -> Engine:
     engine = build_engine(settings)
     set_engine(engine)
     if settings.demo:
-        ensure_demo_accounts(engine.db)
+        engine.accounts.ensure_demo_accounts()
     app.add_static_files("/assets", str(REPO_ROOT / "assets"))
     app.add_middleware(login.AuthMiddleware, open_paths=PUBLIC_PATHS)
     app.include_router(build_router(engine))
@@ -83,8 +80,8 @@ def run_app(settings: Settings) -> None:
     engine = register(settings)
     check_bind_address(
         settings.host,
-        has_accounts(engine.db),
-        demo_accounts=published_password_accounts(engine.db),
+        engine.accounts.has_accounts(),
+        demo_accounts=engine.accounts.published_password_accounts(),
         port=settings.port,
     )
     ui.run(

@@ -2,6 +2,7 @@
 
 from engine.accounts.auth import AuthReason, AuthResult, StepUpError, authenticate, require_step_up
 from engine.accounts.bind import check_bind_address
+from engine.accounts.facade import Accounts
 from engine.accounts.roles import Permission, Role, can
 from engine.accounts.sessions import logout, session_cookie_secret, validate_session
 from engine.accounts.users import (
@@ -23,15 +24,18 @@ from engine.accounts.users import (
     set_password,
     set_role,
 )
+from engine.store.account_models import User
 
 __all__ = [
     "DEMO_ACCOUNTS",
     "AccountError",
+    "Accounts",
     "AuthReason",
     "AuthResult",
     "Permission",
     "Role",
     "StepUpError",
+    "User",
     "authenticate",
     "begin_totp_enrolment",
     "can",

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
-from engine.drafting.sources import Source
+from engine.drafting import Source
 from engine.knowledge.documents import DocumentSpec
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.privacy import audit

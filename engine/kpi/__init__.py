@@ -1,9 +1,11 @@
 """Supervisor KPIs: `dashboard()` runs every query for one refresh; tiles, series and quality are defined inside."""
 
 from engine.kpi.dashboard import DashboardData, all_time, csv_text, dashboard, filter_options, refresh, sentiment_point
+from engine.kpi.facade import Kpis
 from engine.kpi.filters import KpiFilter, KpiParams, ensure_kpi_indexes
 from engine.kpi.series import TicketRef
 from engine.kpi.tiles import DEFINITIONS, Kpi, KpiDefinition
+from engine.store.models import utcnow
 
 __all__ = [
     "DEFINITIONS",
@@ -12,6 +14,7 @@ __all__ = [
     "KpiDefinition",
     "KpiFilter",
     "KpiParams",
+    "Kpis",
     "TicketRef",
     "all_time",
     "csv_text",
@@ -20,4 +23,5 @@ __all__ = [
     "filter_options",
     "refresh",
     "sentiment_point",
+    "utcnow",
 ]

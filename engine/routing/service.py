@@ -28,6 +28,7 @@ from engine.routing.router import ROUTE_AUDIT, Decision, route_tickets, ticket_t
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import Customer, Draft, Ticket
+from engine.store.models import Route as Route  # the routes the ticket screen shows
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,10 @@ from typing import Any
 
 from nicegui import run, ui
 
-from engine.accounts import Permission, can
+from engine.accounts import Permission, User, can
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.runner import ActionFailed
-from engine.routing.service import ActionOption, ApprovalRequired, RoutingView
-from engine.store.account_models import User
-from engine.store.models import Route
+from engine.routing.service import ActionOption, ApprovalRequired, Route, RoutingView
 from ui.pages.admin import step_up_dialog
 from ui.pages.login import current_user, signed_in_name
 from ui.state import engine

@@ -23,15 +23,10 @@ from engine.accounts import (
     AuthReason,
     AuthResult,
     Permission,
-    authenticate,
+    User,
     begin_totp_enrolment,
     can,
-    create_first_admin,
-    logout,
-    needs_admin_setup,
-    validate_session,
 )
-from engine.store.account_models import User
 from ui.state import engine
 from ui.theme import frame
 
@@ -42,7 +37,7 @@ CODE_PROPS = "outlined inputmode=numeric autocomplete=one-time-code maxlength=8"
 
 def current_user() -> User | None:
     """The signed-in user of this browser, or None (no session, expired, or deactivated)."""
-    return validate_session(engine().db, app.storage.user.get(TOKEN_KEY))
+    return engine().accounts.validate_session(app.storage.user.get(TOKEN_KEY))
 
 
 def signed_in_name() -> str:
@@ -93,7 +88,7 @@ class AuthMiddleware(BaseHTTPMiddleware):
 
 def logout_page() -> RedirectResponse:
     """End this browser's session and go to the sign-in page."""
-    logout(engine().db, app.storage.user.pop(TOKEN_KEY, None))
+    engine().accounts.logout(app.storage.user.pop(TOKEN_KEY, None))
     return RedirectResponse("/login")
 
 
@@ -107,7 +102,7 @@ def login_page(redirect_to: str = "/") -> None:
     with ui.column().classes("w-full items-center pt-16"):
         ui.label("CareDesk").classes("text-3xl font-bold tracking-tight text-primary")
         with ui.card().classes("cd-card w-full max-w-md gap-3 p-6"):
-            if needs_admin_setup(engine().db):
+            if engine().accounts.needs_admin_setup():
                 AdminSetup().build()
             else:
                 LoginForm(target).build()
@@ -172,7 +167,10 @@ class LoginForm:
         self.button.disable()
         try:
             result: AuthResult | None = await run.io_bound(
-                authenticate, engine().db, self.username.value or "", self.password.value or "", self.code.value or None
+                engine().accounts.authenticate,
+                self.username.value or "",
+                self.password.value or "",
+                self.code.value or None,
             )
         finally:
             self.button.enable()
@@ -194,8 +192,7 @@ class LoginForm:
 
             async def confirm() -> None:
                 result = await run.io_bound(
-                    authenticate,
-                    engine().db,
+                    engine().accounts.authenticate,
                     self.username.value or "",
                     self.password.value or "",
                     first_code.value or "",
@@ -234,8 +231,7 @@ class AdminSetup:
             return
         try:
             result = await run.io_bound(
-                lambda: create_first_admin(
-                    engine().db,
+                lambda: engine().accounts.create_first_admin(
                     username=self.username.value or "",
                     password=self.password.value or "",
                     totp_secret=self.secret,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui import run, ui
 
 from engine.admin import change_setting, switch_drafter
-from engine.drafting.drafter import DrafterUnavailable
+from engine.drafting import DrafterUnavailable
 from ui.pages.login import signed_in_name
 from ui.pages.routing_settings import learning_card, routing_settings_card
 from ui.state import engine

@@ -6,27 +6,13 @@ import logging
 
 from nicegui import run, ui
 
-from engine.store.db import session_scope
-from engine.surveys import CES_RANGE, CSAT_RANGE, SurveyError, find_survey, record_answer
+from engine.customer import answer_survey, survey_state
+from engine.surveys import CES_RANGE, CSAT_RANGE, SurveyError
 from ui.state import engine
 
 log = logging.getLogger(__name__)
 
 EFFORT_LABELS = {1: "Very easy", 2: "Easy", 3: "Neither", 4: "Difficult", 5: "Very difficult"}
-
-
-def _state(token: str) -> str:
-    """'open', 'answered' or 'invalid' for a link token."""
-    with session_scope(engine().db) as session:
-        survey = find_survey(session, token)
-        if survey is None:
-            return "invalid"
-        return "answered" if survey.answered_at is not None else "open"
-
-
-def _save(token: str, csat: int, ces: int, comment: str) -> None:
-    with session_scope(engine().db) as session:
-        record_answer(session, token=token, csat=csat, ces=ces, comment=comment)
 
 
 def _shell() -> ui.card:
@@ -47,7 +33,7 @@ def _thanks(card: ui.card, text: str) -> None:
 
 
 async def survey_page(token: str) -> None:
-    state = await run.io_bound(_state, token) or "invalid"
+    state = await run.io_bound(survey_state, engine(), token) or "invalid"
     card = _shell()
     if state == "invalid":
         with card:
@@ -81,7 +67,14 @@ async def survey_page(token: str) -> None:
                 error.text = "Please answer both questions."
                 return
             try:
-                await run.io_bound(_save, token, int(csat.value), int(ces.value), comment.value or "")
+                await run.io_bound(
+                    answer_survey,
+                    engine(),
+                    token,
+                    csat=int(csat.value),
+                    ces=int(ces.value),
+                    comment=comment.value or "",
+                )
             except SurveyError as exc:
                 log.warning("survey %s not recorded: %s", token[:6], exc)
                 error.text = str(exc)

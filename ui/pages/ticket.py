@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from nicegui import events, run, ui
 
 from engine.desk import (
+    Direction,
+    Message,
     NotReady,
     TicketView,
     age_text,
@@ -24,7 +26,6 @@ from engine.desk import (
 from engine.feedback.capture import FeedbackError
 from engine.privacy.redaction import redact
 from engine.runtime import State
-from engine.store.models import Direction, Message
 from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
 from ui.components.draft_panel import draft_check, source_cards
 from ui.components.routing_panel import routing_panel
