@@ -21,6 +21,7 @@ from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
 from engine.privacy.log_redaction import install_log_redaction
 from engine.runtime import Engine
+from ui import auth
 from ui.guard import guarded
 from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
 from ui.pages import settings as settings_page
@@ -28,7 +29,7 @@ from ui.state import engine, set_engine
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = (*login.OPEN_PATHS, "/survey/", "/api/", "/docs", "/openapi.json")
+PUBLIC_PATHS = (*auth.OPEN_PATHS, "/survey/", "/api/", "/docs", "/openapi.json")
 
 
 def register(settings: Settings) -> Engine:
@@ -38,14 +39,14 @@ def register(settings: Settings) -> Engine:
     if settings.demo:
         engine.accounts.ensure_demo_accounts()
     app.add_static_files("/assets", str(REPO_ROOT / "assets"))
-    app.add_middleware(login.AuthMiddleware, open_paths=PUBLIC_PATHS)
+    app.add_middleware(auth.AuthMiddleware, open_paths=PUBLIC_PATHS)
     app.include_router(build_router(engine))
     app.on_startup(engine.start)
     app.on_startup(lambda: start_jobs(engine))
     app.on_shutdown(lambda: stop_jobs(engine))
     app.on_shutdown(lambda: engine.stop())
     ui.page("/login")(login.login_page)
-    ui.page("/logout")(login.logout_page)
+    ui.page("/logout")(auth.logout_page)
     ui.page("/survey/{token}")(survey.survey_page)
     pages = (
         ("/", Permission.WORK_TICKETS, queue.queue_page),

@@ -16,8 +16,8 @@ from engine.accounts import Permission, User, can
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.runner import ActionFailed
 from engine.routing.service import ActionOption, ApprovalRequired, Route, RoutingView
+from ui.auth import current_user, signed_in_name
 from ui.pages.admin import step_up_dialog
-from ui.pages.login import current_user, signed_in_name
 from ui.state import engine
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,9 @@ from engine.accounts import (
 )
 from engine.admin import audit_log, verify_audit_chain
 from engine.privacy.erasure import CustomerMatch, CustomerNotFound, erase_customer, export_customer, find_customers
-from ui.pages.login import CODE_PROPS, current_user, login_url, require
+from ui.auth import current_user, login_url
+from ui.guard import require
+from ui.pages.login import CODE_PROPS
 from ui.state import engine
 from ui.theme import frame
 

@@ -12,7 +12,7 @@ from engine.ingest.attachments import safe_filename
 from engine.ingest.bulk_import import FORMATS, ImportProgress, import_tickets
 from engine.ingest.dead_letter_store import IngestError
 from engine.ingest.dead_letters import DeadLetterRow, discard_dead_letter, list_dead_letters, retry_dead_letter
-from ui.pages.login import signed_in_name
+from ui.auth import signed_in_name
 from ui.state import engine
 from ui.theme import frame
 

@@ -6,8 +6,8 @@ from nicegui import run, ui
 
 from engine.admin import change_setting, switch_drafter
 from engine.drafting import DrafterUnavailable
-from ui.pages.login import signed_in_name
-from ui.pages.routing_settings import learning_card, routing_settings_card
+from ui.auth import signed_in_name
+from ui.components.routing_settings import learning_card, routing_settings_card
 from ui.state import engine
 from ui.theme import frame
 

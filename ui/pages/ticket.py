@@ -26,10 +26,10 @@ from engine.desk import (
 from engine.feedback.capture import FeedbackError
 from engine.privacy.redaction import redact
 from engine.runtime import State
+from ui.auth import signed_in_name
 from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
 from ui.components.draft_panel import draft_check, source_cards
 from ui.components.routing_panel import routing_panel
-from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
 

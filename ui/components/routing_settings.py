@@ -9,7 +9,7 @@ from engine.feedback.drift import acknowledge, open_alerts
 from engine.jobs import job_status, jobs_of
 from engine.routing.actions.registry import ACTIONS
 from engine.routing.policy import ALL_INTENTS, PolicyError, RoutingPolicy
-from ui.pages.login import current_user, signed_in_name
+from ui.auth import current_user, signed_in_name
 from ui.state import engine
 
 NUMBERS = (
