@@ -146,9 +146,8 @@ def load_queue(engine: Engine) -> tuple[int, list[QueueRow], dict[str, int]]:
     return revision, queue_rows(engine), ticket_counts(engine)
 
 
-@ui.refreshable
 def count_tiles(state: QueueState) -> None:
-    """One card per count."""
+    """One card per count (each page refreshes its own copy)."""
     with ui.row().classes("gap-3"):
         for label, value in state.tiles():
             with ui.card().classes("cd-card px-4 py-2 gap-0"):
@@ -218,8 +217,9 @@ def move_selection(table: ui.table, step: int) -> None:
 async def queue_page() -> None:
     state = QueueState()
     threshold = engine().settings.review_threshold
+    tiles = ui.refreshable(count_tiles)  # per page: a refresh never reaches another browser's queue
     with frame("Queue"):
-        count_tiles(state)
+        tiles(state)
         filter_bar(state, lambda: show())
         table = queue_table()
 
@@ -228,7 +228,7 @@ async def queue_page() -> None:
         if table.selected and table.selected[0]["id"] not in {r["id"] for r in table.rows}:
             table.selected = []
         table.update()
-        count_tiles.refresh(state)
+        tiles.refresh(state)
 
     async def poll() -> None:
         if engine().revision == state.revision:
