@@ -142,6 +142,12 @@ class Draft(SQLModel, table=True):
     completion_tokens: int = 0
     latency_ms: float = 0.0
     ttft_ms: float = 0.0
+    basis: str = ""  # past_reply | article | model | holding (empty: drafted before the reply memory existed)
+    based_on: int | None = None  # the ticket whose sent reply the draft starts from
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # [[Field]]s the agent must fill
+    alternatives: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))  # next candidates
+    guidance: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))  # steps for the agent
+    note: str = ""  # to the agent, never sent (e.g. why the draft is a holding reply)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -165,6 +171,7 @@ class KnowledgeDocument(SQLModel, table=True):
     key: str = Field(index=True, unique=True)  # stable id, e.g. "abcd/Order Issue/Status Service"
     title: str
     source: str = ""
+    kind: str = "article"  # article (customer-facing, quoted and cited) | guidance (internal procedure, never sent)
     content_hash: str = ""
     text: str = ""
     created_at: datetime = Field(default_factory=utcnow)
