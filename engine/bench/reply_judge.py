@@ -1,9 +1,9 @@
 """Scoring drafts against reference replies: an intent judge, TF-IDF similarity, and the nearest-reply baseline.
 
 The judge is a TF-IDF logistic regression trained on HISTORY's replies to name the request a reply answers; a
-draft is on topic when the judge names the ticket's intent. Similarity is the TF-IDF cosine of a draft to the
-reference reply. The baseline reuses, unchanged, the reply of the HISTORY message most similar (TF-IDF cosine) to
-the ticket.
+draft is on topic when the judge names the ticket's intent. Similarity is the TF-IDF cosine (single words, sublinear
+term frequency, fitted on HISTORY's replies) of a draft to the reference reply. The baseline reuses, unchanged,
+the reply of the HISTORY message most similar (TF-IDF cosine) to the ticket.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ class ReplyJudge:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        self._vectorizer: Any = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1)
+        self._vectorizer: Any = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
         matrix = self._vectorizer.fit_transform(list(replies))
+        self._words: Any = TfidfVectorizer(sublinear_tf=True).fit(list(replies))  # similarity: single words
         self._model: Any = LogisticRegression(C=10.0, max_iter=3000)
         self._model.fit(matrix, list(intents))
         self.intents = set(intents)
@@ -41,8 +42,8 @@ class ReplyJudge:
 
     def similarity(self, texts: Sequence[str], references: Sequence[str]) -> list[float]:
         """TF-IDF cosine of each text to its reference reply."""
-        a = self._vectorizer.transform(list(texts))
-        b = self._vectorizer.transform(list(references))
+        a = self._words.transform(list(texts))
+        b = self._words.transform(list(references))
         return [float(x) for x in np.asarray(a.multiply(b).sum(axis=1)).ravel()]
 
 

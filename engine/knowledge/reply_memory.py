@@ -29,11 +29,12 @@ from engine.store.models import Customer, Direction, Draft, Feedback, FeedbackKi
 
 log = logging.getLogger(__name__)
 
-CANDIDATES = 15  # nearest entries of the intent read and ranked for one draft
+CANDIDATES = 25  # nearest entries of the intent read and ranked for one draft (dev split: 15-40 alike)
 NEIGHBOURS = 100  # nearest tickets looked at when the intent has no entry
 MAX_REPLY_CHARS = 5000  # a longer reply stays on its ticket but is never reused
-CONSENSUS_WEIGHT = 0.3  # a reply like the others the team sent for such messages is its usual answer (dev split)
-TRACK_WEIGHT = 0.1  # sent unchanged vs rejected or reopened
+# agreement with the other candidates' replies: on the dev split, similarity to the real reply 0.430 at 0, 0.468 at 2
+CONSENSUS_WEIGHT = 2.0
+TRACK_WEIGHT = 0.3  # sent unchanged vs rejected or reopened (no history of reuse in the bench: not tuned)
 _WORD = re.compile(r"[a-z0-9']+")
 
 
