@@ -63,7 +63,7 @@ def draft_ticket(
     on_token: Callable[[str], None] | None = None,
     memory: ReplyMemory | None = None,
     store_values: Mapping[str, str] | None = None,
-    reply_fit: float = 0.6,
+    reply_fit: float = 0.5,
     embed: Callable[[str], np.ndarray] | None = None,
 ) -> Draft:
     """Draft a reply for the ticket's latest customer message and store it with its basis."""

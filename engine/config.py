@@ -35,8 +35,9 @@ class Settings:
     llm_context: int = 2048
     draft_max_tokens: int = 160
     retrieval_k: int = 3
-    # drafting from the reply memory: a past reply is reused when its message is at least this similar (dev split)
-    reply_fit: float = 0.6
+    # a past reply (or article) is used when its message is at least this similar, else a holding reply; on the dev
+    # split no in-domain message scored under 0.54 and 96 % of out-of-domain ones under 0.5
+    reply_fit: float = 0.5
     draft_model: bool = True  # the local model writes drafts from articles when no past reply fits
     reply_values: dict[str, str] = field(default_factory=dict)  # template slots the desk fills: {"Website Name": ...}
     review_threshold: float = 0.80

@@ -228,9 +228,18 @@ def draft_row(engine: Engine, row: int, ticket: dict[str, str], history_rows: di
         "fields_to_fill": list(draft.fields),
         "ttft_ms": round(((first[0] if first else time.perf_counter()) - started) * 1000, 1),
         "seconds": round(seconds, 3),
+        "similarity": draft.confidence,
+        "intent": engine_intent(engine, ticket_id),
         "note": draft.note,
         "guidance": [g.get("title", "") for g in draft.guidance],
     }
+
+
+def engine_intent(engine: Engine, ticket_id: int) -> str | None:
+    """The intent triage gave the ticket."""
+    with engine.session() as session:
+        ticket = session.get(Ticket, ticket_id)
+        return ticket.intent if ticket is not None else None
 
 
 def score(
