@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from engine.drafting.grounding import greeting
+from engine.drafting.grounding import greeting as greeting_line
 from engine.privacy.redaction import PiiKind, redact
 
 SLOT = re.compile(r"\{\{\s*([^{}\n]{1,80}?)\s*\}\}|\{\s*([A-Za-z][^{}\n]{0,60}?)\s*\}")
@@ -79,6 +79,7 @@ def adapt_reply(
     values: Mapping[str, str],
     other_names: Sequence[str] = (),
     other_message: str = "",
+    greeting: bool = True,
 ) -> Adapted:
     """This customer's version of a past reply: greeting, slots filled or made fields, the other customer's data out."""
     body = _GREETING.sub("", reply.strip(), count=1).strip() or reply.strip()
@@ -104,7 +105,8 @@ def adapt_reply(
 
     body = SLOT.sub(fill, body)
     fields += [f for f in dict.fromkeys(m.group(1) for m in FIELD.finditer(body)) if f not in fields]
-    return Adapted(text=f"{greeting(customer_name)}\n\n{body}", fields=fields, filled=filled, replaced=replaced)
+    text = f"{greeting_line(customer_name)}\n\n{body}" if greeting else body
+    return Adapted(text=text, fields=fields, filled=filled, replaced=replaced)
 
 
 def fill_fields(text: str, values: Mapping[str, str]) -> str:

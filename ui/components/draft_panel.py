@@ -79,12 +79,12 @@ def field_inputs(fields: list[str], on_change: Callable[[], None]) -> dict[str, 
         return inputs
     with ui.column().classes("w-full gap-1").mark("draft-fields"):
         ui.label("Fill in before sending").classes("cd-section-title")
-        for name in fields:
+        for number, name in enumerate(fields, start=1):
             inputs[name] = (
                 ui.input(name, on_change=lambda _: on_change())
                 .props("dense outlined")
                 .classes("w-full")
-                .mark(f"field-{name}")
+                .mark(f"field-{number}")
             )
     return inputs
 
