@@ -10,7 +10,6 @@ from nicegui import events, run, ui
 
 from engine.ingest.bulk_import import FORMATS, ImportProgress, import_tickets
 from engine.ingest.dead_letter_store import IngestError
-from engine.ingest.uploads import create_upload, discard_upload
 from engine.ingest.dead_letters import (
     DeadLetterRow,
     dead_letter_capacity,
@@ -18,6 +17,7 @@ from engine.ingest.dead_letters import (
     list_dead_letters,
     retry_dead_letter,
 )
+from engine.ingest.uploads import create_upload, discard_upload
 from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
