@@ -8,6 +8,7 @@ keeps every character.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from engine.ingest.dead_letter_store import IngestError
 from engine.ingest.intake import InboundMessage
@@ -35,7 +36,7 @@ def check_limits(message: InboundMessage) -> None:
 
 def cut_to_limits(message: InboundMessage) -> InboundMessage:
     """`message` with every field cut to its limit (ending in "…" where it was cut)."""
-    cuts = {
+    cuts: dict[str, Any] = {
         name: value[: limit - len(CUT_MARK)] + CUT_MARK
         for name, limit in FIELD_LIMITS.items()
         if len(value := getattr(message, name) or "") > limit
