@@ -67,6 +67,7 @@ def send_reply(
         draft_text=draft_text,
         final_text=text,
         edit_distance=distance,
+        edit_ratio=round(distance / max(len(draft_text), len(text), 1), 4),
         old_intent=ticket.intent,
         agent=agent,
         created_at=now,

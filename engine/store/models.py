@@ -159,6 +159,7 @@ class Feedback(SQLModel, table=True):
     draft_text: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))
     final_text: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))  # reply as sent
     edit_distance: int = 0
+    edit_ratio: float | None = None  # edit distance / length of the longer of draft and reply (None: older rows)
     old_intent: str | None = None
     new_intent: str | None = None
     reason: str = ""

@@ -21,6 +21,7 @@ from engine.knowledge.demo_kb import abcd_documents
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.knowledge.reply_memory import ReplyMemory, track_records
 from engine.knowledge.similar_tickets import SimilarTickets
+from engine.kpi_acceptance import draft_acceptance
 from engine.nlp.embedder import HashingEmbedder
 from engine.store.models import Draft, Ticket
 
@@ -171,3 +172,24 @@ def test_bad_history_files_get_a_clear_message_and_lose_no_row(tmp_path: Path) -
     assert len(history.texts) == 4
     assert history.notes == {"non_utf8": 1, "empty_reply": 1, "long_reply": 1}
     assert history.texts[3].startswith("caf") and history.replies[3] == "Sent today."
+
+
+def test_draft_acceptance_counts_unchanged_small_heavy_and_rejected_by_intent_and_week(
+    db: SAEngine, session: Session, tmp_path: Path
+) -> None:
+    desk = Desk(db, tmp_path)
+    desk.past(session, "where is my order 55501234", TRACK_REPLY, "track_order")
+    tickets = [desk.ticket(session, f"where is my order 8880{n}123", "track_order") for n in range(4)]
+    drafts = [desk.draft(session, ticket_id) for ticket_id in tickets]
+    send_reply(session, ticket_id=tickets[0], draft_id=drafts[0].id, text=drafts[0].text, agent="a")
+    send_reply(session, ticket_id=tickets[1], draft_id=drafts[1].id, text=drafts[1].text + " Thanks!", agent="a")
+    send_reply(session, ticket_id=tickets[2], draft_id=drafts[2].id, text="Totally different words.", agent="a")
+    reject_draft(session, ticket_id=tickets[3], draft_id=drafts[3].id, reason="wrong", agent="a")
+    session.commit()
+    report = draft_acceptance(db)
+    (intent,) = report["intent"]
+    assert intent["key"] == "track_order"
+    assert (intent["unchanged"], intent["small_edit"], intent["heavy_edit"], intent["rejected"]) == (1, 1, 1, 1)
+    assert intent["copy_rate"] == 0.25 and intent["accepted_rate"] == 0.5
+    assert len(report["week"]) == 1 and report["week"][0]["drafts"] == 4
+    assert report["basis"][0]["key"] == "past_reply"
