@@ -31,6 +31,7 @@ def build_engine(settings: Settings) -> Engine:
         db=db,
         data_dir=settings.data_dir,
         connect=lambda: StoreClient(store_url(settings, db), timeout=timeout),
+        settings=lambda: engine.settings,
     )
     engine = Engine(settings=settings, db=db, routing=routing, accounts=Accounts(db), kpi=Kpis(db), schema_notes=notes)
     engine.worker = Worker(engine)

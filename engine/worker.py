@@ -309,7 +309,7 @@ def draft_next(engine: Engine, *, skip: Sequence[int] = (), on_failure: Callable
 def _draft_and_answer(engine: Engine, services: Services, ticket_id: int) -> None:
     """Draft one ticket; an auto-resolved ticket that waited for its draft is answered with it."""
     with engine.transaction() as session:
-        draft = draft_with(services, session, ticket_id, k=engine.settings.retrieval_k)
+        draft = draft_with(services, engine.settings, session, ticket_id)
         # an auto-resolved ticket that needed a draft is answered now (no-op for any other ticket)
         engine.routing.auto_resolve(
             session, ticket_id, draft=draft, vector=services.vectors.get(ticket_id), similar=services.similar

@@ -17,11 +17,14 @@ from engine.accounts import (
 from engine.app import build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.ingest.attachments import attachment_file
+from engine.ingest.demo_source import with_demo_source
+from engine.ingest.uploads import remove_leftover_uploads
 from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
 from engine.privacy.log_redaction import install_log_redaction
 from engine.runtime import Engine
 from ui import auth
+from ui.api_docs import register_api_docs
 from ui.guard import guarded
 from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
 from ui.pages import settings as settings_page
@@ -29,13 +32,14 @@ from ui.state import engine, set_engine
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = (*auth.OPEN_PATHS, "/survey/", "/api/", "/docs", "/openapi.json")
+PUBLIC_PATHS = (*auth.OPEN_PATHS, "/survey/", "/api/")
 
 
 def register(settings: Settings) -> Engine:
     """Build the engine and register every page and the API; models load in the background after start-up."""
-    engine = build_engine(settings)
+    engine = build_engine(with_demo_source(settings))
     set_engine(engine)
+    remove_leftover_uploads(settings)
     if settings.demo:
         engine.accounts.ensure_demo_accounts()
     app.add_static_files("/assets", str(REPO_ROOT / "assets"))
@@ -61,6 +65,7 @@ def register(settings: Settings) -> Engine:
     for path, permission, page in pages:
         ui.page(path)(guarded(permission, page))
     app.add_api_route("/attachments/{attachment_id}", download_attachment, methods=["GET"])
+    register_api_docs()
     return engine
 
 

@@ -1,5 +1,6 @@
 """Supervisor KPIs: `dashboard()` runs every query for one refresh; tiles, series and quality are defined inside."""
 
+from engine.kpi.acceptance import SMALL_EDIT
 from engine.kpi.dashboard import DashboardData, all_time, csv_text, dashboard, filter_options, refresh, sentiment_point
 from engine.kpi.facade import Kpis
 from engine.kpi.filters import KpiFilter, KpiParams, ensure_kpi_indexes
@@ -9,6 +10,7 @@ from engine.store.models import utcnow
 
 __all__ = [
     "DEFINITIONS",
+    "SMALL_EDIT",
     "DashboardData",
     "Kpi",
     "KpiDefinition",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine as SAEngine
 
+from engine.kpi.acceptance import draft_acceptance
 from engine.kpi.dashboard import DashboardData, all_time, dashboard, filter_options, sentiment_point
 from engine.kpi.filters import KpiFilter, KpiParams
 from engine.kpi.series import TicketRef
@@ -32,6 +34,10 @@ class Kpis:
     def filter_options(self) -> tuple[list[str], list[str]]:
         """The channels and intents the filters offer."""
         return filter_options(self._db)
+
+    def draft_acceptance(self) -> dict[str, list[dict[str, Any]]]:
+        """How drafts were received, by intent, week and basis."""
+        return draft_acceptance(self._db)
 
     def sentiment_point(self, kpi_filter: KpiFilter, day: str, channel: str | None) -> list[TicketRef]:
         """The tickets behind one point of the sentiment chart."""

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
 from engine.config import Settings
+from engine.demo import reply_values
 from engine.routing.actions.base import ActionContext, ActionResult, Plan
 from engine.routing.actions.client import StoreClient, StoreError
 from engine.routing.actions.registry import ACTIONS, action_named
@@ -70,9 +71,11 @@ class RoutingService:
         db: SAEngine,
         data_dir: Path,
         connect: Callable[[], StoreClient],
+        settings: Callable[[], Settings],
         knows_intents: bool = False,
     ) -> None:
         self.policy = policy
+        self._settings = settings  # the settings in force (the UI can change them while the app runs)
         self._db = db
         self._data_dir = data_dir
         self._connect = connect
@@ -109,7 +112,14 @@ class RoutingService:
     ) -> AutoResult:
         """Finish one auto-resolved ticket (no-op for any other ticket)."""
         return auto_resolve_ticket(
-            session, ticket_id, policy=self.policy, runner=self.runner, draft=draft, vector=vector, similar=similar
+            session,
+            ticket_id,
+            policy=self.policy,
+            runner=self.runner,
+            draft=draft,
+            vector=vector,
+            similar=similar,
+            store_values=reply_values(self._settings()),
         )
 
     def update_policy(self, new: RoutingPolicy, *, actor: str) -> RoutingPolicy:

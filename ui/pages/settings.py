@@ -8,6 +8,7 @@ from engine.admin import change_setting, switch_drafter
 from engine.drafting import DrafterUnavailable
 from ui.auth import signed_in_name
 from ui.components.routing_settings import learning_card, routing_settings_card
+from ui.pages.webhook_settings import webhook_source_card
 from ui.state import engine
 from ui.theme import frame
 
@@ -67,3 +68,4 @@ def settings_page() -> None:
 
         routing_settings_card()
         learning_card()
+        webhook_source_card()
