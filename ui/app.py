@@ -18,6 +18,7 @@ from engine.config import REPO_ROOT, Settings
 from engine.ingest.attachments import attachment_file
 from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
+from engine.outbox import Courier
 from engine.privacy.log_redaction import install_log_redaction
 from ui.guard import guarded
 from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
@@ -39,6 +40,9 @@ def register(settings: Settings) -> Engine:
     app.add_middleware(login.AuthMiddleware, open_paths=PUBLIC_PATHS)
     app.include_router(build_router(engine))
     app.on_startup(engine.start)
+    courier = Courier(engine.db, lambda: engine.settings, changed=engine.changed)  # replies leave the desk
+    app.on_startup(courier.start)
+    app.on_shutdown(courier.stop)
     app.on_startup(lambda: start_jobs(engine))
     app.on_shutdown(lambda: stop_jobs(engine))
     app.on_shutdown(lambda: engine.stop())

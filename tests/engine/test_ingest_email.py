@@ -21,10 +21,11 @@ from sqlmodel import col, select
 
 from engine.app import Engine, build_engine
 from engine.config import Settings
+from engine.desk import approve_or_edit
 from engine.ingest.attachments import attachment_file, ticket_attachments
-from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
+from engine.ingest.dead_letters import list_dead_letters
 from engine.ingest.email_channel import import_eml, poll_imap
-from engine.ingest.replies import send_reply_to_channel
+from engine.outbox import Courier, ticket_deliveries
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, Message, Ticket
 from tests.engine.test_ingest_attachments import text_pdf
@@ -210,50 +211,38 @@ def test_a_mail_that_cannot_be_parsed_is_dead_lettered_and_the_rest_flow(
     assert "There is no From header here." in letter.preview
 
 
-def test_reply_goes_out_over_smtp_and_the_answer_threads_back(
+def test_an_approved_reply_goes_out_over_smtp_and_the_answer_threads_back_through_imap(
     tmp_path: Path, imap_server: dict[str, Any], smtp_server: tuple[dict[str, Any], Inbox]
 ) -> None:
     smtp, inbox = smtp_server
-    engine = make_engine(tmp_path / "data", imap=imap_server, smtp=smtp)
+    engine = make_engine(tmp_path / "data", imap=imap_server, smtp=smtp, outbox={"poll_seconds": 0.05})
     deliver(imap_server, mail("<q-1@example.de>", "Where is my parcel?"))
     poll_imap(engine)
     ticket_id = tickets_and_messages(engine)[0][0]
 
-    receipt = send_reply_to_channel(engine, ticket_id, "It ships tomorrow.", agent="sam")
-    assert receipt.delivered and receipt.channel == "email"
-    (sent,) = inbox.messages
-    reply = message_from_bytes(sent)
+    approve_or_edit(engine, ticket_id, None, "It ships tomorrow.", agent="sam")
+    courier = Courier(engine.db, lambda: engine.settings)
+    courier.start()
+    try:
+        wait_until(lambda: len(inbox.messages) == 1)
+    finally:
+        courier.stop()
+    reply = message_from_bytes(inbox.messages[0])
     assert reply["To"] == "jorg@example.de" and reply["In-Reply-To"] == "<q-1@example.de>"
-    assert reply["Message-ID"] == receipt.external_id and "It ships tomorrow." in reply.get_payload()
+    (sent,) = ticket_deliveries(engine.db, ticket_id).values()
+    assert sent.state == "sent" and reply["Message-ID"] == sent.key and "It ships tomorrow." in reply.get_payload()
 
-    answer = mail(
-        "<q-2@example.de>",
-        "Thanks!",
-        **{"In-Reply-To": receipt.external_id or "", "References": receipt.external_id or ""},
-    )
+    answer = mail("<q-2@example.de>", "Thanks!", **{"In-Reply-To": sent.key, "References": sent.key})
     deliver(imap_server, answer)
     poll_imap(engine)
-    assert [t for t, _ in tickets_and_messages(engine)] == [ticket_id, ticket_id]
+    assert [t for t, _ in tickets_and_messages(engine)] == [ticket_id, ticket_id, ticket_id]
 
 
-def test_failed_smtp_delivery_is_dead_lettered_and_retried(
-    tmp_path: Path, smtp_server: tuple[dict[str, Any], Inbox]
-) -> None:
-    smtp, inbox = smtp_server
-    eml = tmp_path / "question.eml"
-    eml.write_bytes(mail("<eml-1@example.de>", "Can I change my delivery address?"))
-    down = make_engine(tmp_path / "data", smtp=smtp | {"port": free_port(), "timeout": 2})
-    result = import_eml(down, eml)
-    assert result is not None and result.created_ticket
-
-    receipt = send_reply_to_channel(down, result.ticket_id, "Yes, in your account settings.")
-    assert not receipt.delivered and receipt.dead_letter_id is not None
-    (letter,) = list_dead_letters(down)
-    assert letter.source == "reply:email" and "reply not delivered" in letter.error
-
-    up = make_engine(tmp_path / "data", smtp=smtp)
-    assert retry_dead_letter(up, letter.id).ok
-    assert len(inbox.messages) == 1 and list_dead_letters(up) == []
+def wait_until(condition: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def test_eml_with_a_pdf_attachment_keeps_both_and_extracts_the_pdf(tmp_path: Path) -> None:
