@@ -12,6 +12,8 @@ import pytest
 from sqlmodel import select
 
 from engine.app import Engine, build_engine
+from engine.bench.servers.callbacks import CallbackReceiver
+from engine.bench.servers.mail import FaultySmtp, Mailbox, SmtpServer, free_port
 from engine.config import Settings
 from engine.desk import approve_or_edit
 from engine.feedback.capture import FeedbackError
@@ -22,8 +24,6 @@ from engine.outbox import Courier, enqueue_reply, failed_deliveries, recover, re
 from engine.outbox.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from engine.store.models import Direction, Message, Ticket
 from engine.store.outbox_models import DeliveryState, OutboundReply, SendStage
-from tests.servers.callbacks import CallbackReceiver
-from tests.servers.mail import FaultySmtp, Mailbox, SmtpServer, free_port
 
 SECRET = "chat-secret"
 FAST = {"backoff_seconds": 0.05, "backoff_max_seconds": 0.2, "poll_seconds": 0.05, "callback_timeout": 1.0}

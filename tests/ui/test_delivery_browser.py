@@ -10,8 +10,8 @@ from nicegui.testing import Screen
 from selenium.webdriver.common.by import By
 from sqlmodel import col, select
 
+from engine.bench.servers.mail import SmtpServer
 from engine.store.models import Customer, Ticket
-from tests.servers.mail import SmtpServer
 from tests.ui.conftest import sign_in_browser, wait_for
 from ui.state import engine
 

@@ -18,8 +18,11 @@ class CallbackReceiver:
     request it saw (`received`). A 'hang' records the request first, as a platform that is slow to answer would.
     """
 
-    def __init__(self, secret: str = "", fault: Callable[[int], str | None] = lambda n: None) -> None:
+    def __init__(
+        self, secret: str = "", fault: Callable[[int], str | None] = lambda n: None, *, hang_seconds: float = 30.0
+    ) -> None:
         self.secret = secret
+        self.hang_seconds = hang_seconds
         self.fault = fault
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.delivered: dict[str, dict[str, Any]] = {}
@@ -33,7 +36,7 @@ class CallbackReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fault = receiver.record(dict(self.headers), body)
                 if fault == "hang":
-                    receiver._closed.wait(30)
+                    receiver._closed.wait(receiver.hang_seconds)
                     return
                 if fault == "garbage":
                     self.wfile.write(b"\x00\x17garbage, not HTTP\r\n\r\n")

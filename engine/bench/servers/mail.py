@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -138,3 +139,61 @@ class FaultySmtp:
     def close(self) -> None:
         self._closed.set()
         self.listener.close()
+
+
+class FlakyProxy:
+    """A TCP proxy in front of a server: each connection is refused, hangs, or is passed through, as `fault()` says.
+
+    `fault()` returns 'refuse' (closed at once), 'hang' (held open silently for `hang_seconds`) or None (passed).
+    """
+
+    def __init__(self, target_port: int, fault: Callable[[], str | None], hang_seconds: float = 2.0) -> None:
+        self.target_port = target_port
+        self.fault = fault
+        self.hang_seconds = hang_seconds
+        self.faults: dict[str, int] = {"refuse": 0, "hang": 0, "passed": 0}
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.port = int(self.listener.getsockname()[1])
+        self._closed = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self._closed.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            fault = self.fault()
+            self.faults[fault or "passed"] += 1
+            if fault == "refuse":
+                conn.close()
+            else:
+                threading.Thread(target=self._handle, args=(conn, fault), daemon=True).start()
+
+    def _handle(self, conn: socket.socket, fault: str | None) -> None:
+        if fault == "hang":
+            self._closed.wait(self.hang_seconds)
+            conn.close()
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
+        _pipe(conn, upstream)
+
+    def close(self) -> None:
+        self._closed.set()
+        self.listener.close()
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    """Copy bytes until either side closes, then close both."""
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, target):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
