@@ -37,6 +37,8 @@ from engine.store.outbox_models import DeliveryState, OutboundReply, SendStage
 
 log = logging.getLogger(__name__)
 
+Links = Callable[[Session, Settings, Message], str]  # a reply's text with the links it carries (e.g. a survey)
+
 
 @dataclass(frozen=True)
 class Job:
@@ -57,11 +59,17 @@ class Courier:
     """Deliver queued replies in the background (a few at once), never on the UI loop."""
 
     def __init__(
-        self, db: SAEngine, settings: Callable[[], Settings], *, changed: Callable[[], None] = lambda: None
+        self,
+        db: SAEngine,
+        settings: Callable[[], Settings],
+        *,
+        changed: Callable[[], None] = lambda: None,
+        links: Links | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.changed = changed
+        self.links = links
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,7 +113,7 @@ class Courier:
             with self._lock:
                 free = config.senders - len(self._in_flight)
             try:
-                jobs = claim(self.db, self.settings(), free) if free > 0 else []
+                jobs = claim(self.db, self.settings(), free, links=self.links) if free > 0 else []
             except Exception:  # e.g. the database is locked for long: the rows stay queued
                 log.exception("could not claim outbox rows; trying again")
                 jobs = []
@@ -163,8 +171,12 @@ def deliver(db: SAEngine, settings: Settings, job: Job) -> None:
         raise Permanent(job.reason or "nowhere to send this reply")
 
 
-def claim(db: SAEngine, settings: Settings, limit: int) -> list[Job]:
-    """Mark up to `limit` due queued rows `sending` (committed) and return them; e-mails get their Message-ID."""
+def claim(db: SAEngine, settings: Settings, limit: int, *, links: Links | None = None) -> list[Job]:
+    """Mark up to `limit` due queued rows `sending` (committed) and return them.
+
+    On its first claim an e-mail gets its Message-ID, and a reply gets the links it carries (stored with it, so every
+    attempt sends the same text).
+    """
     now = utcnow()
     with session_scope(db) as session:
         query = (
@@ -180,6 +192,9 @@ def claim(db: SAEngine, settings: Settings, limit: int) -> list[Job]:
             if not row.key and row.route == "email":
                 row.key = new_message_id(settings, row.ticket_id)
                 message.external_id = row.key  # the customer's answer quotes it: it threads back to this ticket
+                session.add(message)
+            if links is not None and row.attempts == 0:
+                message.body = links(session, settings, message)
                 session.add(message)
             row.state, row.stage, row.attempts = DeliveryState.SENDING, SendStage.NONE, row.attempts + 1
             session.add(row)

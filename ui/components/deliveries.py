@@ -62,29 +62,30 @@ class DeliveryChips:
         chip.tooltip(delivery.label)
 
 
-@ui.refreshable
-def failed_deliveries_panel() -> None:
-    """Replies that did not reach their customer, each with its reason and a retry button."""
-    failed = failed_deliveries(engine().db)
-    if not failed:
-        return
-    with ui.card().classes("cd-card w-full gap-1 border-l-4 border-red-500").mark("failed-deliveries"):
-        ui.label(f"{len(failed)} replies not delivered").classes("cd-section-title text-negative")
-        for delivery in failed[:20]:
-            with ui.row().classes("items-center gap-2 w-full no-wrap text-sm"):
-                ui.link(f"#{delivery.ticket_id}", f"/ticket/{delivery.ticket_id}").classes("font-medium")
-                ui.label(delivery.channel).classes("cd-muted")
-                ui.label(delivery.reason).classes("grow cd-text")
+class FailedDeliveries:
+    """Replies that did not reach their customer, each with its reason and a retry button (one per page)."""
 
-                async def retry(d: Delivery = delivery) -> None:
-                    try:
-                        text = await run.io_bound(retry_delivery, engine().db, d.id, actor=signed_in_name())
-                    except ValueError as exc:
-                        ui.notify(str(exc), type="warning")
-                        return
-                    ui.notify(text, type="info")
-                    failed_deliveries_panel.refresh()
+    @ui.refreshable_method
+    def panel(self) -> None:
+        failed = failed_deliveries(engine().db)
+        if not failed:
+            return
+        with ui.card().classes("cd-card w-full gap-1 border-l-4 border-red-500").mark("failed-deliveries"):
+            ui.label(f"{len(failed)} replies not delivered").classes("cd-section-title text-negative")
+            for delivery in failed[:20]:
+                with ui.row().classes("items-center gap-2 w-full no-wrap text-sm"):
+                    ui.link(f"#{delivery.ticket_id}", f"/ticket/{delivery.ticket_id}").classes("font-medium")
+                    ui.label(delivery.channel).classes("cd-muted")
+                    ui.label(delivery.reason).classes("grow cd-text")
+                    ui.button("Retry", icon="replay", on_click=lambda d=delivery: self.retry(d)).props(
+                        "flat dense no-caps"
+                    ).mark(f"retry-delivery-{delivery.id}")
 
-                ui.button("Retry", icon="replay", on_click=retry).props("flat dense no-caps").mark(
-                    f"retry-delivery-{delivery.id}"
-                )
+    async def retry(self, delivery: Delivery) -> None:
+        try:
+            text = await run.io_bound(retry_delivery, engine().db, delivery.id, actor=signed_in_name())
+        except ValueError as exc:
+            ui.notify(str(exc), type="warning")
+            return
+        ui.notify(text, type="info")
+        self.panel.refresh()
