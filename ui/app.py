@@ -16,12 +16,15 @@ from engine.accounts_sessions import session_cookie_secret
 from engine.app import Engine, build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.ingest.attachments import attachment_file
+from engine.ingest.demo_source import with_demo_source
+from engine.ingest.uploads import remove_leftover_uploads
 from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
 from engine.outbox import Courier
 from engine.privacy.log_redaction import install_log_redaction
 from engine.survey_form import build_survey_router
 from engine.survey_links import with_links
+from ui.api_docs import register_api_docs
 from ui.guard import guarded
 from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, ticket
 from ui.pages import settings as settings_page
@@ -29,13 +32,14 @@ from ui.state import engine, set_engine
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = (*login.OPEN_PATHS, "/survey/", "/api/", "/docs", "/openapi.json")
+PUBLIC_PATHS = (*login.OPEN_PATHS, "/survey/", "/api/")
 
 
 def register(settings: Settings) -> Engine:
     """Build the engine and register every page and the API; models load in the background after start-up."""
-    engine = build_engine(settings)
+    engine = build_engine(with_demo_source(settings))
     set_engine(engine)
+    remove_leftover_uploads(settings)
     if settings.demo:
         ensure_demo_accounts(engine.db)
     app.add_static_files("/assets", str(REPO_ROOT / "assets"))
@@ -64,6 +68,7 @@ def register(settings: Settings) -> Engine:
     for path, permission, page in pages:
         ui.page(path)(guarded(permission, page))
     app.add_api_route("/attachments/{attachment_id}", download_attachment, methods=["GET"])
+    register_api_docs()
     return engine
 
 

@@ -37,7 +37,8 @@ from engine.config import Settings
 from engine.desk import approve_or_edit, change_intent, intent_labels, reject, reopen, ticket_view
 from engine.feedback.capture import FeedbackError
 from engine.ingest.email_channel import ingest_email, poll_imap
-from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, build_router, message_key, sign
+from engine.ingest.webhook import build_router, message_key
+from engine.ingest.webhook_auth import signed_headers
 from engine.outbox import Courier
 from engine.routing.auto_resolve import AI_AUTHOR
 from engine.store.models import Direction, Message, Ticket, TicketStatus
@@ -194,7 +195,7 @@ class Day:
                 "conversation_id": f"conv{number}",
             }
         ).encode()
-        headers = {SOURCE_HEADER: SOURCE, SIGNATURE_HEADER: sign(SECRET, body), "Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **signed_headers(SOURCE, SECRET, body)}
         for _ in range(5):
             response = self.http.post(self.api, content=body, headers=headers)
             if response.status_code == 202:

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
+from engine.ingest.webhook_auth import signed_headers
 from engine.outbox.errors import Permanent, Transient
-from engine.outbox.signing import signed_headers
 
 log = logging.getLogger(__name__)
 

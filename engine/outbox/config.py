@@ -50,11 +50,6 @@ def callback_url(settings: Settings, source: str) -> str:
     return str((settings.extra.get("webhook_callbacks") or {}).get(source) or "")
 
 
-def source_secret(settings: Settings, source: str) -> str:
-    """The shared secret of a webhook source ('' when none is set)."""
-    return str((settings.extra.get("webhook_secrets") or {}).get(source) or "")
-
-
 def too_long(channel: str, text: str) -> str | None:
     """Why `text` cannot go out on `channel` (over its size limit), or None."""
     limit = MAX_CHARS.get(channel)

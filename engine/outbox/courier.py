@@ -28,8 +28,9 @@ from sqlmodel import Session, col, select
 from engine.config import Settings
 from engine.ingest.dead_letter_store import IngestError
 from engine.ingest.email_channel import MailServer, new_message_id
+from engine.ingest.webhook_auth import source_secret
 from engine.outbox import callback, email
-from engine.outbox.config import OutboxSettings, callback_url, source_secret
+from engine.outbox.config import OutboxSettings, callback_url
 from engine.outbox.errors import DeliveryError, Permanent, Transient, Unconfirmed
 from engine.store.db import session_scope
 from engine.store.models import Message, utcnow
@@ -164,7 +165,7 @@ def deliver(db: SAEngine, settings: Settings, job: Job) -> None:
         email.send(server, message, on_data_end=lambda: mark(db, job.id, stage=SendStage.DATA_END))
     elif job.route == "webhook":
         body = callback.callback_body(job.key, job.text, job.envelope)
-        url, secret = callback_url(settings, job.source), source_secret(settings, job.source)
+        url, secret = callback_url(settings, job.source), source_secret(settings, job.source) or ""
         timeout = OutboxSettings.of(settings).callback_timeout
         callback.post(url, secret, job.key, body, timeout=timeout)
     else:

@@ -13,8 +13,9 @@ from sqlmodel import col, func, select
 from engine.config import Settings
 from engine.ingest.dead_letter_store import IngestError
 from engine.ingest.email_channel import MailServer
+from engine.ingest.webhook_auth import source_secret
 from engine.outbox import callback, email
-from engine.outbox.config import OutboxSettings, callback_url, source_secret
+from engine.outbox.config import OutboxSettings, callback_url
 from engine.outbox.errors import DeliveryError
 from engine.privacy import audit
 from engine.store.db import session_scope
@@ -139,7 +140,9 @@ def send_test_message(settings: Settings, *, to: str = "", source: str = "") -> 
             return f"Test e-mail accepted by {server.host}:{server.port} for {to}"
         payload = callback.callback_body(key, "This is a test message from CareDesk.", {"conversation_id": "test"})
         timeout = OutboxSettings.of(settings).callback_timeout
-        callback.post(callback_url(settings, source), source_secret(settings, source), key, payload, timeout=timeout)
+        callback.post(
+            callback_url(settings, source), source_secret(settings, source) or "", key, payload, timeout=timeout
+        )
         return f"Test callback accepted by {callback_url(settings, source)}"
     except DeliveryError as exc:
         return f"Not sent: {exc}"

@@ -19,9 +19,9 @@ from engine.desk import approve_or_edit
 from engine.feedback.capture import FeedbackError
 from engine.ingest.email_channel import ingest_email
 from engine.ingest.webhook import store_message
+from engine.ingest.webhook_auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from engine.ingest.webhook_schema import MessageIn
 from engine.outbox import Courier, enqueue_reply, failed_deliveries, recover, retry_delivery, ticket_deliveries
-from engine.outbox.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from engine.store.models import Direction, Message, Ticket
 from engine.store.outbox_models import DeliveryState, OutboundReply, SendStage
 

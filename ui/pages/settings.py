@@ -9,6 +9,7 @@ from engine.drafting.drafter import DrafterUnavailable
 from engine.settings_store import change_setting
 from ui.pages.login import signed_in_name
 from ui.pages.routing_settings import learning_card, routing_settings_card
+from ui.pages.webhook_settings import webhook_source_card
 from ui.state import engine
 from ui.theme import frame
 
@@ -68,3 +69,4 @@ def settings_page() -> None:
 
         routing_settings_card()
         learning_card()
+        webhook_source_card()

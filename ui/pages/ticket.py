@@ -148,6 +148,8 @@ class TicketScreen:
                                 ui.icon("attach_file")
                                 label = f"{attachment.filename} ({attachment.size // 1024 + 1} kB)"
                                 ui.link(label, f"/attachments/{attachment.id}")
+                                if attachment.error:
+                                    ui.label(attachment.error).classes("cd-muted text-xs").mark("attachment-error")
 
     def message_text(self, message: Message, classes: str) -> None:
         """The message with its personal data hidden behind placeholders; "Show original" reveals it (audited)."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from engine.outbox.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from engine.ingest.webhook_auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 
 class CallbackReceiver:
