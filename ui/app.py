@@ -16,9 +16,11 @@ from engine.accounts_sessions import session_cookie_secret
 from engine.app import Engine, build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.desk import download_original
+from engine.ingest.demo_source import with_demo_source
 from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
 from engine.privacy.log_redaction import install_log_redaction
+from ui.api_docs import register_api_docs
 from ui.guard import guarded
 from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
 from ui.pages import settings as settings_page
@@ -27,12 +29,12 @@ from ui.state import engine, set_engine
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = (*login.OPEN_PATHS, "/survey/", "/api/", "/docs", "/openapi.json")
+PUBLIC_PATHS = (*login.OPEN_PATHS, "/survey/", "/api/")
 
 
 def register(settings: Settings) -> Engine:
     """Build the engine and register every page and the API; models load in the background after start-up."""
-    engine = build_engine(settings)
+    engine = build_engine(with_demo_source(settings))
     set_engine(engine)
     if settings.demo:
         ensure_demo_accounts(engine.db)
@@ -59,6 +61,7 @@ def register(settings: Settings) -> Engine:
     for path, permission, page in pages:
         ui.page(path)(guarded(permission, page))
     app.add_api_route("/attachments/{attachment_id}", download_attachment, methods=["GET"])
+    register_api_docs()
     return engine
 
 

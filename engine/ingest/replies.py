@@ -20,7 +20,8 @@ from sqlmodel import col, select
 from engine.app import Engine
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name
 from engine.ingest.email_channel import new_message_id, send_email
-from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, sign, source_of_key
+from engine.ingest.webhook import source_of_key
+from engine.ingest.webhook_auth import signed_headers
 from engine.store.models import Channel, Customer, Direction, Message, Ticket
 
 log = logging.getLogger(__name__)
@@ -139,11 +140,7 @@ def _post_callback(engine: Engine, payload: dict[str, Any]) -> None:
     body = json.dumps(
         {k: payload[k] for k in ("reply_id", "conversation_id", "in_reply_to", "customer_handle", "text")}
     )
-    headers = {
-        "Content-Type": "application/json",
-        SOURCE_HEADER: REPLY_SOURCE,
-        SIGNATURE_HEADER: sign(secret, body.encode()),
-    }
+    headers = {"Content-Type": "application/json", **signed_headers(REPLY_SOURCE, secret, body.encode())}
     response = httpx.post(url, content=body.encode(), headers=headers, timeout=CALLBACK_TIMEOUT)
     if response.status_code >= 300:
         raise _CallbackRefused(response.status_code, url)

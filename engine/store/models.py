@@ -197,3 +197,5 @@ class DeadLetter(SQLModel, table=True):
     retries: int = 0
     resolved: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+    received: int = 1  # refusals counted on this letter (unauthenticated webhook requests from one address)
+    last_received_at: datetime | None = None

@@ -21,7 +21,8 @@ from engine.config import Settings
 from engine.ingest.attachments import attachment_file, extracted_texts, ticket_attachments
 from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
 from engine.ingest.replies import send_reply_to_channel
-from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, build_router, sign
+from engine.ingest.webhook import build_router
+from engine.ingest.webhook_auth import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, DeadLetter, Message, Ticket
 from tests.engine.test_ingest_attachments import text_pdf
@@ -59,9 +60,16 @@ def payload(external_id: str = "m-1", **fields: Any) -> dict[str, Any]:
     return base | fields
 
 
-def post(client: TestClient, body: bytes | dict[str, Any], *, source: str = "chatwidget", secret: str = SECRET) -> Any:
+def post(
+    client: TestClient,
+    body: bytes | dict[str, Any],
+    *,
+    source: str = "chatwidget",
+    secret: str = SECRET,
+    now: float | None = None,
+) -> Any:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {SOURCE_HEADER: source, SIGNATURE_HEADER: sign(secret, raw), "Content-Type": "application/json"}
+    headers = signed_headers(source, secret, raw, now=now) | {"Content-Type": "application/json"}
     return client.post("/api/v1/messages", content=raw, headers=headers)
 
 
@@ -120,16 +128,16 @@ def test_concurrent_requests_written_in_batches_keep_threads_and_skip_repeats(
     assert keys == {f"wh:chatwidget:c:conv-{k}" for k in range(5)}
 
 
-def test_bad_signature_is_refused_and_kept_as_a_dead_letter(engine: Engine, client: TestClient) -> None:
+def test_bad_signature_is_refused_and_counted_on_the_address_dead_letter(engine: Engine, client: TestClient) -> None:
     response = post(client, payload(), secret="wrong")
     assert response.status_code == 401
     assert "bad signature" in response.json()["detail"]
     unknown = post(client, payload(), source="nobody")
     assert unknown.status_code == 401 and "unknown source" in unknown.json()["detail"]
     assert count(engine, Ticket) == 0
-    letters = list_dead_letters(engine)
-    assert {letter.source for letter in letters} == {"webhook:chatwidget", "webhook:nobody"}
-    assert all("My parcel" in letter.preview for letter in letters)
+    (letter,) = list_dead_letters(engine)
+    assert letter.source == "webhook:refused@testclient" and letter.received == 2
+    assert "unknown source 'nobody'" in letter.error and "My parcel" in letter.preview
 
 
 def test_oversized_body_gets_413_and_a_preview_is_kept(engine: Engine, client: TestClient) -> None:
@@ -163,7 +171,7 @@ def test_missing_fields_get_422_naming_them(engine: Engine, client: TestClient) 
     assert count(engine, Ticket) == 0 and len(list_dead_letters(engine)) == 1
 
 
-def test_a_refused_message_can_be_retried_after_the_fix(tmp_path: Path) -> None:
+def test_a_request_from_an_unknown_source_is_sent_again_after_the_fix(tmp_path: Path) -> None:
     broken = make_engine(tmp_path / "data")
     app = FastAPI()
     app.include_router(build_router(broken))
@@ -171,8 +179,11 @@ def test_a_refused_message_can_be_retried_after_the_fix(tmp_path: Path) -> None:
     assert response.status_code == 401
     fixed = make_engine(tmp_path / "data", webhook_secrets={"sms-gateway": "gateway-secret"})
     outcome = retry_dead_letter(fixed, response.json()["dead_letter_id"])
-    assert outcome.ok, outcome.message
-    assert count(fixed, Ticket) == 1 and list_dead_letters(fixed) == []
+    assert not outcome.ok and "send it again" in outcome.message, "only a preview of an unsigned request is kept"
+    app = FastAPI()
+    app.include_router(build_router(fixed))
+    assert post(TestClient(app), payload(), source="sms-gateway", secret="gateway-secret").status_code == 202
+    assert count(fixed, Ticket) == 1
 
 
 def test_voice_transcript_keeps_its_audio_as_a_downloadable_attachment(engine: Engine, client: TestClient) -> None:
@@ -200,7 +211,7 @@ def test_openapi_page_documents_the_api(client: TestClient) -> None:
     operation = spec["paths"]["/api/v1/messages"]["post"]
     assert {"202", "400", "401", "413", "422"} <= set(operation["responses"])
     headers = {p["name"] for p in operation["parameters"]}
-    assert {SOURCE_HEADER, SIGNATURE_HEADER} <= headers
+    assert {SOURCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER} <= headers
     fields = spec["components"]["schemas"]["MessageIn"]["properties"]
     assert "conversation_id" in fields and "description" in fields["external_id"]
 
@@ -256,7 +267,7 @@ def test_reply_is_posted_signed_to_the_source_callback(tmp_path: Path) -> None:
         receipt = send_reply_to_channel(engine, accepted["ticket_id"], "Your parcel arrives on Friday.")
         assert receipt.delivered, receipt.detail
         (headers, body), *_ = receiver.received
-        assert headers[SIGNATURE_HEADER] == sign(SECRET, body)
+        assert headers[SIGNATURE_HEADER] == sign(SECRET, body, headers[TIMESTAMP_HEADER])
         sent = json.loads(body)
         assert sent["conversation_id"] == "conv-5" and sent["in_reply_to"] == "m-5"
         assert sent["customer_handle"] == "@amelia" and sent["text"] == "Your parcel arrives on Friday."

@@ -11,7 +11,13 @@ from nicegui import events, run, ui
 from engine.ingest.attachments import safe_filename
 from engine.ingest.bulk_import import FORMATS, ImportProgress, import_tickets
 from engine.ingest.dead_letter_store import IngestError
-from engine.ingest.dead_letters import DeadLetterRow, discard_dead_letter, list_dead_letters, retry_dead_letter
+from engine.ingest.dead_letters import (
+    DeadLetterRow,
+    dead_letter_capacity,
+    discard_dead_letter,
+    list_dead_letters,
+    retry_dead_letter,
+)
 from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
@@ -27,6 +33,7 @@ COLUMNS: list[dict[str, Any]] = [
         "align": "left",
         "style": "max-width: 520px; white-space: normal",
     },
+    {"name": "received", "label": "Times", "field": "received", "sortable": True, "align": "left"},
     {"name": "retries", "label": "Retries", "field": "retries", "sortable": True, "align": "left"},
     {"name": "state", "label": "State", "field": "state", "align": "left"},
 ]
@@ -116,6 +123,7 @@ def letter_dict(letter: DeadLetterRow) -> dict[str, Any]:
         "created": letter.created_at.strftime("%Y-%m-%d %H:%M"),
         "source": letter.source,
         "error": letter.error,
+        "received": letter.received,
         "retries": letter.retries,
         "state": "resolved" if letter.resolved else "open",
         "preview": letter.preview,
@@ -130,6 +138,7 @@ def dead_letter_card() -> Callable[[], None]:
             ui.label("Dead letters").classes("cd-section-title")
             ui.space()
             ui.switch("Show resolved", on_change=lambda e: toggle_resolved(e.value)).mark("show-resolved")
+        full_notice = ui.label("").classes("text-sm text-negative").mark("dead-letters-full")
         table = (
             ui.table(
                 columns=COLUMNS,
@@ -173,6 +182,14 @@ def dead_letter_card() -> Callable[[], None]:
         load()
 
     def load() -> None:
+        room = dead_letter_capacity(engine())
+        full_notice.text = (
+            f"The dead-letter table is full ({room.rows:,} of {room.cap:,} rows): new refused requests are counted "
+            "but not kept. Retry or discard letters, or raise dead_letter_max_rows."
+            if room.full
+            else ""
+        )
+        full_notice.visible = room.full
         current = table.selected[0]["id"] if table.selected else None
         letters = list_dead_letters(engine(), include_resolved=show_resolved["value"])
         table.rows = [letter_dict(letter) for letter in letters]

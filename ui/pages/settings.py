@@ -11,6 +11,7 @@ from engine.settings_store import change_setting
 from ui.components.model_versions import intent_versions_card
 from ui.pages.login import current_user, signed_in_name
 from ui.pages.routing_settings import learning_card, routing_settings_card
+from ui.pages.webhook_settings import webhook_source_card
 from ui.state import engine
 from ui.theme import frame
 
@@ -85,3 +86,4 @@ def threshold_cards() -> None:
 
     routing_settings_card()
     learning_card()
+    webhook_source_card()
