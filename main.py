@@ -100,6 +100,25 @@ def bench_draft(n: Annotated[int, typer.Option("--n")] = 20, as_json: JsonFlag =
     _bench("draft", as_json, n=n)
 
 
+@bench_cli.command("drafts")
+def bench_drafts(
+    history: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="text,reply[,intent] CSV")],
+    tickets: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="text[,intent,reply] CSV")],
+    kb: Annotated[Path | None, typer.Option("--kb", exists=True, file_okay=False, help="folder of articles")] = None,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="one JSON line per ticket")] = None,
+    no_model: Annotated[bool, typer.Option("--no-model", help="draft without the local Llama model")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Drafts from a team's history, scored against the replies agents really sent."""
+    from engine.bench.drafts import BenchInputError
+
+    try:
+        _bench("drafts", as_json, history=history, tickets=tickets, kb=kb, out=out, no_model=no_model)
+    except BenchInputError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @bench_cli.command("redaction")
 def bench_redaction(as_json: JsonFlag = False) -> None:
     """Recall and precision of PII redaction per type on a labelled set built from demo tickets."""

@@ -70,6 +70,8 @@ def load_drafter(settings: Settings, embedder: Embedder | None = None) -> tuple[
     """The Llama drafter; when the GGUF cannot be used, extractive drafts and a message saying why."""
     if uses_fakes(settings):
         return FakeDrafter(embedder=embedder), True, "fake drafter (tests)"
+    if not settings.draft_model:
+        return ExtractiveDrafter(), True, "model off (draft_model = false): article drafts quote the article"
     drafter = LlamaDrafter(
         settings.llm_path,
         n_threads=settings.llm_threads,

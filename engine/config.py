@@ -35,6 +35,11 @@ class Settings:
     llm_context: int = 2048
     draft_max_tokens: int = 160
     retrieval_k: int = 3
+    # a past reply (or article) is used when its message is at least this similar, else a holding reply; on the dev
+    # split no in-domain message scored under 0.54 and 96 % of out-of-domain ones under 0.5
+    reply_fit: float = 0.5
+    draft_model: bool = True  # the local model writes drafts from articles when no past reply fits
+    reply_values: dict[str, str] = field(default_factory=dict)  # template slots the desk fills: {"Website Name": ...}
     review_threshold: float = 0.80
     # 0.95, not 0.90: at 0.90 the AI error rate on Banking77 dev splits was 0.0075-0.0117, over the 1 % budget
     auto_resolve_threshold: float = 0.95

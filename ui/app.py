@@ -17,6 +17,7 @@ from engine.app import Engine, build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.desk import download_original
 from engine.ingest.demo_source import with_demo_source
+from engine.ingest.uploads import remove_leftover_uploads
 from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
 from engine.privacy.log_redaction import install_log_redaction
@@ -36,6 +37,7 @@ def register(settings: Settings) -> Engine:
     """Build the engine and register every page and the API; models load in the background after start-up."""
     engine = build_engine(with_demo_source(settings))
     set_engine(engine)
+    remove_leftover_uploads(settings)
     if settings.demo:
         ensure_demo_accounts(engine.db)
     app.add_static_files("/assets", str(REPO_ROOT / "assets"))

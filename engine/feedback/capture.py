@@ -38,8 +38,12 @@ def latest_draft(session: Session, ticket_id: int) -> Draft | None:
     return session.exec(query).first()
 
 
-def send_reply(session: Session, *, ticket_id: int, draft_id: int | None, text: str, agent: str) -> Feedback:
-    """Send a reply (approve when unchanged, edit otherwise), resolve the ticket and store the feedback row."""
+def send_reply(
+    session: Session, *, ticket_id: int, draft_id: int | None, text: str, agent: str, draft_text: str | None = None
+) -> Feedback:
+    """Send a reply (approve when unchanged, edit otherwise), resolve the ticket and store the feedback row.
+
+    `draft_text` is the draft as the agent was given it to send (its fields filled), when not the stored text."""
     text = text.strip()
     if not text:
         raise FeedbackError("the reply is empty")
@@ -47,7 +51,7 @@ def send_reply(session: Session, *, ticket_id: int, draft_id: int | None, text: 
     if ticket.status == TicketStatus.RESOLVED and _already_sent(session, ticket_id, text):
         raise FeedbackError("this reply was already sent")
     draft = session.get(Draft, draft_id) if draft_id is not None else None
-    draft_text = draft.text if draft else ""
+    draft_text = draft_text if draft_text is not None else (draft.text if draft else "")
     distance = edit_distance(draft_text, text)
     kind = FeedbackKind.APPROVE if draft is not None and distance == 0 else FeedbackKind.EDIT
     now = utcnow()
@@ -63,6 +67,7 @@ def send_reply(session: Session, *, ticket_id: int, draft_id: int | None, text: 
         draft_text=draft_text,
         final_text=text,
         edit_distance=distance,
+        edit_ratio=round(distance / max(len(draft_text), len(text), 1), 4),
         old_intent=ticket.intent,
         agent=agent,
         created_at=now,

@@ -34,6 +34,7 @@ from engine.ingest.csv_rows import csv_columns, csv_records
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name
 from engine.ingest.email_channel import store_email
 from engine.ingest.email_parse import parse_email
+from engine.ingest.field_limits import check_limits
 from engine.ingest.intake import InboundMessage
 from engine.ingest.text_decode import decode_text, repair_surrogates
 from engine.store.models import Channel, Direction, Message, Ticket, TicketStatus
@@ -200,6 +201,7 @@ def row_message(fields: dict[str, Any]) -> tuple[InboundMessage, dict[str, Any]]
         external_id=key,
         received_at=created,
     )
+    check_limits(message)
     return message, {
         "status": status,
         "reply": values.get("reply", ""),

@@ -29,6 +29,7 @@ from engine.ingest.attachments import extract_attachments, save_attachment, save
 from engine.ingest.conversations import deliver
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name, unpack_raw
 from engine.ingest.email_parse import ParsedEmail, parse_email
+from engine.ingest.field_limits import cut_to_limits
 from engine.ingest.intake import InboundMessage, IntakeResult
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Channel, utcnow
@@ -97,6 +98,7 @@ def store_email(
         external_id=parsed.message_id,
         received_at=parsed.sent_at,
     )
+    inbound = cut_to_limits(inbound)  # the raw mail, kept below, holds every character
     result = deliver(
         session,
         inbound,

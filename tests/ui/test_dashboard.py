@@ -208,3 +208,21 @@ def test_dashboard_in_a_real_browser(screen: Screen, artifacts: Path) -> None:
     screen.selenium.set_window_size(1200, 2000)
     time.sleep(1.0)
     screen.selenium.save_screenshot(str(artifacts / "report.png"))
+
+
+async def test_draft_acceptance_shows_what_agents_did_with_drafts(user: User) -> None:
+    from engine.desk import approve_or_edit, draft_now
+
+    await sign_in(user)
+    await wait_for_async(lambda: engine().ready, what="the models to load")
+    with engine().session() as session:
+        ticket_id = session.exec(select(Ticket.id).where(col(Ticket.status) != "resolved")).first()
+    assert ticket_id is not None
+    draft = draft_now(engine(), ticket_id)
+    fields = {name: "filled" for name in draft.fields}
+    approve_or_edit(engine(), ticket_id, draft.id, draft.text, agent="supervisor", fields=fields)
+    await user.open("/dashboard")
+    await user.should_see("Draft acceptance")
+    summary = user.find(kind=ui.label, marker="acceptance-summary").elements.pop()
+    await wait_for_async(lambda: "drafts:" in summary.text, 30, "the acceptance figures")
+    assert "100% sent unchanged" in summary.text  # the one draft was sent as drafted (its fields filled)

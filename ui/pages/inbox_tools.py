@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from nicegui import events, run, ui
 
-from engine.ingest.attachments import safe_filename
 from engine.ingest.bulk_import import FORMATS, ImportProgress, import_tickets
 from engine.ingest.dead_letter_store import IngestError
 from engine.ingest.dead_letters import (
@@ -18,9 +17,12 @@ from engine.ingest.dead_letters import (
     list_dead_letters,
     retry_dead_letter,
 )
+from engine.ingest.uploads import create_upload, discard_upload
 from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
+
+log = logging.getLogger(__name__)
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "id", "label": "#", "field": "id", "sortable": True, "align": "left"},
@@ -55,8 +57,9 @@ def import_card(on_done: Callable[[], None]) -> None:
         ui.label("Import past tickets").classes("cd-section-title")
         ui.label(
             "CSV or JSONL with a text column (optional: external_id, channel, customer, email, created_at, status, "
-            "reply, intent), an mbox archive or a single .eml. Interrupted imports continue where they stopped; "
-            "rows already stored are skipped, bad rows go to the dead letters below."
+            "reply, intent), an mbox archive or a single .eml. The file is deleted when its import ends; upload an "
+            "interrupted import again and it continues where it stopped. Rows already stored are skipped, bad rows "
+            "go to the dead letters below."
         ).classes("cd-muted text-sm")
         upload = (
             ui.upload(label="Choose a file", auto_upload=True, max_files=1)
@@ -79,20 +82,26 @@ def import_card(on_done: Callable[[], None]) -> None:
         if state["running"]:
             ui.notify("An import is already running", type="warning")
             return
-        target = uploaded_path(event.file.name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        await event.file.save(target)
-        state.update(running=True, progress=None, message=f"Importing {target.name}…")
+        state.update(running=True, progress=None, message=f"Importing {event.file.name}…")
+        target, handle = create_upload(engine().settings, event.file.name)
         try:
+            with handle:
+                async for chunk in event.file.iterate():
+                    handle.write(chunk)
             result = await run.io_bound(import_tickets, engine(), target, progress=on_progress)
         except IngestError as exc:
             state["message"] = f"Not imported: {exc}"
             ui.notify(state["message"], type="warning")
+        except Exception as exc:  # the page must not stay on "Importing…": say what stopped it
+            log.warning("the import of %s stopped: %s", target.name, exc, exc_info=True)
+            state["message"] = f"The import stopped: {exc}. Committed rows are kept; upload the file again to continue."
+            ui.notify(state["message"], type="negative")
         else:
             if result is not None:  # None: the app is shutting down
                 state.update(progress=result, message=summary(result))
                 ui.notify(state["message"], type="positive")
         finally:
+            discard_upload(target)
             state["running"] = False
             upload.reset()
             on_done()
@@ -218,8 +227,3 @@ def dead_letter_card() -> Callable[[], None]:
 
     load()
     return load
-
-
-def uploaded_path(name: str) -> Path:
-    """Where an uploaded import file is kept."""
-    return engine().settings.data_dir / "imports" / "uploads" / safe_filename(name)

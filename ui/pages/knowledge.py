@@ -1,4 +1,4 @@
-"""Knowledge base: the documents drafts may cite, their chunks, uploads, folders and deletion."""
+"""Knowledge base: articles drafts may quote, guidance for agents only, their chunks, uploads, folders, deletion."""
 
 from __future__ import annotations
 
@@ -78,6 +78,11 @@ def knowledge_page() -> None:
                 ui.button("Cancel", on_click=dialog.close).props("flat")
         dialog.open()
 
+    async def set_kind(key: str, title: str, kind: str) -> None:
+        kb = knowledge_base()
+        if kb is not None and await run.io_bound(kb.set_kind, key, kind):
+            ui.notify(f"{title} is now {'guidance (never sent to customers)' if kind == 'guidance' else 'an article'}")
+
     def refresh_documents() -> None:
         kb = knowledge_base()
         documents_card.clear()
@@ -93,6 +98,14 @@ def knowledge_page() -> None:
                         "flat no-caps align=left"
                     ).classes("grow text-left")
                     ui.label(document.source or "").classes("cd-muted text-xs")
+                    ui.toggle(
+                        {"article": "Article", "guidance": "Guidance"},
+                        value=document.kind,
+                        on_change=lambda e, d=document: set_kind(d.key, d.title, str(e.value)),
+                    ).props("dense no-caps size=sm").tooltip(
+                        "Article: customer-facing, drafts may quote and cite it. "
+                        "Guidance: internal procedure, shown to agents beside the draft, never sent."
+                    ).mark(f"kind-{document.id}")
                     ui.button(icon="delete", on_click=lambda d=document: confirm_delete(d.key, d.title)).props(
                         "flat round dense color=negative"
                     ).tooltip("Delete this document and its vectors")
