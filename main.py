@@ -268,6 +268,25 @@ def export_command(
         raise typer.Exit(2) from exc
 
 
+@train_cli.command("rollback")
+def train_rollback_command(
+    version: Annotated[str | None, typer.Argument(help="e.g. v0003; default: the version active before")] = None,
+) -> None:
+    """Make an earlier intent model version active again (audited); lists the versions when it cannot."""
+    from engine.feedback.retrain import rollback_engine
+    from engine.feedback.rollback import RollbackError
+    from engine.privacy.cli_ops import cli_actor, open_engine
+
+    _setup_logging()
+    engine = open_engine(Settings.load())
+    try:
+        target = rollback_engine(engine, version=version, actor=cli_actor())
+    except RollbackError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"Intent model {target} is active. A running app picks it up at its next start.")
+
+
 @cli.command("rotate-key")
 def rotate_key_command() -> None:
     """Create a new encryption key and re-encrypt stored data with it (old keys kept for backups)."""

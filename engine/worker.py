@@ -16,7 +16,7 @@ from engine.app import Engine, Services, State
 from engine.assist import draft_ticket
 from engine.config import DEMO_DATA_DIR
 from engine.demo.reply_values import reply_values
-from engine.feedback.retrain import split_confirmed
+from engine.feedback.retrain import split_confirmed, training_rows
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
 from engine.knowledge.reply_memory import ReplyMemory
 from engine.nlp.intent import UNKNOWN, IntentClassifier
@@ -125,10 +125,10 @@ def train_intent(
     if csv is not None:
         texts, labels = read_labeled_csv(csv)
     else:
-        texts, labels = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
+        base = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
         with engine.session() as session:  # the held-back slice stays out: retraining compares models on it
-            (more_texts, more_labels), _ = split_confirmed(*confirmed_rows(session))
-        texts, labels = texts + more_texts, labels + more_labels
+            confirmed, _ = split_confirmed(*confirmed_rows(session))
+        texts, labels = training_rows(base, confirmed)
 
     def progress(fraction: float, message: str) -> None:
         engine.set_status("intent", State.LOADING, message, progress=fraction)
