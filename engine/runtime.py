@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from sqlalchemy.engine import Engine as SAEngine
@@ -15,7 +16,7 @@ from sqlmodel import Session
 from engine.config import Settings
 from engine.store.db import session_scope
 
-if TYPE_CHECKING:  # the types of the parts the engine holds; none of them imports this module
+if TYPE_CHECKING:  # the types of the models the engine holds; none of them imports this module
     from engine.accounts import Accounts
     from engine.drafting import Drafter
     from engine.knowledge.knowledge_base import KnowledgeBase
@@ -24,7 +25,6 @@ if TYPE_CHECKING:  # the types of the parts the engine holds; none of them impor
     from engine.nlp.embedder import Embedder
     from engine.nlp.intent import IntentClassifier
     from engine.nlp.sentiment import SentimentScorer
-    from engine.routing.service import RoutingService
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,24 @@ class Background(Protocol):
     def stop(self, timeout: float) -> None: ...
 
 
+class Router(Protocol):
+    """What the worker asks of the routing service (`engine.routing.service.RoutingService`, built by build_engine)."""
+
+    def route(self, session: Session, ticket_ids: list[int]) -> Mapping[int, Any]: ...
+
+    def auto_resolve(
+        self,
+        session: Session,
+        ticket_id: int,
+        *,
+        draft: Any = None,
+        vector: np.ndarray | None = None,
+        similar: Any = None,
+    ) -> Any: ...
+
+    def learn_intents(self, settings: Settings, intents: Sequence[str]) -> None: ...
+
+
 @dataclass
 class Services:
     """The loaded heavy parts (set by the worker once each has loaded)."""
@@ -91,7 +109,7 @@ class Engine:
 
     settings: Settings
     db: SAEngine
-    routing: RoutingService
+    routing: Router  # the RoutingService; the screens use the rest of it
     accounts: Accounts
     kpi: Kpis
     status: dict[str, ComponentStatus] = field(default_factory=lambda: waiting_components())

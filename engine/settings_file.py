@@ -16,7 +16,16 @@ from engine.store.db import session_scope
 log = logging.getLogger(__name__)
 
 FILE_NAME = "settings.json"
-EDITABLE = {"gguf_path", "review_threshold", "auto_resolve_threshold", "retrieval_k", "draft_max_tokens"}
+EDITABLE = {
+    "gguf_path",
+    "review_threshold",
+    "auto_resolve_threshold",
+    "retrieval_k",
+    "draft_max_tokens",
+    "smtp",  # the outbound channels (engine.outbox.channels)
+    "webhook_callbacks",
+    "webhook_secrets",
+}
 
 
 def load_overrides(data_dir: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from engine.assist import draft_with, triage_models
 from engine.components import load_drafter, load_embedder, load_knowledge, load_sentiment
 from engine.config import DEMO_DATA_DIR, Settings
-from engine.feedback.retrain import split_confirmed
+from engine.feedback.retrain import split_confirmed, training_rows
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
 from engine.nlp.embedder import Embedder
 from engine.nlp.intent import UNKNOWN, IntentClassifier, IntentModelRegistry, train_and_activate
@@ -180,10 +180,10 @@ def train_intent(
     if csv is not None:
         texts, labels = read_labeled_csv(csv)
     else:
-        texts, labels = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
+        base = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
         with Session(db) as session:  # the held-back slice stays out: retraining compares models on it
-            (more_texts, more_labels), _ = split_confirmed(*confirmed_rows(session))
-        texts, labels = texts + more_texts, labels + more_labels
+            confirmed, _ = split_confirmed(*confirmed_rows(session))
+        texts, labels = training_rows(base, confirmed)
     if progress is not None:
         progress(0.0, f"embedding {len(texts)} training texts")
     vectors = embedder.encode(texts)

@@ -25,6 +25,7 @@ from engine.accounts import (
 from engine.admin import audit_log, verify_audit_chain
 from engine.privacy.erasure import CustomerMatch, CustomerNotFound, erase_customer, export_customer, find_customers
 from ui.auth import current_user, login_url
+from ui.components.channels_card import ChannelsCard
 from ui.guard import require
 from ui.pages.login import CODE_PROPS
 from ui.state import engine
@@ -49,6 +50,7 @@ def admin_page() -> None:
     with frame("Admin"):
         UsersPanel(audit_panel.refresh).build()
         CustomerPanel(audit_panel.refresh).build()
+        ChannelsCard().build()
         audit_panel.build()
 
 

@@ -10,6 +10,7 @@ from nicegui import events, run, ui
 
 from engine.desk import QueueRow, age_text, queue_rows, ticket_counts
 from engine.runtime import Engine
+from ui.components.deliveries import FailedDeliveries
 from ui.state import engine
 from ui.theme import frame
 
@@ -221,6 +222,8 @@ async def queue_page() -> None:
     with frame("Queue"):
         tiles(state)
         filter_bar(state, lambda: show())
+        failed = FailedDeliveries()
+        failed.panel()
         table = queue_table()
 
     def show() -> None:
@@ -237,6 +240,7 @@ async def queue_page() -> None:
         if loaded is None:  # the app is shutting down
             return
         state.revision, state.rows, state.counts = loaded
+        failed.panel.refresh()
         show()
 
     def on_key(e: events.KeyEventArguments) -> None:
