@@ -91,7 +91,7 @@ def test_signed_message_is_accepted_and_becomes_a_ticket(engine: Engine, client:
         assert customer is not None and customer.handle == "@amelia" and customer.name == "Amelia Garcia"
         message = session.get(Message, body["message_id"])
         assert message is not None and message.body.startswith("My parcel has not arrived")
-    assert engine._wake.is_set(), "the triage worker is woken"
+    assert engine._wake.wait(timeout=10), "the triage worker is woken"
 
 
 def test_the_same_external_id_twice_stores_one_message(engine: Engine, client: TestClient) -> None:
