@@ -7,7 +7,7 @@ from engine.config import DEMO_DATA_DIR, Settings
 from engine.demo import enrich_demo_history, seed_demo_queue, store_url
 from engine.kpi import Kpis, ensure_kpi_indexes
 from engine.privacy.crypto import Cipher, load_keys, set_cipher
-from engine.routing.actions.client import DEFAULT_TIMEOUT, StoreClient
+from engine.routing.actions.client import StoreClient
 from engine.routing.policy import load_policy
 from engine.routing.service import RoutingService
 from engine.runtime import Engine
@@ -25,12 +25,11 @@ def build_engine(settings: Settings) -> Engine:
     set_cipher(Cipher(load_keys(settings.data_dir)))
     db = make_db(settings.db_url)
     notes = upgrade_schema(db)
-    timeout = float(settings.extra.get("store_timeout_seconds", DEFAULT_TIMEOUT))
     routing = RoutingService(
         load_policy(settings),
         db=db,
         data_dir=settings.data_dir,
-        connect=lambda: StoreClient(store_url(settings, db), timeout=timeout),
+        connect=lambda: StoreClient(store_url(settings, db), timeout=settings.store_timeout_seconds),
         settings=lambda: engine.settings,
     )
     engine = Engine(settings=settings, db=db, routing=routing, accounts=Accounts(db), kpi=Kpis(db), schema_notes=notes)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA_DIR = REPO_ROOT / "data"
@@ -49,6 +53,34 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     knowledge_roots: str = ""  # folders (os.pathsep-separated) under which admins may index server folders
+    # the store the routing actions call (a team's CRM / payment API); empty: the demo store, in-process on loopback
+    store_api_url: str = ""
+    store_timeout_seconds: float = 5.0  # bounds every store call
+    # webhook API: source name -> shared HMAC secret; source name -> URL replies are POSTed to; body size limit
+    webhook_secrets: dict[str, str] = field(default_factory=dict)
+    webhook_callbacks: dict[str, str] = field(default_factory=dict)
+    webhook_max_bytes: int = 1_000_000
+    webhook_refusals_per_minute: int = 60  # refused requests a minute one client address gets before 429
+    dead_letter_max_rows: int = 10_000  # the most rows the dead-letter table may hold
+    # [imap] table: host, port (993 with ssl, else 143), user, password, mailbox ("INBOX"), ssl, starttls,
+    # interval_seconds (60), batch (200 messages per poll), timeout (30 s); no host: no polling
+    imap: dict[str, Any] = field(default_factory=dict)
+    # [smtp] table: host, port (25), user, password, from ("support@localhost"), ssl, starttls, timeout (10 s),
+    # domain (right-hand side of generated Message-IDs, "caredesk.local")
+    smtp: dict[str, Any] = field(default_factory=dict)
+    # [attachments] table of extraction limits: max_bytes, pdf_max_pages, image_max_pixels, ocr_seconds,
+    # zip_max_members, zip_max_unpacked, zip_max_ratio, max_chars (defaults in engine.ingest.extractors.Limits)
+    attachments: dict[str, int] = field(default_factory=dict)
+    retrain_every: int = 50  # agent corrections that trigger a retrain
+    retrain_hour: int = 2  # nightly retrain, local hour
+    retrain_check_seconds: float = 300.0  # how often corrections are counted
+    drift_hour: int = 3  # daily drift check, local hour (at :30)
+    # [outbox] table: max_attempts, backoff_seconds, backoff_max_seconds, callback_timeout, senders, poll_seconds
+    # (defaults and checks in engine.outbox.config.OutboxSettings)
+    outbox: dict[str, Any] = field(default_factory=dict)
+    # [surveys] table: channels, ai_resolved, expire_days, base_url (see engine.survey_links.SurveySettings)
+    surveys: dict[str, Any] = field(default_factory=dict)
+    # keys of caredesk.toml (or overrides) that name no field above: kept here and warned about, read by nothing
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -96,7 +128,8 @@ class Settings:
         typed: dict[str, Any] = {}
         extra = dict(self.extra)
         for name, raw in values.items():
-            if name not in known:
+            if name not in known or name == "extra":
+                log.warning("unknown setting %r ignored (see engine/config.py for the settings there are)", name)
                 extra[name] = raw
                 continue
             current = getattr(self, name)
@@ -106,6 +139,8 @@ class Settings:
 
 
 def _coerce(raw: Any, current: Any) -> Any:
+    if isinstance(current, dict):  # a TOML table, or JSON from an environment variable
+        return dict(raw) if isinstance(raw, dict) else dict(json.loads(str(raw)))
     if isinstance(current, bool):
         return raw if isinstance(raw, bool) else str(raw).strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(current, Path):

@@ -4,9 +4,8 @@ Every job reports progress and its last run (`job_status`, read by the UI). A ru
 to `jobs/history.jsonl` in the data dir and to the audit log, and retried after RETRY_DELAYS seconds; after the
 last retry it waits for its next scheduled time, and the failure stays on record. Nothing fails silently.
 
-Settings extra: `retrain_every` (corrections that trigger a retrain, default 50), `retrain_hour` (nightly retrain
-hour, local time, default 2), `retrain_check_seconds` (how often corrections are counted, default 300),
-`drift_hour` (default 3), and `imap` (see engine.ingest.email_channel) to poll a mailbox.
+Settings (engine/config.py): `retrain_every`, `retrain_hour`, `retrain_check_seconds`, `drift_hour`, and `imap`
+(see engine.ingest.email_channel) to poll a mailbox.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (60.0, 300.0, 1800.0)
 HISTORY_FILE = Path("jobs") / "history.jsonl"
-DEFAULT_RETRAIN_EVERY = 50
 Progress = Callable[[float, str], None]
 JobFunction = Callable[[Progress], str]
 
@@ -223,7 +221,7 @@ def _retrain(engine: Engine, trigger: str, progress: Progress) -> str:
 
 
 def _retrain_on_corrections(engine: Engine, progress: Progress) -> str:
-    every = int(engine.settings.extra.get("retrain_every", DEFAULT_RETRAIN_EVERY))
+    every = engine.settings.retrain_every
     count = corrections_since_last_retrain(engine.db, engine.settings.models_dir)
     if count < every:
         return f"{count} of {every} corrections since the last retrain"
@@ -247,11 +245,10 @@ def start_jobs(engine: Engine) -> Jobs:
     with _registry_lock:
         if id(engine) in _registry:
             return _registry[id(engine)]
-        extra = engine.settings.extra
         jobs = Jobs(engine.settings.data_dir, engine.db)
-        hour, drift_hour = int(extra.get("retrain_hour", 2)), int(extra.get("drift_hour", 3))
-        check = float(extra.get("retrain_check_seconds", 300))
-        every = int(extra.get("retrain_every", DEFAULT_RETRAIN_EVERY))
+        settings = engine.settings
+        hour, drift_hour = settings.retrain_hour, settings.drift_hour
+        check, every = settings.retrain_check_seconds, settings.retrain_every
         jobs.add(
             "retrain_nightly",
             "Nightly retrain",

@@ -40,7 +40,7 @@ class SurveySettings:
     @classmethod
     def of(cls, settings: Settings) -> SurveySettings:
         """The `[surveys]` table of the settings with defaults."""
-        given = dict(settings.extra.get("surveys") or {})
+        given = dict(settings.surveys)
         base = str(given.get("base_url") or f"http://{settings.host}:{settings.port}").rstrip("/")
         return cls(
             channels=tuple(given.get("channels", cls().channels)),

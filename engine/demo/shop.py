@@ -1,6 +1,6 @@
 """A small demo store (accounts, orders, subscriptions, payments) served on loopback, seeded from the desk's customers.
 
-The desk talks to it over HTTP exactly as it would to a team's CRM / payment API: set settings extra
+The desk talks to it over HTTP exactly as it would to a team's CRM / payment API: set the setting
 `store_api_url` to use a real one instead (it must offer the same endpoints, see `build_app`). A customer's account
 is created the first time the store is asked about their e-mail, from the customer row in the desk's database
 (deterministic per customer id), so demo and imported customers all have one.
@@ -367,6 +367,6 @@ def stop_demo_stores() -> None:
 
 
 def store_url(settings: Settings, db: SAEngine) -> str:
-    """The store the actions call: settings extra `store_api_url`, else the in-process demo store."""
-    configured = str(settings.extra.get("store_api_url") or "").strip()
+    """The store the actions call: the `store_api_url` setting, else the in-process demo store."""
+    configured = settings.store_api_url.strip()
     return configured or start_demo_store(db)

@@ -229,4 +229,4 @@ def _original(path: Path, attachment: Attachment) -> bytes:
 
 
 def _limits(engine: AttachmentHost) -> Limits:
-    return Limits.from_extra(engine.settings.extra)
+    return Limits.from_table(engine.settings.attachments)

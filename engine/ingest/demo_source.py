@@ -28,7 +28,7 @@ def with_demo_source(settings: Settings) -> Settings:
     """Settings whose webhook secrets include the demo source (demo mode only; created on first start)."""
     if not settings.demo:
         return settings
-    configured = dict(settings.extra.get("webhook_secrets") or {})
+    configured = dict(settings.webhook_secrets)
     if DEMO_SOURCE in configured:
         return settings
     configured[DEMO_SOURCE] = _load_or_create_secret(settings.data_dir)
@@ -37,7 +37,7 @@ def with_demo_source(settings: Settings) -> Settings:
 
 def demo_source_secret(settings: Settings) -> str | None:
     """The demo source's secret, if this desk has one."""
-    secret = (settings.extra.get("webhook_secrets") or {}).get(DEMO_SOURCE)
+    secret = settings.webhook_secrets.get(DEMO_SOURCE)
     return str(secret) if settings.demo and secret else None
 
 

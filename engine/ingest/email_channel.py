@@ -1,6 +1,6 @@
 """E-mail: poll an IMAP mailbox, import .eml files, thread by Message-ID (replies go out through engine.outbox).
 
-Settings (under `extra`, e.g. `[imap]` and `[smtp]` tables in caredesk.toml):
+Settings (engine/config.py; `[imap]` and `[smtp]` tables in caredesk.toml):
 - `imap`: host, port (993 with ssl, else 143), user, password, mailbox ("INBOX"), ssl (false), starttls (false),
   interval_seconds (60), batch (200 messages per poll), timeout (30 s).
 - `smtp`: host, port (25), user, password, from ("support@localhost"), ssl (false), starttls (false), timeout (10 s),
@@ -55,9 +55,8 @@ class MailServer:
     domain: str = "caredesk.local"
 
     @classmethod
-    def from_extra(cls, extra: dict[str, Any], kind: str) -> MailServer:
-        """The `imap` or `smtp` table of the settings; raises IngestError when it is missing."""
-        given = dict(extra.get(kind) or {})
+    def from_table(cls, given: dict[str, Any], kind: str) -> MailServer:
+        """A server from the `imap` or `smtp` table of the settings; raises IngestError when it names no host."""
         if not given.get("host"):
             raise IngestError(f"no {kind} server configured: set host (and port, user, password) under [{kind}]")
         default_port = {"imap": 993 if given.get("ssl") else 143, "smtp": 465 if given.get("ssl") else 25}[kind]
@@ -78,8 +77,7 @@ class MailServer:
 
 def imap_interval_seconds(settings: Settings) -> int | None:
     """How often to poll IMAP, or None when no IMAP server is configured (then schedule nothing)."""
-    imap = settings.extra.get("imap") or {}
-    return int(imap.get("interval_seconds", 60)) if imap.get("host") else None
+    return int(settings.imap.get("interval_seconds", 60)) if settings.imap.get("host") else None
 
 
 def store_email(
@@ -150,7 +148,7 @@ def import_eml(engine: Engine, path: Path) -> IntakeResult | None:
 
 def poll_imap(engine: Engine) -> int:
     """Fetch unseen mail from the configured IMAP mailbox, store it, then flag it seen; returns how many were taken."""
-    server = MailServer.from_extra(engine.settings.extra, "imap")
+    server = MailServer.from_table(engine.settings.imap, "imap")
     source = source_name(DEAD_LETTER_KIND, f"imap:{server.mailbox}")
     taken = 0
     with _imap(server) as imap:
@@ -172,7 +170,7 @@ def poll_imap(engine: Engine) -> int:
 
 def new_message_id(settings: Settings, ticket_id: int) -> str:
     """A Message-ID for a reply that names its ticket, so the customer's answer threads back to it."""
-    domain = (settings.extra.get("smtp") or {}).get("domain", "caredesk.local")
+    domain = settings.smtp.get("domain", "caredesk.local")
     return f"<caredesk.{ticket_id}.{uuid.uuid4().hex}@{domain}>"
 
 

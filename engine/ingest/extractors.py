@@ -53,9 +53,8 @@ class Limits:
     max_chars: int = 50_000
 
     @classmethod
-    def from_extra(cls, extra: dict[str, Any]) -> Limits:
+    def from_table(cls, given: dict[str, Any]) -> Limits:
         """Limits with the overrides found in the settings' `attachments` table."""
-        given = extra.get("attachments", {})
         return cls(**{name: int(value) for name, value in given.items() if name in cls.__dataclass_fields__})
 
 

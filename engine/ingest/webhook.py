@@ -1,6 +1,6 @@
 """The webhook API: POST /api/v1/messages for chat, SMS, social and voice, signed per source, answered 202.
 
-Settings (under `extra`, e.g. a `[webhook_secrets]` table in caredesk.toml):
+Settings (engine/config.py; e.g. a `[webhook_secrets]` table in caredesk.toml):
 - `webhook_secrets`: source name -> shared secret. A sender names itself in `X-CareDesk-Source`, sends the Unix time
   in `X-CareDesk-Timestamp` and signs `<timestamp>.<body>`: `X-CareDesk-Signature: sha256=<hex HMAC-SHA256>` (see
   `engine.ingest.webhook_auth`: five-minute window, a replayed signature is refused).
@@ -54,7 +54,6 @@ from engine.runtime import Engine
 log = logging.getLogger(__name__)
 
 TRUNCATED_HEADER = "X-CareDesk-Truncated-From"  # only in dead letters: the size of an oversized body
-DEFAULT_MAX_BYTES = 1_000_000
 PREVIEW_BYTES = 4096
 DEAD_LETTER_KIND = "webhook"
 KEY_PREFIX = "wh"
@@ -159,7 +158,7 @@ class WebhookIngest:
         self.engine = engine
         self.writer = IngestWriter(engine)
         self.extractor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caredesk-attachments")
-        self.max_bytes = int(engine.settings.extra.get("webhook_max_bytes", DEFAULT_MAX_BYTES))
+        self.max_bytes = engine.settings.webhook_max_bytes
         self.replays = ReplayGuard()
         self.throttle = RefusalThrottle(refusals_per_minute(engine.settings))
 

@@ -37,7 +37,7 @@ def signed_headers(source: str, secret: str, body: bytes, *, now: float | None =
 
 def source_secret(settings: Settings, source: str) -> str | None:
     """The shared secret of a webhook source (`webhook_secrets` in the settings), or None."""
-    secret = settings.extra.get("webhook_secrets", {}).get(source) if source else None
+    secret = settings.webhook_secrets.get(source) if source else None
     return str(secret) if secret else None
 
 

@@ -20,20 +20,18 @@ from engine.config import Settings
 from engine.ingest.dead_letter_store import pack_raw, record_dead_letter, source_name
 from engine.store.models import DeadLetter, utcnow
 
-DEFAULT_REFUSALS_PER_MINUTE = 60
-DEFAULT_MAX_DEAD_LETTERS = 10_000
 UNAUTHENTICATED_PREVIEW_BYTES = 256
 THROTTLE_SECONDS = 60.0
 
 
 def refusals_per_minute(settings: Settings) -> int:
     """How many refusals a minute one client address gets before 429 (`webhook_refusals_per_minute`)."""
-    return int(settings.extra.get("webhook_refusals_per_minute", DEFAULT_REFUSALS_PER_MINUTE))
+    return settings.webhook_refusals_per_minute
 
 
 def dead_letter_cap(settings: Settings) -> int:
     """The most rows the dead-letter table may hold (`dead_letter_max_rows`)."""
-    return int(settings.extra.get("dead_letter_max_rows", DEFAULT_MAX_DEAD_LETTERS))
+    return settings.dead_letter_max_rows
 
 
 @dataclass(frozen=True)

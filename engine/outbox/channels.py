@@ -31,11 +31,11 @@ class Channels:
 
 def current_channels(engine: Engine) -> Channels:
     """The channel settings in use."""
-    extra = engine.settings.extra
+    settings = engine.settings
     return Channels(
-        smtp={k: v for k, v in dict(extra.get("smtp") or {}).items() if k in SMTP_FIELDS},
-        callbacks={str(k): str(v) for k, v in dict(extra.get("webhook_callbacks") or {}).items()},
-        secrets={str(k): str(v) for k, v in dict(extra.get("webhook_secrets") or {}).items()},
+        smtp={k: v for k, v in settings.smtp.items() if k in SMTP_FIELDS},
+        callbacks={str(k): str(v) for k, v in settings.webhook_callbacks.items()},
+        secrets={str(k): str(v) for k, v in settings.webhook_secrets.items()},
     )
 
 

@@ -32,7 +32,7 @@ class OutboxSettings:
     @classmethod
     def of(cls, settings: Settings) -> OutboxSettings:
         """The `[outbox]` table of the settings, with defaults for what it leaves out."""
-        given = dict(settings.extra.get("outbox") or {})
+        given = dict(settings.outbox)
         unknown = set(given) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown [outbox] settings: {', '.join(sorted(unknown))}")
@@ -47,7 +47,7 @@ class OutboxSettings:
 
 def callback_url(settings: Settings, source: str) -> str:
     """The URL a source's replies are POSTed to ('' when none is set)."""
-    return str((settings.extra.get("webhook_callbacks") or {}).get(source) or "")
+    return str(settings.webhook_callbacks.get(source) or "")
 
 
 def too_long(channel: str, text: str) -> str | None:

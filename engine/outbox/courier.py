@@ -149,7 +149,7 @@ def deliver(db: SAEngine, settings: Settings, job: Job) -> None:
     """One attempt over the job's channel; raises a DeliveryError when the channel did not accept it."""
     if job.route == "email":
         try:
-            server = MailServer.from_extra(settings.extra, "smtp")
+            server = MailServer.from_table(settings.smtp, "smtp")
         except IngestError as exc:
             raise Permanent(f"{exc} (Settings → Channels)") from exc
         envelope = job.envelope

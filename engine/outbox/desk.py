@@ -129,7 +129,7 @@ def send_test_message(settings: Settings, *, to: str = "", source: str = "") -> 
     try:
         if to:
             try:
-                server = MailServer.from_extra(settings.extra, "smtp")
+                server = MailServer.from_table(settings.smtp, "smtp")
             except IngestError as exc:
                 return f"Not sent: {exc}"
             body = "This is a test message from CareDesk: replies to customers go out through this server."

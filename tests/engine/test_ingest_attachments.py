@@ -8,7 +8,6 @@ import json
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -182,5 +181,6 @@ def test_plain_text_in_a_legacy_charset_is_decoded() -> None:
 
 
 def test_limits_come_from_the_settings(tmp_path: Path) -> None:
-    extra: dict[str, Any] = {"attachments": {"pdf_max_pages": 2, "unknown": 1}}
-    assert Limits.from_extra(extra).pdf_max_pages == 2
+    toml = tmp_path / "caredesk.toml"
+    toml.write_text("[attachments]\npdf_max_pages = 2\nunknown = 1\n", encoding="utf-8")
+    assert Limits.from_table(Settings.load(toml).attachments).pdf_max_pages == 2

@@ -310,8 +310,8 @@ def test_service_suggests_actions_once_the_model_knows_its_intents_and_shows_the
 ) -> None:
     from engine.app import build_engine
 
-    unreachable = {"store_api_url": "http://127.0.0.1:9", "store_timeout_seconds": 0.5}  # nothing listens there
-    engine = build_engine(replace(settings, extra=unreachable, demo=False))
+    unreachable = replace(settings, store_api_url="http://127.0.0.1:9", store_timeout_seconds=0.5, demo=False)
+    engine = build_engine(unreachable)  # nothing listens on port 9
     assert engine.routing.policy.intent_actions == {}
     engine.routing.learn_intents(engine.settings, ["track_order", "get_refund"])  # the worker does this at boot
     service = engine.routing
