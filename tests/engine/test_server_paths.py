@@ -9,7 +9,7 @@ import pytest
 from engine.admin import switch_drafter
 from engine.drafting.drafter import DrafterUnavailable
 from engine.server_paths import PathNotAllowed, inside
-from tests.engine.test_ingest_import import make_engine
+from tests.engine.ingest.test_import import make_engine
 
 
 def test_the_model_path_must_lie_in_the_models_folder(tmp_path: Path) -> None:

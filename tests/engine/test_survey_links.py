@@ -18,7 +18,8 @@ from engine.runtime import Engine
 from engine.store.models import Direction, Feedback, Message, Outcome, Survey, Ticket, TicketStatus
 from engine.survey_form import build_survey_router
 from engine.survey_links import with_links
-from tests.engine.test_outbox import email_ticket, make_engine, state_is, wait_for
+from tests.engine.outbox.test_outbox import email_ticket, make_engine, state_is
+from tests.waiting import wait_for
 
 LINK = re.compile(r"http://[^/\s]+/survey/([\w-]+)(/person)?")
 

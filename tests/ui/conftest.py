@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +9,10 @@ import pytest
 from nicegui.testing import Screen, User
 
 from engine.runtime import Engine
+from tests.waiting import wait_for, wait_for_async
 from ui.state import engine
+
+__all__ = ["wait_for", "wait_for_async"]  # the UI tests import them from here
 
 
 @pytest.fixture(autouse=True)
@@ -23,24 +24,6 @@ def app_env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("CAREDESK_DEMO_TICKET_COUNT", "12" if real else "30")
     monkeypatch.setenv("CAREDESK_PORT", "3392")
     monkeypatch.setenv("CAREDESK_DEMO_TRAINING_PER_INTENT", "40")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
-    """Poll an observable condition until it holds; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-async def wait_for_async(condition: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
-    """Like wait_for, but lets the app's event loop run while waiting."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture

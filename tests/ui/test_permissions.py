@@ -36,7 +36,7 @@ ROUTES: dict[str, str | None] = {
     "/login": PUBLIC,
     "/logout": PUBLIC,
     "/survey/{token}": PUBLIC,
-    "/api/v1/messages": PUBLIC,  # refused without a valid signature (tests/engine/test_ingest_webhook.py)
+    "/api/v1/messages": PUBLIC,  # refused without a valid signature (tests/engine/ingest/test_webhook.py)
 }
 # controls inside a page that need more than the page itself: (path, marker) -> lowest role
 CONTROLS: dict[tuple[str, str], str] = {

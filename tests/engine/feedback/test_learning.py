@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +25,8 @@ from engine.nlp.intent.registry import IntentModelRegistry
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import Feedback, FeedbackKind, Ticket, TriageResult, utcnow
-from tests.engine.test_ingest_import import history_csv, make_engine
+from tests.engine.ingest.test_import import history_csv, make_engine
+from tests.waiting import wait_for
 
 TOPICS = {
     "track_order": [
@@ -94,13 +94,6 @@ def test_too_few_held_back_labels_keep_the_candidate(tmp_path: Path) -> None:
     assert not result.promoted and f"need {MIN_HOLDOUT}" in result.reason
 
 
-def _wait(condition, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_a_failing_job_is_retried_logged_and_recorded(tmp_path: Path, db: SAEngine) -> None:
     jobs = Jobs(tmp_path, db, retry_delays=(0.2,))
     calls: list[int] = []
@@ -116,7 +109,7 @@ def test_a_failing_job_is_retried_logged_and_recorded(tmp_path: Path, db: SAEngi
     jobs.start()
     try:
         jobs.run_now("flaky")
-        _wait(lambda: len(history(tmp_path)) == 2)
+        wait_for(lambda: len(history(tmp_path)) == 2, 10, "the failed run on record")
         state = jobs.status()[0]
     finally:
         jobs.stop()
@@ -144,7 +137,7 @@ def test_a_job_failing_every_retry_stays_on_record(
         jobs.start()
         try:
             jobs.run_now("broken")
-            _wait(lambda: len(history(tmp_path)) == 3)
+            wait_for(lambda: len(history(tmp_path)) == 3, 10, "the retry on record")
         finally:
             jobs.stop()
     assert [row["last_ok"] for row in history(tmp_path)] == [False, False, False]

@@ -17,7 +17,7 @@ from engine.ingest.webhook import build_router
 from engine.ingest.webhook_auth import SIGNATURE_HEADER, SOURCE_HEADER, sign, signed_headers
 from engine.runtime import Engine
 from engine.store.models import DeadLetter, Message, Ticket
-from tests.engine.test_ingest_webhook import SECRET, count, make_engine, payload, post
+from tests.engine.ingest.test_webhook import SECRET, count, make_engine, payload, post
 
 
 def _client(engine: Engine) -> TestClient:

@@ -25,7 +25,7 @@ from engine.outbox import Courier, ticket_deliveries
 from engine.runtime import Engine
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, Message, Ticket
-from tests.engine.test_ingest_attachments import text_pdf
+from tests.engine.ingest.test_attachments import text_pdf
 
 
 @pytest.fixture

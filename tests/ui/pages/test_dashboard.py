@@ -168,14 +168,19 @@ async def test_weekly_report_lists_every_kpi(user: User) -> None:
 
 def test_dashboard_in_a_real_browser(screen: Screen, artifacts: Path) -> None:
     charts_drawn = "return document.querySelectorAll('.js-plotly-plot .main-svg').length"
+    charts_fit = (  # the window has its new size and every chart is laid out at its box's width
+        "const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));"
+        "return window.innerHeight >= arguments[0] - 200 && plots.length > 0 && plots.every("
+        "p => p._fullLayout && Math.abs(p._fullLayout.width - p.getBoundingClientRect().width) < 2) ? 1 : 0;"
+    )
     volume_total = (
         "const p = document.querySelectorAll('.js-plotly-plot')[0];"
         "return (p.data || []).reduce((n, t) => n + t.y.reduce((a, b) => a + b, 0), 0);"
     )
 
-    def js(script: str) -> int:
+    def js(script: str, *args: int) -> int:
         try:
-            return int(screen.selenium.execute_script(script) or 0)
+            return int(screen.selenium.execute_script(script, *args) or 0)
         except WebDriverException:  # a renderer busy drawing (slow shared machine): ask again
             return -1
 
@@ -200,12 +205,12 @@ def test_dashboard_in_a_real_browser(screen: Screen, artifacts: Path) -> None:
     screen.click("Last 30 days")
     wait_for(lambda: js(volume_total) == month, timeout=30, what="the 30-day volume")
     screen.selenium.set_window_size(1500, 3400)
-    time.sleep(1.0)  # charts resize to the new width
+    wait_for(lambda: js(charts_fit, 3400) == 1, timeout=30, what="the charts laid out in the taller window")
     screen.selenium.save_screenshot(str(artifacts / "dashboard.png"))
     screen.open("/report")
     screen.should_contain("Key performance indicators")
     screen.selenium.set_window_size(1200, 2000)
-    time.sleep(1.0)
+    wait_for(lambda: js(charts_fit, 2000) == 1, timeout=30, what="the report's charts laid out at the new size")
     screen.selenium.save_screenshot(str(artifacts / "report.png"))
 
 

@@ -18,7 +18,7 @@ from engine.ingest.field_limits import FIELD_LIMITS
 from engine.ingest.webhook import build_router
 from engine.ingest.webhook_schema import MessageIn
 from engine.store.models import Message, Ticket
-from tests.engine.test_ingest_webhook import make_engine, payload, post
+from tests.engine.ingest.test_webhook import make_engine, payload, post
 
 LONG_SUBJECT = "Refund " + "S" * 200_000
 

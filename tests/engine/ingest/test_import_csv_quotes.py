@@ -12,7 +12,7 @@ from engine.config import REPO_ROOT
 from engine.ingest.bulk_import import import_tickets
 from engine.ingest.dead_letters import list_dead_letters
 from engine.store.models import Customer, Message, Ticket
-from tests.engine.test_ingest_import import count, make_engine
+from tests.engine.ingest.test_import import count, make_engine
 
 HEADER = "external_id,customer,email,text\n"
 

@@ -19,8 +19,8 @@ from engine.ingest.intake import InboundMessage, intake
 from engine.nlp.intent import UNKNOWN
 from engine.nlp.intent.registry import IntentModelRegistry
 from engine.store.audit_models import AuditEntry
-from tests.engine.test_ingest_import import make_engine
-from tests.engine.test_learning import _embed, _rows
+from tests.engine.feedback.test_learning import _embed, _rows
+from tests.engine.ingest.test_import import make_engine
 
 OUT_OF_SCOPE = [
     "what is the weather on mars {n}",

@@ -24,7 +24,7 @@ from engine.runtime import Engine
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, DeadLetter, Message, Ticket
 from engine.worker import Worker
-from tests.engine.test_ingest_attachments import text_pdf
+from tests.engine.ingest.test_attachments import text_pdf
 
 SECRET = "chat-secret"
 
@@ -254,7 +254,7 @@ def test_the_background_worker_triages_accepted_messages_then_drafts_them(tmp_pa
         engine.stop()
 
 
-def test_a_message_with_a_pdf_is_triaged_by_the_real_models(tmp_path: Path) -> None:
+def test_a_message_with_a_pdf_is_triaged_by_the_worker_with_the_pdf_text(tmp_path: Path) -> None:
     engine = make_engine(tmp_path / "data")
     engine.start()
     try:

@@ -25,6 +25,7 @@ from engine.outbox import Courier, enqueue_reply, failed_deliveries, recover, re
 from engine.runtime import Engine
 from engine.store.models import Direction, Message, Ticket
 from engine.store.outbox_models import DeliveryState, OutboundReply, SendStage
+from tests.waiting import wait_for
 
 SECRET = "chat-secret"
 FAST = {"backoff_seconds": 0.05, "backoff_max_seconds": 0.2, "poll_seconds": 0.05, "callback_timeout": 1.0}
@@ -48,14 +49,6 @@ def courier_for() -> Iterator[Callable[[Engine], Courier]]:
     yield start
     for courier in started:
         courier.stop()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def mail(message_id: str, text: str, **headers: str) -> bytes:
