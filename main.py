@@ -233,7 +233,7 @@ def import_tickets_command(file: Annotated[Path, typer.Argument(exists=True, dir
 @audit_cli.command("verify")
 def audit_verify_command() -> None:
     """Check the hash chain; exit code 1 and the first broken row when it was tampered with."""
-    from engine.privacy.cli_ops import audit_verify
+    from engine.commands import audit_verify
 
     ok, message = audit_verify(Settings.load())
     typer.echo(message)
@@ -243,7 +243,7 @@ def audit_verify_command() -> None:
 @cli.command("erase")
 def erase_command(customer: Annotated[int, typer.Option("--customer", help="Customer id")]) -> None:
     """Erase everything held about a customer (right to erasure); prints what was removed."""
-    from engine.privacy.cli_ops import erase
+    from engine.commands import erase
 
     try:
         typer.echo(erase(Settings.load(), customer))
@@ -258,7 +258,7 @@ def export_command(
     out: Annotated[Path | None, typer.Option("--out", help="JSON file to write")] = None,
 ) -> None:
     """Write everything held about a customer as JSON (right of access)."""
-    from engine.privacy.cli_ops import export
+    from engine.commands import export
 
     try:
         typer.echo(export(Settings.load(), customer, out or Path(f"customer-{customer}.json")))
@@ -273,8 +273,8 @@ def train_rollback_command(
 ) -> None:
     """Make an earlier intent model version active again (audited); lists the versions when it cannot."""
     from engine.admin import rollback_intent_model
+    from engine.commands import cli_actor, open_engine
     from engine.feedback.rollback import RollbackError
-    from engine.privacy.cli_ops import cli_actor, open_engine
 
     _setup_logging()
     engine = open_engine(Settings.load())
@@ -289,7 +289,7 @@ def train_rollback_command(
 @cli.command("rotate-key")
 def rotate_key_command() -> None:
     """Create a new encryption key and re-encrypt stored data with it (old keys kept for backups)."""
-    from engine.privacy.cli_ops import rotate_key
+    from engine.commands import rotate_key
 
     typer.echo(rotate_key(Settings.load()))
 

@@ -3,6 +3,9 @@
 Rules (every import counts: module level, inside functions and under `if TYPE_CHECKING:`):
 - no import cycle among engine/ modules;
 - nothing in engine/ imports nicegui or ui;
+- dependencies point one way: `engine.runtime` imports only config and store at run time (the types of the parts
+  it holds under TYPE_CHECKING only), and only the entry points (`engine.app`, `engine.commands`, `engine.bench`)
+  import the composition root `engine.app` or the `engine.worker` above it;
 - nothing in ui/ imports sqlmodel or engine.store;
 - nothing reaches past a sealed package's `__init__`: a package is sealed when its `__init__.py` defines `__all__`
   (the names other packages may use). A module outside sealed package P may import only P itself, and only names
@@ -26,6 +29,9 @@ SEALED = (
     "engine.privacy.pii",
 )
 ENGINE_FORBIDDEN = ("nicegui", "ui")
+TOP = ("engine.app", "engine.worker")
+ENTRY_POINTS = ("engine.app", "engine.commands", "engine.bench")
+RUNTIME_DEPENDS_ON = ("engine.config", "engine.store")
 UI_FORBIDDEN = ("sqlmodel", "engine.store")
 
 
@@ -37,6 +43,7 @@ class Import:
     line: int
     module: str
     names: tuple[str, ...] = ()
+    type_only: bool = False  # under `if TYPE_CHECKING:`
 
 
 @dataclass
@@ -95,16 +102,25 @@ def _inside(module: str, package: str) -> bool:
 
 def _imports(name: str, path: Path, is_package: bool) -> list[Import]:
     package = name if is_package else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    guarded = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for child in node.body
+        for inner in ast.walk(child)
+    }
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [Import(name, node.lineno, alias.name) for alias in node.names]
+            found += [Import(name, node.lineno, alias.name, (), id(node) in guarded) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parts, base] if base else parts)
-            found.append(Import(name, node.lineno, base, tuple(alias.name for alias in node.names)))
+            names = tuple(alias.name for alias in node.names)
+            found.append(Import(name, node.lineno, base, names, id(node) in guarded))
     return found
 
 
@@ -166,6 +182,22 @@ def forbidden_imports(tree: Tree) -> list[str]:
     return out
 
 
+def upward_imports(tree: Tree) -> list[str]:
+    """Imports against the layers: runtime reaching above config and store, or a feature importing the top."""
+    out = []
+    for found in tree.imports:
+        loaded = sorted(m for m in tree.loaded(found) if m != "engine")
+        if found.source == "engine.runtime" and not found.type_only:
+            out += [f"engine.runtime:{found.line} imports {m}" for m in loaded if not _within(m, RUNTIME_DEPENDS_ON)]
+        if _inside(found.source, "engine") and not _within(found.source, ENTRY_POINTS):
+            out += [f"{found.source}:{found.line} imports {m}" for m in loaded if _within(m, TOP)]
+    return out
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(_inside(module, p) for p in packages)
+
+
 def exports(tree: Tree, package: str) -> set[str] | None:
     """The names in a package's `__all__`, or None when it declares none (it is not sealed)."""
     for node in ast.parse(tree.modules[package].read_text(encoding="utf-8")).body:
@@ -206,6 +238,10 @@ def test_the_engine_never_imports_the_ui_and_the_ui_never_the_database() -> None
     assert forbidden_imports(Tree.read(ROOT)) == []
 
 
+def test_dependencies_point_one_way() -> None:
+    assert upward_imports(Tree.read(ROOT)) == []
+
+
 def test_domain_packages_are_used_only_through_their_exports() -> None:
     tree = Tree.read(ROOT)
     assert unsealed(tree, SEALED) == []
@@ -227,7 +263,10 @@ def test_each_kind_of_violation_is_caught_on_a_small_tree(tmp_path: Path) -> Non
             "engine/__init__.py": "",
             "engine/store/__init__.py": "",
             "engine/store/db.py": "import sqlmodel\n",
-            "engine/runtime.py": "import typing\nif typing.TYPE_CHECKING:\n    from engine.worker import W\n",
+            "engine/runtime.py": (
+                "import typing\nfrom engine.store import db\nfrom engine.kpi import tile\n"
+                "if typing.TYPE_CHECKING:\n    from engine.worker import W\n"
+            ),
             "engine/worker.py": "from engine.runtime import R\n",
             "engine/a.py": "def f():\n    from engine.b import g\n",
             "engine/b.py": "from engine import a\n",
@@ -237,6 +276,8 @@ def test_each_kind_of_violation_is_caught_on_a_small_tree(tmp_path: Path) -> Non
             "engine/accounts/__init__.py": "",
             "engine/chart.py": "from nicegui import ui\nfrom engine.kpi.queries import q\nimport engine.kpi\n",
             "engine/report.py": "import ui.theme\nfrom engine.kpi import q\n",
+            "engine/desk.py": "from engine.worker import W\nfrom engine.kpi import tile\n",
+            "engine/app.py": "from engine.worker import W\n",
             "ui/__init__.py": "",
             "ui/theme.py": "",
             "ui/page.py": "from sqlmodel import select\nfrom engine.store.db import x\nfrom engine import store\n",
@@ -256,6 +297,11 @@ def test_each_kind_of_violation_is_caught_on_a_small_tree(tmp_path: Path) -> Non
         "engine.report:2 imports q, not exported by engine.kpi",
     ]
     assert unsealed(tree, ("engine.kpi", "engine.accounts", "engine.missing")) == ["engine.accounts", "engine.missing"]
+    assert upward_imports(tree) == [
+        "engine.desk:1 imports engine.worker",
+        "engine.runtime:3 imports engine.kpi",
+        "engine.runtime:5 imports engine.worker",
+    ]
 
 
 def test_imports_inside_a_package_and_of_its_exports_are_allowed(tmp_path: Path) -> None:

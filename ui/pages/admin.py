@@ -24,6 +24,7 @@ from engine.accounts import (
 )
 from engine.admin import audit_log, verify_audit_chain
 from engine.privacy.erasure import CustomerMatch, CustomerNotFound, erase_customer, export_customer, find_customers
+from engine.runtime import Engine
 from ui.auth import current_user, login_url
 from ui.components.channels_card import ChannelsCard
 from ui.guard import require
@@ -46,10 +47,11 @@ AUDIT_COLUMNS: list[dict[str, Any]] = [
 def admin_page() -> None:
     if require(Permission.MANAGE_USERS) is None:
         return
-    audit_panel = AuditPanel()
+    desk = engine()
+    audit_panel = AuditPanel(desk)
     with frame("Admin"):
-        UsersPanel(audit_panel.refresh).build()
-        CustomerPanel(audit_panel.refresh).build()
+        UsersPanel(desk, audit_panel.refresh).build()
+        CustomerPanel(desk, audit_panel.refresh).build()
         ChannelsCard().build()
         audit_panel.build()
 
@@ -103,7 +105,8 @@ def step_up_dialog(
 class UsersPanel:
     """The user list with add, password, role, second-factor and (de)activation actions."""
 
-    def __init__(self, changed: Callable[[], None]) -> None:
+    def __init__(self, desk: Engine, changed: Callable[[], None]) -> None:
+        self.desk = desk
         self.changed = changed
 
     def build(self) -> None:
@@ -115,7 +118,7 @@ class UsersPanel:
 
     @ui.refreshable_method
     def rows(self) -> None:
-        for user in engine().accounts.list_users():
+        for user in self.desk.accounts.list_users():
             with ui.row().classes("w-full items-center gap-3 border-b py-1").mark(f"user-{user.username}"):
                 ui.label(user.username).classes("font-medium w-40")
                 ui.badge(user.role, color="primary" if user.role == Role.ADMIN else "secondary")
@@ -147,7 +150,7 @@ class UsersPanel:
             password.props("outlined").mark("new-password")
 
             def change(admin: User) -> User:
-                return engine().accounts.create_user(
+                return self.desk.accounts.create_user(
                     username=name.value or "",
                     password=password.value or "",
                     role=role.value,
@@ -165,14 +168,14 @@ class UsersPanel:
             password = ui.input("New password (10+ characters)", password=True, password_toggle_button=True)
             password.props("outlined").mark("reset-password")
             ui.label("Their open sessions end and any lockout is lifted.").classes("text-sm cd-muted")
-            return lambda admin: engine().accounts.set_password(_id(user), password.value or "", actor=admin.username)
+            return lambda admin: self.desk.accounts.set_password(_id(user), password.value or "", actor=admin.username)
 
         step_up_dialog(f"New password for {user.username}", "password_reset", build, self._done("Password changed"))
 
     def change_role(self, user: User) -> None:
         def build() -> Callable[[User], Any]:
             role = ui.select(ROLES, value=user.role, label="Role").props("outlined").mark("role-select")
-            return lambda admin: engine().accounts.set_role(_id(user), role.value, actor=admin.username)
+            return lambda admin: self.desk.accounts.set_role(_id(user), role.value, actor=admin.username)
 
         step_up_dialog(f"Role of {user.username}", "role_change", build, self._done("Role changed"))
 
@@ -180,7 +183,7 @@ class UsersPanel:
         def build() -> Callable[[User], Any]:
             verb = "Reactivate" if not user.active else "Deactivate (their sessions end)"
             ui.label(f"{verb}: {user.username}").classes("text-sm")
-            return lambda admin: engine().accounts.set_active(_id(user), not user.active, actor=admin.username)
+            return lambda admin: self.desk.accounts.set_active(_id(user), not user.active, actor=admin.username)
 
         step_up_dialog(f"{user.username}", "user_active", build, self._done("Saved"), confirm_label="Confirm")
 
@@ -193,7 +196,7 @@ class UsersPanel:
             their_code = ui.input(f"Code shown on {user.username}'s app").props(CODE_PROPS).mark("their-code")
 
             def change(admin: User) -> None:
-                if not engine().accounts.confirm_totp(_id(user), secret, their_code.value or "", actor=admin.username):
+                if not self.desk.accounts.confirm_totp(_id(user), secret, their_code.value or "", actor=admin.username):
                     raise AccountError(f"The code from {user.username}'s app does not match; try the current one.")
 
             return change
@@ -220,7 +223,8 @@ def _valid(check: Callable[[str], object]) -> Callable[[str], bool]:
 class CustomerPanel:
     """Find a customer; export everything held about them, or erase it."""
 
-    def __init__(self, changed: Callable[[], None]) -> None:
+    def __init__(self, desk: Engine, changed: Callable[[], None]) -> None:
+        self.desk = desk
         self.changed = changed
 
     def build(self) -> None:
@@ -238,7 +242,7 @@ class CustomerPanel:
     @ui.refreshable_method
     def results(self) -> None:
         query = self.query.value or ""
-        matches = find_customers(engine(), query) if query.strip() else []
+        matches = find_customers(self.desk, query) if query.strip() else []
         if query.strip() and not matches:
             ui.label("No customer matches.").classes("text-sm cd-muted").mark("no-customer")
         for match in matches:
@@ -256,7 +260,7 @@ class CustomerPanel:
         admin = _acting_admin(Permission.MANAGE_RETENTION)
         if admin is None:
             return
-        data = await run.io_bound(export_customer, engine(), match.id, actor=admin.username)
+        data = await run.io_bound(export_customer, self.desk, match.id, actor=admin.username)
         if data is None:  # the app is shutting down
             return
         payload = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
@@ -269,7 +273,7 @@ class CustomerPanel:
                 f"This permanently deletes {match.name} (#{match.id}), their {match.tickets} tickets with every "
                 "message, draft, feedback, survey, attachment and vector. The audit log keeps a tombstone."
             ).classes("text-sm")
-            return lambda admin: erase_customer(engine(), match.id, actor=admin.username)
+            return lambda admin: erase_customer(self.desk, match.id, actor=admin.username)
 
         def done(report: Any) -> None:
             with self.card, ui.dialog() as dialog, ui.card().classes("w-[32rem]"):
@@ -293,6 +297,9 @@ class CustomerPanel:
 class AuditPanel:
     """The newest audit rows and a button that verifies the whole hash chain."""
 
+    def __init__(self, desk: Engine) -> None:
+        self.desk = desk
+
     def build(self) -> None:
         with ui.card().classes("cd-card w-full gap-2"):
             with ui.row().classes("w-full items-center justify-between"):
@@ -309,7 +316,7 @@ class AuditPanel:
         self.table.update_rows(self.rows())
 
     def rows(self) -> list[dict[str, Any]]:
-        entries = audit_log(engine(), AUDIT_ROWS)
+        entries = audit_log(self.desk, AUDIT_ROWS)
         return [
             {
                 "id": e.id,
@@ -323,7 +330,7 @@ class AuditPanel:
         ]
 
     async def verify(self) -> None:
-        result = await run.io_bound(verify_audit_chain, engine())
+        result = await run.io_bound(verify_audit_chain, self.desk)
         if result is None:  # the app is shutting down
             return
         if result.ok:

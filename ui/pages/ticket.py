@@ -27,7 +27,7 @@ from engine.desk import (
 )
 from engine.feedback.capture import FeedbackError
 from engine.privacy.redaction import redact
-from engine.runtime import State
+from engine.runtime import Engine, State
 from ui.auth import signed_in_name
 from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
 from ui.components.deliveries import DeliveryChips
@@ -59,13 +59,14 @@ class DraftStream:
 
 
 def ticket_page(ticket_id: int) -> None:
-    view = ticket_view(engine(), ticket_id)
+    desk = engine()
+    view = ticket_view(desk, ticket_id)
     with frame(f"Ticket {ticket_id}"):
         if view is None:
             ui.label(f"Ticket {ticket_id} does not exist.").classes("text-lg")
             ui.button("Back to the queue", on_click=lambda: ui.navigate.to("/"))
             return
-        TicketScreen(view).build()
+        TicketScreen(view, desk).build()
 
 
 def reason_dialog(question: str, placeholder: str, button: str, marker: str, action: Callable[[str], str]) -> None:
@@ -93,11 +94,12 @@ def reason_dialog(question: str, placeholder: str, button: str, marker: str, act
 class TicketScreen:
     """The ticket page's state and layout."""
 
-    def __init__(self, view: TicketView) -> None:
+    def __init__(self, view: TicketView, desk: Engine) -> None:
         self.view = view
+        self.desk = desk
         self.ticket_id = view.ticket.id or 0
         self.stream = DraftStream()
-        self.threshold = engine().settings.review_threshold
+        self.threshold = self.desk.settings.review_threshold
         self.agent = signed_in_name()
 
     def build(self) -> None:
@@ -169,7 +171,7 @@ class TicketScreen:
             return
 
         async def reveal() -> None:
-            bubble.text = await run.io_bound(reveal_message, engine(), message.id or 0, agent=self.agent)
+            bubble.text = await run.io_bound(reveal_message, self.desk, message.id or 0, agent=self.agent)
             button.delete()
 
         kinds = ", ".join(sorted({span.kind.name.lower() for span in redaction.spans}))
@@ -245,18 +247,18 @@ class TicketScreen:
         """Make another past reply the draft, with its own fields."""
         if self.view.draft is None or self.view.draft.id is None:
             return
-        await run.io_bound(use_alternative, engine(), self.view.draft.id, int(option["ticket_id"]))
-        self.view = ticket_view(engine(), self.ticket_id) or self.view
+        await run.io_bound(use_alternative, self.desk, self.view.draft.id, int(option["ticket_id"]))
+        self.view = ticket_view(self.desk, self.ticket_id) or self.view
         self.draft_panel.refresh()
 
     def waiting_text(self) -> str:
-        drafter = engine().status["drafter"]
-        if drafter.state in (State.LOADING, State.WAITING) or not engine().ready:
+        drafter = self.desk.status["drafter"]
+        if drafter.state in (State.LOADING, State.WAITING) or not self.desk.ready:
             return "Models are loading; the draft will stream in here as soon as they are ready."
         return "Drafting…"
 
     async def start_draft_when_ready(self) -> None:
-        if not engine().ready or self.stream.running:
+        if not self.desk.ready or self.stream.running:
             if hasattr(self, "status_line"):
                 self.status_line.text = self.waiting_text()
             return
@@ -269,7 +271,7 @@ class TicketScreen:
         self.draft_panel.refresh()
         ticker = ui.timer(0.1, self.show_tokens)
         try:
-            await run.io_bound(draft_now, engine(), self.ticket_id, self.stream.tokens.append)
+            await run.io_bound(draft_now, self.desk, self.ticket_id, self.stream.tokens.append)
         except NotReady as exc:
             ui.notify(str(exc), type="warning")
         except Exception as exc:
@@ -278,7 +280,7 @@ class TicketScreen:
         finally:
             self.stream.running = False
             ticker.cancel()
-        self.view = ticket_view(engine(), self.ticket_id) or self.view
+        self.view = ticket_view(self.desk, self.ticket_id) or self.view
         self.draft_panel.refresh()
 
     def show_tokens(self) -> None:
@@ -316,7 +318,7 @@ class TicketScreen:
             values = {name: box.value or "" for name, box in self.fields.items()}
             feedback = await run.io_bound(
                 approve_or_edit,
-                engine(),
+                self.desk,
                 self.ticket_id,
                 draft_id,
                 self.editor.value or "",
@@ -338,14 +340,14 @@ class TicketScreen:
     def ask_reject(self) -> None:
         def do(reason: str) -> str:
             draft_id = self.view.draft.id if self.view.draft else None
-            reject(engine(), self.ticket_id, draft_id, reason, agent=self.agent)
+            reject(self.desk, self.ticket_id, draft_id, reason, agent=self.agent)
             return "Draft rejected; write the reply yourself or regenerate"
 
         reason_dialog("Why is this draft wrong?", "e.g. cites the wrong policy", "Reject draft", "reject", do)
 
     def ask_reopen(self) -> None:
         def do(reason: str) -> str:
-            reopen(engine(), self.ticket_id, reason, agent=self.agent)
+            reopen(self.desk, self.ticket_id, reason, agent=self.agent)
             ui.navigate.to(f"/ticket/{self.ticket_id}")
             return "Ticket reopened: it is back in the queue"
 
@@ -382,7 +384,7 @@ class TicketScreen:
                     ui.label(f"{lead}: {alternatives}").classes("cd-muted text-sm")
             with ui.row().classes("items-center gap-2 w-full no-wrap"):
                 picker = (
-                    ui.select(intent_labels(engine()), label="Change intent", with_input=True)
+                    ui.select(intent_labels(self.desk), label="Change intent", with_input=True)
                     .props("dense outlined")
                     .classes("grow")
                     .mark("intent-picker")
@@ -409,7 +411,7 @@ class TicketScreen:
 
     def override(self, intent: str | None) -> None:
         try:
-            change_intent(engine(), self.ticket_id, intent or "", agent=self.agent)
+            change_intent(self.desk, self.ticket_id, intent or "", agent=self.agent)
         except FeedbackError as exc:
             ui.notify(str(exc), type="warning")
             return

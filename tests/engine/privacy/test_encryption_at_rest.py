@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sqlmodel import col, select
 
+from engine import commands
 from engine.app import build_engine
 from engine.config import Settings
 from engine.feedback.capture import send_reply
@@ -20,7 +21,6 @@ from engine.ingest.attachments import ATTACHMENTS_DIR, attachment_file, extract_
 from engine.ingest.dead_letter_store import record_dead_letter
 from engine.ingest.intake import InboundMessage, intake
 from engine.nlp.embedder import MiniLMEmbedder
-from engine.privacy import cli_ops
 from engine.privacy.crypto import KEY_FILE, Cipher, DecryptionError, set_cipher
 from engine.privacy.log_redaction import RedactingFilter, install_log_redaction
 from engine.runtime import Engine
@@ -201,7 +201,7 @@ def test_rotate_key_keeps_everything_readable_under_the_new_key_alone(engine: En
     second_ticket, _ = store_ticket(engine, "Please cancel order walrus-9931 before it ships.", "m2")
     settings = engine.settings
 
-    message = cli_ops.rotate_key(settings)
+    message = commands.rotate_key(settings)
 
     assert "2 message.body" in message and "1 attachment files" in message
     newest_only = Cipher([(settings.data_dir / KEY_FILE).read_bytes().split()[0]])

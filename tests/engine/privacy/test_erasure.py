@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
+from engine import commands
 from engine.accounts.users import ensure_demo_accounts
 from engine.app import build_engine
 from engine.config import Settings
@@ -22,7 +23,7 @@ from engine.ingest.dead_letter_store import pack_raw
 from engine.ingest.intake import InboundMessage, intake
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import DIM, HashingEmbedder, MiniLMEmbedder
-from engine.privacy import audit, cli_ops
+from engine.privacy import audit
 from engine.privacy.crypto import KEY_FILE, Cipher, set_cipher
 from engine.privacy.erasure import CustomerNotFound, erase_customer, export_customer
 from engine.privacy.redaction import redact
@@ -229,18 +230,18 @@ def test_cli_erase_export_verify_and_key_rotation(engine: Engine, tmp_path_facto
     engine.services = None  # the CLI runs without the app: the index is read from disk
     settings = engine.settings
     out = tmp_path_factory.mktemp("exports") / "customer.json"  # outside the data dir
-    assert "3 message" in cli_ops.export(settings, seeded.customer_id, out)
+    assert "3 message" in commands.export(settings, seeded.customer_id, out)
     assert out.stat().st_mode & 0o777 == 0o600 and MARKER in out.read_text(encoding="utf-8")
-    summary = cli_ops.erase(settings, seeded.customer_id)
+    summary = commands.erase(settings, seeded.customer_id)
     assert "2 ticket" in summary and "Removed 2 ticket vectors" in summary
     assert files_holding(settings.data_dir, MARKER) == []
     assert seeded.ticket_ids[0] not in SimilarTickets(settings.data_dir / "index" / "tickets", DIM)
 
-    ok, message = cli_ops.audit_verify(settings)
+    ok, message = commands.audit_verify(settings)
     assert ok, message
     with engine.db.begin() as conn:
         conn.execute(text("UPDATE auditentry SET actor = 'someone-else' WHERE action = 'erase_customer'"))
-    ok, message = cli_ops.audit_verify(settings)
+    ok, message = commands.audit_verify(settings)
     with engine.session() as session:
         broken = session.exec(select(AuditEntry.id).where(AuditEntry.action == "erase_customer")).one()
     assert not ok and f"row {broken}" in message
@@ -248,7 +249,7 @@ def test_cli_erase_export_verify_and_key_rotation(engine: Engine, tmp_path_facto
     ensure_demo_accounts(engine.db)
     with engine.db.connect() as conn:
         before = conn.execute(text("SELECT totp_secret FROM user WHERE username = 'admin'")).scalar_one()
-    message = cli_ops.rotate_key(settings)
+    message = commands.rotate_key(settings)
     assert "1 user.totp_secret" in message and "1 older key(s) kept" in message
     assert len((settings.data_dir / KEY_FILE).read_bytes().split()) == 2
     with engine.db.connect() as conn:
