@@ -18,6 +18,7 @@ from engine.ingest.attachments import attachment_file, ticket_attachments
 from engine.knowledge.reply_memory import ReplyMemory, track_records
 from engine.nlp.intent import UNKNOWN
 from engine.nlp.sentiment import frustration_rising
+from engine.outbox import Delivery, failed_deliveries, retry_delivery, ticket_deliveries
 from engine.privacy import audit
 from engine.privacy.redaction import redact
 from engine.routing.auto_resolve import one_at_a_time, record_outcome
@@ -336,3 +337,18 @@ def age_text(created_at: datetime, now: datetime | None = None) -> str:
     if minutes < 48 * 60:
         return f"{minutes // 60} h"
     return f"{minutes // 1440} d"
+
+
+def reply_deliveries(engine: Engine, ticket_id: int) -> dict[int, Delivery]:
+    """The delivery of each reply on a ticket, by message id."""
+    return ticket_deliveries(engine.db, ticket_id)
+
+
+def undelivered_replies(engine: Engine) -> list[Delivery]:
+    """Replies that did not reach their customer, newest first."""
+    return failed_deliveries(engine.db)
+
+
+def resend_reply(engine: Engine, delivery_id: int, *, actor: str) -> str:
+    """Queue a failed reply again (audited); says what was done."""
+    return retry_delivery(engine.db, delivery_id, actor=actor)

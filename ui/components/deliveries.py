@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
-from engine.outbox import Delivery, failed_deliveries, retry_delivery, ticket_deliveries
+from engine.desk import reply_deliveries, resend_reply, undelivered_replies
+from engine.outbox import Delivery
 from ui.auth import signed_in_name
 from ui.state import engine
 
@@ -18,7 +19,7 @@ class DeliveryChips:
     def __init__(self, ticket_id: int) -> None:
         self.ticket_id = ticket_id
         self.chips: dict[int, ui.chip] = {}
-        self.deliveries = ticket_deliveries(engine().db, ticket_id)
+        self.deliveries = reply_deliveries(engine(), ticket_id)
         self.timer = ui.timer(1.0, self.update, active=self.pending())
 
     def chip(self, message_id: int) -> None:
@@ -38,7 +39,7 @@ class DeliveryChips:
         return any(d.state in ("queued", "sending") for d in self.deliveries.values())
 
     async def update(self) -> None:
-        self.deliveries = await run.io_bound(ticket_deliveries, engine().db, self.ticket_id)
+        self.deliveries = await run.io_bound(reply_deliveries, engine(), self.ticket_id)
         for message_id, chip in self.chips.items():
             delivery = self.deliveries.get(message_id)
             if delivery is not None:
@@ -48,7 +49,7 @@ class DeliveryChips:
 
     async def retry(self, delivery: Delivery) -> None:
         try:
-            text = await run.io_bound(retry_delivery, engine().db, delivery.id, actor=signed_in_name())
+            text = await run.io_bound(resend_reply, engine(), delivery.id, actor=signed_in_name())
         except ValueError as exc:
             ui.notify(str(exc), type="warning")
             return
@@ -67,7 +68,7 @@ class FailedDeliveries:
 
     @ui.refreshable_method
     def panel(self) -> None:
-        failed = failed_deliveries(engine().db)
+        failed = undelivered_replies(engine())
         if not failed:
             return
         with ui.card().classes("cd-card w-full gap-1 border-l-4 border-red-500").mark("failed-deliveries"):
@@ -83,7 +84,7 @@ class FailedDeliveries:
 
     async def retry(self, delivery: Delivery) -> None:
         try:
-            text = await run.io_bound(retry_delivery, engine().db, delivery.id, actor=signed_in_name())
+            text = await run.io_bound(resend_reply, engine(), delivery.id, actor=signed_in_name())
         except ValueError as exc:
             ui.notify(str(exc), type="warning")
             return
