@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ CLEAN_TEMPLATES: dict[str, list[str]] = {
         "does nothing. | Please cancel the subscription renewal of {amount} due {date}."
     ),
 }
-MONTHS = "January February March April May June July August September October November December".split()
+MONTHS = re.findall(r"\S+", "January February March April May June July August September October November December")
 
 
 def clean_fields(rng: random.Random) -> dict[str, str]:
@@ -105,19 +106,37 @@ def clean_fields(rng: random.Random) -> dict[str, str]:
         "amount": amount,
         "amount2": f"${rng.randint(5, 900)}.{rng.randint(0, 99):02d}",
         "date": rng.choice(
-            [f"{day:02d}/{month:02d}/{year}", f"{year}-{month:02d}-{day:02d}", f"{day} {MONTHS[month - 1]} {year}",
-             f"{MONTHS[month - 1]} {day}, {year}", f"{day:02d}.{month:02d}.{year}"]
-        ),  # fmt: skip
+            [
+                f"{day:02d}/{month:02d}/{year}",
+                f"{year}-{month:02d}-{day:02d}",
+                f"{day} {MONTHS[month - 1]} {year}",
+                f"{MONTHS[month - 1]} {day}, {year}",
+                f"{day:02d}.{month:02d}.{year}",
+            ]
+        ),
         "time": f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}",
         "version": rng.choice(
-            [f"{rng.randint(1, 20)}.{rng.randint(0, 9)}.{rng.randint(0, 30)}", f"v{rng.randint(1, 9)}.{rng.randint(0, 9)}",
-             f"{rng.randint(10, 17)}.{rng.randint(0, 6)}.{rng.randint(1000, 22000)}.{rng.randint(1, 999)}"]
-        ),  # fmt: skip
+            [
+                f"{rng.randint(1, 20)}.{rng.randint(0, 9)}.{rng.randint(0, 30)}",
+                f"v{rng.randint(1, 9)}.{rng.randint(0, 9)}",
+                f"{rng.randint(10, 17)}.{rng.randint(0, 6)}.{rng.randint(1000, 22000)}.{rng.randint(1, 999)}",
+            ]
+        ),
         "flight": rng.choice([f"{airline} {rng.randint(1, 9999)}", f"{airline}{rng.randint(10, 9999)}"]),
-        "ticket": rng.choice([f"#{rng.randint(1000, 999999)}", f"INC{rng.randint(0, 9999999):07d}",
-                              f"CS-{year}-{rng.randint(1, 99999):05d}"]),  # fmt: skip
-        "order": rng.choice([f"{rng.randint(100, 999)}-{rng.randint(0, 9999999):07d}-{rng.randint(0, 9999999):07d}",
-                             f"{rng.randint(10**5, 10**10)}", f"#{rng.randint(1000, 99999)}"]),  # fmt: skip
+        "ticket": rng.choice(
+            [
+                f"#{rng.randint(1000, 999999)}",
+                f"INC{rng.randint(0, 9999999):07d}",
+                f"CS-{year}-{rng.randint(1, 99999):05d}",
+            ]
+        ),
+        "order": rng.choice(
+            [
+                f"{rng.randint(100, 999)}-{rng.randint(0, 9999999):07d}-{rng.randint(0, 9999999):07d}",
+                f"{rng.randint(10**5, 10**10)}",
+                f"#{rng.randint(1000, 99999)}",
+            ]
+        ),
         "n": str(rng.randint(2, 30)),
     }
 

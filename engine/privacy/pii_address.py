@@ -15,21 +15,28 @@ from engine.privacy.pii_kind import Found
 
 _U = "A-ZÀ-ÖØ-ÞĀ-Ž"
 _L = "a-zß-öø-ÿā-ž"
-_WORD = rf"[{_U}][{_L}][\w'’-]*"  # a capitalised word (not USD, not EUR)
-_PLACE_PARTICLE = r"(?:op|de|del|della|di|do|da|dos|das|am|an|der|im|sur|sous|en|le|la|les|upon|on|by)"
-_CITY = rf"{_WORD}(?:[ -](?:{_PLACE_PARTICLE}[ -])?{_WORD}){{0,3}}"
+_WORD = rf"[{_U}](?:[{_L}]|['’][{_U}])[\w'’-]*"  # a capitalised word: Magdeburg, D'Arco (not USD, not EUR)
+_PLACE_PARTICLE = (
+    r"(?:op|de|del|della|di|do|da|dos|das|am|an|der|den|im|in|ob|sur|sous|en|le|la|les|upon|on|by|van|von|ter|ten)"
+)
+_CITY = rf"{_WORD}(?:[ -](?:{_PLACE_PARTICLE}[ -]){{0,2}}{_WORD}){{0,4}}"
+_SP = r"[^\S\n]+"  # a postcode and its city are on one line
 _AU_STATES = r"(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)"
 _UK_POSTCODE = r"(?:GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})"
 _ANCHORS = [
     re.compile(rf"(?P<city>{_CITY}),?\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?(?!\w)"),  # US: City, ST 12345
     re.compile(rf"(?P<city>{_CITY}),?\s+{_AU_STATES},?\s+\d{{4}}(?!\w)"),  # AU: City, NSW, 2000
     re.compile(rf"(?<![\w-]){_UK_POSTCODE}(?!\w)"),  # UK
+    re.compile(r"\b(?P<city>APO|FPO|DPO) (?:AA|AE|AP) \d{5}(?!\w)"),  # US military and diplomatic mail
     re.compile(r"(?<![\w-])[A-Z]\d[A-Z] ?\d[A-Z]\d(?!\w)"),  # Canada
-    re.compile(rf"(?<![\w.,/-])\d{{4}} ?[A-Z]{{2}}(?!\w)(?:,?\s+(?P<after>{_CITY}))?"),  # NL: 3948 GL Zaandijk
-    re.compile(rf"(?<![\w.,/$€£-])\d{{5}},?\s+(?P<after>{_CITY})(?:\s*\([A-Z]{{2}}\))?"),  # DE/FR/IT: 48775 City
-    re.compile(rf"(?P<city>{_CITY}),\s*\d{{5}}(?![\w.,/-])"),  # ES: City, 21216
-    re.compile(rf"(?<![\w.,/$€£-])\d{{5}}-?\d{{3}}\s+(?P<after>{_CITY})(?:\s*/\s*[A-Z]{{2}})?"),  # BR
-    re.compile(rf"(?P<city>{_CITY})[ -]\d{{3}} ?\d{{3}}(?![\w.,/-])"),  # IN: Lucknow 529170
+    re.compile(rf"(?<![\w.,/-])\d{{4}} ?[A-Z]{{2}}(?!\w)(?:,?{_SP}(?P<after>{_CITY}))?"),  # NL: 3948 GL Zaandijk
+    re.compile(rf"(?<![\w.,/$€£-])\d{{5}},?{_SP}(?P<after>{_CITY})(?:\s*\([A-Z]{{2}}\))?"),  # DE/FR/IT: 48775 City
+    re.compile(rf"(?P<city>{_CITY}),\s*\d{{5}}(?![\w/-]|[.,]\d)"),  # ES: City, 21216
+    re.compile(  # BR: 01661-318 City, 01661318 City / SP
+        rf"(?<![\w.,/$€£-])(?:\d{{5}}-\d{{3}}{_SP}(?P<after>(?:{_PLACE_PARTICLE} )?{_CITY})(?:\s*/\s*[A-Z]{{2}})?"
+        rf"|\d{{8}}{_SP}(?:{_PLACE_PARTICLE} )?{_CITY}\s*/\s*[A-Z]{{2}})(?!\w)"
+    ),
+    re.compile(rf"(?P<city>{_CITY})[ -]\d{{3}} ?\d{{3}}(?![\w/-]|[.,]\d)"),  # IN: Lucknow 529170
 ]
 # what may stand between the street and the postcode block, read backwards from the block
 _LOWER_STREET_WORDS = (
@@ -39,12 +46,18 @@ _LOWER_STREET_WORDS = (
     r"|piano|interno|scala|puerta|piso|bajo|portal|bloco|casa|lote|quadra|h\.no\.?|no\.?|nr\.?"
 )
 _BACK_TOKEN_RE = re.compile(
-    rf"(?:^|(?<=[\s,(]))(?P<token>{_WORD}\.?|\d{{1,6}}[A-Za-z]?(?:[/-]\d{{1,6}}[A-Za-z]?)*|(?i:{_LOWER_STREET_WORDS})\.?"
+    rf"(?:^|(?<=[\s,(]))(?P<token>{_WORD}\.?|\d{{1,3}}(?:[ªº]|st|nd|rd|th)|\d{{1,6}}[A-Za-z]?(?:[/-]\d{{1,6}}[A-Za-z]?)*|(?i:{_LOWER_STREET_WORDS})\.?"
     rf"|{_PLACE_PARTICLE}|[A-Z]{{1,3}}\.?|#\d+|[{_U}][\w'’-]*\.?)(?P<sep>[^\S\n]*[,\n][^\S\n]*|[^\S\n]+)$"
 )
 _WINDOW = 160
-_MAX_BACK = 8  # tokens before the postcode block
-_NOT_CITY_START = frozenset("i my the please order ticket invoice case flight version total from since".split())
+_MAX_BACK = 10  # tokens before the postcode block
+_NOT_CITY_START = frozenset(
+    re.findall(
+        r"\S+",
+        "i my the please order ticket invoice case flight version total from since mobile tel phone cell fax whatsapp "
+        "visa mastercard amex",
+    )
+)
 
 
 def _grow_left(text: str, start: int) -> int:
@@ -59,14 +72,21 @@ def _grow_left(text: str, start: int) -> int:
         if token[0].isupper() and token.lower().rstrip(".") in _NOT_CITY_START:
             break
         window = window[: m.start()]
-        if window.rstrip(" ").endswith((".", "!", "?", ":", ";", '"')) and not re.search(r"\b\w{1,3}\.$", window):
-            break
+        end = window.rstrip(" ")
+        if end.endswith((".", "!", "?", ":", ";", '"')) and not re.search(r"\b(?:\w{1,4}|\w+\.\w+|\w*str)\.$", end):
+            break  # a sentence ends here (not an abbreviation such as "Apt." or "H.No.")
     return window_start + len(window)
 
 
 def _first_word_ok(text: str, start: int) -> bool:
+    """False when a city would start with a common word ("It", "My") or a keyword ("Account", "Mobile")."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
     word = re.match(r"[\w'’-]+", text[start:])
-    return word is None or (word.group().lower() not in _NOT_CITY_START and keyword_kind(word.group()) is None)
+    if word is None:
+        return True
+    lower = word.group().lower()
+    return lower not in _NOT_CITY_START and lower not in STOP_WORDS and keyword_kind(lower) is None
 
 
 def find_postal_addresses(text: str) -> Found:
@@ -75,7 +95,8 @@ def find_postal_addresses(text: str) -> Found:
     for regex in _ANCHORS:
         for m in regex.finditer(text):
             start = m.start("city") if "city" in regex.groupindex and m.group("city") else m.start()
-            if not _first_word_ok(text, start):
+            after = m.start("after") if "after" in regex.groupindex and m.group("after") else None
+            if not _first_word_ok(text, start) or (after is not None and not _first_word_ok(text, after)):
                 continue
             left = _grow_left(text, start)
             street = text[left:start]

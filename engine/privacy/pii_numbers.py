@@ -187,3 +187,8 @@ def find_phones(text: str) -> Found:
             end = len(candidate) if _national_ok(candidate, before, after) else None
         if end is not None:
             yield m.start(), m.start() + end
+
+
+def phone_words_around(before: str, after: str) -> bool:
+    """True when the words before ("call me on") or after ("is my cell") a number say it is a phone number."""
+    return bool(_WORDS_BEFORE_RE.search(before) or _WORDS_AFTER_RE.match(after))

@@ -25,8 +25,8 @@ def card_ok(candidate: str) -> bool:
     grouping_ok = (
         len(groups) == 1
         or tuple(groups) in {(4, 6, 5), (4, 6, 4)}  # Amex, Diners
-        or (all(n == 4 for n in groups[:-1]) and 1 <= groups[-1] <= 4)
-    )
+        or (all(n == 4 for n in groups[:-1]) and 1 <= groups[-1] <= 4 and len(digits) != 12)
+    )  # 1234-5678-9012 is an id's shape; 12-digit cards are printed ungrouped
     return grouping_ok and len(set(_SEPARATOR_RE.findall(candidate))) <= 1
 
 
@@ -60,12 +60,17 @@ _IBAN_RE = re.compile(
 _IBAN_GROUPS_RE = re.compile(r"[ -]")
 
 
+def _iban_ok(compact: str) -> bool:
+    # the country's length and mod-97; not the national BBAN checks: a mistyped account still names its owner
+    return iban.is_valid(compact, check_country=False)
+
+
 def find_ibans(text: str) -> Found:
-    """IBANs, compact or grouped, that python-stdnum accepts (country length and mod-97 check digits)."""
+    """IBANs, compact or grouped, with their country's length and valid mod-97 check digits (python-stdnum)."""
     for m in _IBAN_RE.finditer(text):
         raw = m.group()
         cuts = [len(raw)] + [i for i in range(len(raw) - 1, 0, -1) if raw[i] in " -"]
         # a grouped IBAN may run into a following number: the longest prefix of groups that is valid
-        end = next((cut for cut in cuts if iban.is_valid(_IBAN_GROUPS_RE.sub("", raw[:cut]))), None)
+        end = next((cut for cut in cuts if _iban_ok(_IBAN_GROUPS_RE.sub("", raw[:cut]))), None)
         if end is not None:
             yield m.start(), m.start() + end

@@ -16,10 +16,10 @@ from engine.privacy.pii_address import find_postal_addresses
 from engine.privacy.pii_contact import find_addresses, find_emails
 from engine.privacy.pii_context import ID_KEYWORD_BEFORE_RE, find_ids
 from engine.privacy.pii_kind import Found, PiiKind
-from engine.privacy.pii_names import cued_names, kept, known_names, ner_names
+from engine.privacy.pii_names import cued_names, kept, known_names, lexicon_names, ner_names
 from engine.privacy.pii_numbers import find_phones
 from engine.privacy.pii_payment import find_cards, find_ibans
-from engine.privacy.pii_phone import find_phone_numbers
+from engine.privacy.pii_phone import find_phone_numbers, plausible_phone
 from engine.privacy.redaction_context import RedactionContext, desk_context
 
 __all__ = ["PiiKind", "PiiSpan", "Redaction", "RedactionContext", "redact", "redact_many", "restore"]
@@ -67,10 +67,16 @@ def _phones(text: str, hints: _Hints) -> Iterator[tuple[int, int, PiiKind]]:
         yield start, end, PiiKind.PHONE
 
 
+def _legacy_phones(text: str, _: _Hints) -> Iterator[tuple[int, int, PiiKind]]:
+    for start, end in find_phones(text):
+        if plausible_phone(text, start, end):
+            yield start, end, PiiKind.PHONE
+
+
 def _names(text: str, hints: _Hints) -> Iterator[tuple[int, int, PiiKind]]:
     for start, end in [*known_names(text, hints.context.names)]:
         yield start, end, PiiKind.NAME
-    for start, end in [*hints.ner, *cued_names(text)]:
+    for start, end in [*hints.ner, *cued_names(text), *lexicon_names(text)]:
         if not kept(text[start:end], hints.context.keep):
             yield start, end, PiiKind.NAME
 
@@ -79,11 +85,11 @@ _DETECTORS: list[Detector] = [
     _as(PiiKind.EMAIL, find_emails),
     _as(PiiKind.IBAN, find_ibans),
     _as(PiiKind.CARD, lambda text: find_cards(text, after_id_keyword=ID_KEYWORD_BEFORE_RE)),
-    _phones,  # libphonenumber before addresses and ids, which would take a number's digits
-    _as(PiiKind.ADDRESS, find_postal_addresses),
+    _as(PiiKind.ADDRESS, find_postal_addresses),  # before phones: a postcode block is not a phone number
     _as(PiiKind.ADDRESS, find_addresses),
-    lambda text, _: find_ids(text),  # ORDER and ACCOUNT
-    _as(PiiKind.PHONE, find_phones),  # shapes libphonenumber does not read as valid, with phone words around them
+    lambda text, _: find_ids(text),  # ORDER and ACCOUNT: a number after "order", "acct #" is an id, not a phone
+    _phones,
+    _legacy_phones,  # shapes libphonenumber does not read as valid, with phone words around them
     _names,
 ]
 _PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(k.name for k in PiiKind) + r")_\d+\]")
