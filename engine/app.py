@@ -19,6 +19,7 @@ from engine.demo.history import enrich_demo_history
 from engine.demo.seed import seed_demo_queue
 from engine.kpi_filter import ensure_kpi_indexes
 from engine.privacy.crypto import Cipher, load_keys, set_cipher
+from engine.privacy.redaction_context import configure as configure_redaction
 from engine.settings_store import apply_overrides
 from engine.store.db import make_db, session_scope
 from engine.store.migrate import upgrade_schema
@@ -142,6 +143,7 @@ def build_engine(settings: Settings) -> Engine:
     """Open (and upgrade) the database and prepare the engine; nothing heavy loads here."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = apply_overrides(settings)
+    configure_redaction(phone_region=settings.phone_region, keep_names=settings.kept_names)
     set_cipher(Cipher(load_keys(settings.data_dir)))
     db = make_db(settings.db_url)
     notes = upgrade_schema(db)

