@@ -27,7 +27,7 @@ NER_MAX_CHARS = 10_000  # the NER model reads this much of a text (a hostile 50 
 # first names cover the rest
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 _LOWER = "a-zß-öø-ÿā-ž"
-_CAP = rf"[{_UPPER}][{_LOWER}'’]+"  # Adam, O’Brien
+_CAP = rf"(?:Mc|Mac|[{_UPPER}]['’])?[{_UPPER}][{_LOWER}'’]+"  # Adam, O'Brien, McDonald
 _NAME_WORD = rf"(?:{_CAP}(?:-{_CAP})*|[{_UPPER}]\.)"  # Paul-Heinz, the F. of John F. Kennedy
 _PARTICLE = r"(?:de|da|do|dos|das|del|della|di|du|van|von|der|den|ter|te|la|le|y|e|bin|al|zu|op)"
 _TITLE = (
@@ -170,16 +170,23 @@ def cued_names(text: str) -> Found:
                 yield _extend(text, m.start("name"), m.end("name"))
 
 
+def _part_pattern(part: str) -> str:
+    """A part of a known name in any case; one that is also an English word ("Will", "May") only capitalised."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    if part.lower() in STOP_WORDS:
+        return rf"{re.escape(part.title())}|{re.escape(part.upper())}"
+    return rf"(?i:{re.escape(part)})"
+
+
 def known_names(text: str, names: Iterable[str]) -> Found:
-    """Each of `names` (full, or any part of it in title or upper case) wherever it stands as a word."""
+    """Each of `names`, in full or any part of it, wherever it stands as a word."""
     for name in names:
         full = name.strip()
         if not full:
             continue
-        parts = [p for p in re.split(r"[\s]+", full) if len(p) >= 2 and p.lower().strip(".") not in _NOT_NAMES]
-        pattern = "|".join(
-            [rf"(?i:{re.escape(full)})"] + [rf"{re.escape(p.title())}|{re.escape(p.upper())}" for p in parts]
-        )
+        parts = [p for p in full.split() if len(p) >= 2 and p.lower().strip(".") not in _NOT_NAMES]
+        pattern = "|".join([rf"(?i:{re.escape(full)})"] + [_part_pattern(p) for p in parts])
         for m in re.finditer(rf"(?<![\w])(?:{pattern})(?![\w])", text):
             yield _extend(text, m.start(), m.end())
 
