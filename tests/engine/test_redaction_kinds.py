@@ -124,7 +124,8 @@ def test_restore_puts_names_back_verbatim() -> None:
     text = "Regards, Adam Parkin (adam@example.com)"
     result = redact(text)
     assert result.text == "Regards, [NAME_1] ([EMAIL_1])"
-    assert restore("Dear [NAME_1], we wrote to [EMAIL_1].", result.spans) == "Dear Adam Parkin, we wrote to adam@example.com."
+    reply = restore("Dear [NAME_1], we wrote to [EMAIL_1].", result.spans)
+    assert reply == "Dear Adam Parkin, we wrote to adam@example.com."
 
 
 def test_another_customers_name_is_removed_from_a_reused_past_reply(desk: None) -> None:
