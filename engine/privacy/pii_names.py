@@ -153,8 +153,10 @@ def ner_names(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
     found: list[list[tuple[int, int]]] = [[] for _ in texts]
     if not segments:
         return found
-    with _lock:
-        docs = list(_model().pipe((sentence for _, _, sentence in segments), batch_size=BATCH))
+    docs = []
+    for chunk in range(0, len(segments), BATCH):  # the lock is held per batch, so a page's redaction waits for one
+        with _lock:
+            docs += _model().pipe([sentence for _, _, sentence in segments[chunk : chunk + BATCH]], batch_size=BATCH)
     for (i, offset, _), doc in zip(segments, docs, strict=True):
         for ent in doc.ents:
             if ent.label_ == "PERSON" and _ner_plausible(ent.text):
