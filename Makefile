@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export SE_OFFLINE := true
 
-.PHONY: install run test lint clean
+.PHONY: install system-deps run test lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,7 +21,11 @@ install: $(STAMP)
 run: install
 	$(PY) main.py
 
-test: install
+# the Debian packages the tests need (browser, OCR, IMAP server): installed when missing, or one clear message
+system-deps:
+	bash scripts/system-deps.sh ensure
+
+test: system-deps install
 	$(PY) -m pytest -q
 
 lint: install

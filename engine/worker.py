@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,8 +15,10 @@ from sqlmodel import Session, col, select
 from engine.app import Engine, Services, State
 from engine.assist import draft_ticket
 from engine.config import DEMO_DATA_DIR
-from engine.feedback.retrain import split_confirmed
+from engine.demo.reply_values import reply_values
+from engine.feedback.retrain import split_confirmed, training_rows
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
+from engine.knowledge.reply_memory import ReplyMemory
 from engine.nlp.intent import UNKNOWN, IntentClassifier
 from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate
 from engine.nlp.labeled_csv import read_labeled_csv
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 TRIAGE_BATCH = 128
 TRIAGE_GATHER_SECONDS = 0.25  # after a partial batch, wait this long so the next one embeds more texts at once
 DRAFT_AFTER_QUIET_SECONDS = 2.0  # drafting (seconds of CPU each) waits until no message was triaged this long
+DRAFT_ATTEMPTS = 3  # a ticket whose draft failed this often is left undrafted (logged) for an agent
+DRAFT_RETRY_SECONDS = 30.0  # the first retry of a failed draft; each further one waits twice as long
 IDLE_SECONDS = 5.0
 
 
@@ -45,6 +49,7 @@ def run_worker(engine: Engine) -> None:
         return
     last_triage = 0.0
     pipeline = TriagePipeline(engine)
+    drafting = DraftingStage(engine)
     while not engine._stop.is_set():
         quiet = time.monotonic() - last_triage
         try:
@@ -59,7 +64,7 @@ def run_worker(engine: Engine) -> None:
             engine.changed()
             if triaged < TRIAGE_BATCH:  # messages are trickling in: let a few more arrive and embed them together
                 engine._stop.wait(TRIAGE_GATHER_SECONDS)
-        elif quiet >= DRAFT_AFTER_QUIET_SECONDS and draft_next(engine):
+        elif quiet >= DRAFT_AFTER_QUIET_SECONDS and drafting.step():
             engine.changed()
         else:
             engine._wake.wait(IDLE_SECONDS if quiet >= DRAFT_AFTER_QUIET_SECONDS else DRAFT_AFTER_QUIET_SECONDS - quiet)
@@ -120,10 +125,10 @@ def train_intent(
     if csv is not None:
         texts, labels = read_labeled_csv(csv)
     else:
-        texts, labels = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
+        base = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
         with engine.session() as session:  # the held-back slice stays out: retraining compares models on it
-            (more_texts, more_labels), _ = split_confirmed(*confirmed_rows(session))
-        texts, labels = texts + more_texts, labels + more_labels
+            confirmed, _ = split_confirmed(*confirmed_rows(session))
+        texts, labels = training_rows(base, confirmed)
 
     def progress(fraction: float, message: str) -> None:
         engine.set_status("intent", State.LOADING, message, progress=fraction)
@@ -148,16 +153,21 @@ def triage_models(engine: Engine, services: Services) -> TriageModels:
 def draft_with(
     engine: Engine, services: Services, session: Session, ticket_id: int, on_token: Callable[[str], None] | None = None
 ) -> Draft:
-    """Draft a ticket with the loaded knowledge base and drafter, reusing its triage embedding."""
+    """Draft a ticket from the reply memory and the knowledge base, reusing its triage embedding."""
     assert services.kb is not None and services.drafter is not None
+    settings = engine.settings
     return draft_ticket(
         session,
         ticket_id,
         kb=services.kb,
         drafter=services.drafter,
         vector=services.vectors.get(ticket_id),
-        k=engine.settings.retrieval_k,
+        k=settings.retrieval_k,
         on_token=on_token,
+        memory=ReplyMemory(services.similar) if services.similar is not None else None,
+        store_values=reply_values(settings),
+        reply_fit=settings.reply_fit,
+        embed=lambda text: services.embedder.encode([text])[0],
     )
 
 
@@ -214,27 +224,73 @@ class TriagePipeline:
         return (batch, self._scorer.submit(score_batch, batch, models)) if batch is not None else None
 
 
-def draft_next(engine: Engine) -> bool:
-    """Draft the highest-priority open ticket that has no draft for its latest message."""
+class DraftingStage:
+    """Draft one ticket a step; a ticket whose draft fails is logged and set aside with backoff, the others go on."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._failures: dict[int, tuple[int, float]] = {}  # ticket id -> (failures, monotonic time of next try)
+
+    def step(self) -> bool:
+        """Draft the next ticket; False when there is none to draft now."""
+        now = time.monotonic()
+        set_aside = [
+            ticket_id
+            for ticket_id, (count, next_try) in self._failures.items()
+            if count >= DRAFT_ATTEMPTS or next_try > now
+        ]
+        try:
+            return draft_next(self._engine, skip=set_aside, on_failure=self._failed)
+        except Exception:  # picking the ticket failed (the database): the loop waits and tries again
+            log.exception("drafting failed before a ticket was chosen")
+            return False
+
+    def _failed(self, ticket_id: int) -> None:
+        count = self._failures.get(ticket_id, (0, 0.0))[0] + 1
+        self._failures[ticket_id] = (count, time.monotonic() + DRAFT_RETRY_SECONDS * 2 ** (count - 1))
+        log.exception(
+            "drafting ticket %d failed (%d of %d tries); the other tickets are drafted meanwhile",
+            ticket_id,
+            count,
+            DRAFT_ATTEMPTS,
+        )
+
+
+def draft_next(engine: Engine, *, skip: Sequence[int] = (), on_failure: Callable[[int], None] | None = None) -> bool:
+    """Draft the highest-priority open ticket (not in `skip`) that has no draft for its latest message.
+
+    With `on_failure`, a failing draft is reported with its ticket id instead of raised (the step still counts)."""
     services = engine.services
     if services is None or services.drafter is None or services.kb is None:
         return False
-    with engine.transaction() as session:
+    with engine.session() as session:
         query = (
             select(Ticket.id)
             .join(Customer, col(Customer.id) == col(Ticket.customer_id))
             .where(col(Customer.ai_drafts_opt_out).is_(False))
             .where(col(Ticket.drafted_at).is_(None), col(Ticket.triaged_at).is_not(None))
             .where(col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.ESCALATED]))
+            .where(col(Ticket.id).not_in(list(skip)))
             .order_by(col(Ticket.priority).desc())
             .limit(1)
         )
         ticket_id = session.exec(query).first()
-        if ticket_id is None:
-            return False
+    if ticket_id is None:
+        return False
+    try:
+        _draft_and_answer(engine, services, ticket_id)
+    except Exception:
+        if on_failure is None:
+            raise
+        on_failure(ticket_id)
+    return True
+
+
+def _draft_and_answer(engine: Engine, services: Services, ticket_id: int) -> None:
+    """Draft one ticket; an auto-resolved ticket that waited for its draft is answered with it."""
+    with engine.transaction() as session:
         draft = draft_with(engine, services, session, ticket_id)
         # an auto-resolved ticket that needed a draft is answered now (no-op for any other ticket)
         routing_for(engine).auto_resolve(
             session, ticket_id, draft=draft, vector=services.vectors.get(ticket_id), similar=services.similar
         )
-    return True

@@ -73,6 +73,7 @@ class LlamaDrafter:
             conversation=conversation,
             earlier_tickets=earlier_tickets,
             ranker=self._ranker,
+            count_tokens=self._count_tokens,
         )
         return self._tokens(self._template_or_fail().render(prompt.messages))
 
@@ -95,6 +96,7 @@ class LlamaDrafter:
             conversation=conversation,
             earlier_tickets=earlier_tickets,
             ranker=self._ranker,
+            count_tokens=self._count_tokens,
         )
         if on_token is not None:
             on_token(f"{greeting(customer_name)}\n\n")
@@ -136,7 +138,11 @@ class LlamaDrafter:
         first_token: float | None = None
         last_token: float | None = None
         finish = "length"
-        stream = self._llm.create_completion(tokens, max_tokens=self.max_tokens, stream=True, **GENERATION)
+        room = self.n_ctx - len(tokens)
+        if room <= 0:  # the parts' budgets keep prompts far below this; a tiny configured context could still hit it
+            raise DrafterUnavailable(f"the prompt has {len(tokens)} tokens, over the model's context of {self.n_ctx}")
+        max_tokens = min(self.max_tokens, room)
+        stream = self._llm.create_completion(tokens, max_tokens=max_tokens, stream=True, **GENERATION)
         for chunk in stream:
             choice = chunk["choices"][0]
             piece = choice["text"]
@@ -163,6 +169,9 @@ class LlamaDrafter:
         from llama_cpp import Llama
 
         return int(Llama.longest_token_prefix(self._llm.input_ids[: self._llm.n_tokens].tolist(), tokens))
+
+    def _count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _tokens(self, text: str) -> list[int]:
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))

@@ -8,11 +8,14 @@ Chat messages, rendered by the GGUF's own chat template:
 
 Small models copy more than they compose, so the model is asked for the one task it does well: rewrite each
 note as one sentence to the customer, keeping its [n]. Greeting and closing are added by code.
+
+Every part is clipped to a budget in tokens as well as words, so no message (a URL, base64, or Japanese text
+without spaces) can push the prompt past the model's context: the parts' budgets add up to well under it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from engine.drafting.relevance import RankedSentence, SentenceRanker
@@ -56,6 +59,22 @@ TURN_WORDS = 40
 TURNS = 4
 EARLIER_TICKETS = 2
 EARLIER_TICKET_WORDS = 25
+# Token budgets of the parts (a word is 1-3 tokens; text without spaces is clipped by these alone). All of them
+# together, with the labels, stay under 800 tokens: with the prefix and the reply that fits a 2,048-token context.
+MESSAGE_TOKENS = 200
+TURN_TOKENS = 60
+EARLIER_TICKET_TOKENS = 40
+NOTE_TOKENS = 70
+PROMPT_TOKEN_LIMIT = (
+    MESSAGE_TOKENS + TURNS * TURN_TOKENS + EARLIER_TICKETS * EARLIER_TICKET_TOKENS + MAX_NOTES * NOTE_TOKENS + 60
+)
+
+TokenCounter = Callable[[str], int]
+
+
+def utf8_bytes(text: str) -> int:
+    """An upper bound of the tokens of any byte-level tokenizer: one token covers at least one byte."""
+    return len(text.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -81,19 +100,30 @@ def build_prompt(
     conversation: Sequence[tuple[str, str]] = (),
     earlier_tickets: Sequence[str] = (),
     ranker: SentenceRanker | None = None,
+    count_tokens: TokenCounter = utf8_bytes,
 ) -> Prompt:
-    """Build the chat prompt for one ticket; earlier tickets and conversation appear only when given."""
+    """Build the chat prompt for one ticket; earlier tickets and conversation appear only when given.
+
+    `count_tokens` is the model's tokenizer; without one, UTF-8 bytes bound the tokens from above."""
     notes = select_notes((ranker or SentenceRanker()).rank(customer_message, sources))
+
+    def clip(text: str, words: int, tokens: int) -> str:
+        return clip_text(text, max_words=words, max_tokens=tokens, count_tokens=count_tokens)
+
     parts: list[str] = []
     if earlier_tickets:
         parts.append("Earlier tickets from this customer:")
-        parts.extend(f"- {_clip(t, EARLIER_TICKET_WORDS)}" for t in earlier_tickets[-EARLIER_TICKETS:])
+        parts.extend(
+            f"- {clip(t, EARLIER_TICKET_WORDS, EARLIER_TICKET_TOKENS)}" for t in earlier_tickets[-EARLIER_TICKETS:]
+        )
     if conversation:
         parts.append("Conversation so far:")
-        parts.extend(f"{role.capitalize()}: {_clip(text, TURN_WORDS)}" for role, text in conversation[-TURNS:])
-    parts.append(f"Customer: {_clip(customer_message, MESSAGE_WORDS)}")
+        parts.extend(
+            f"{role.capitalize()}: {clip(text, TURN_WORDS, TURN_TOKENS)}" for role, text in conversation[-TURNS:]
+        )
+    parts.append(f"Customer: {clip(customer_message, MESSAGE_WORDS, MESSAGE_TOKENS)}")
     parts.append("Notes:")
-    parts.extend(f"[{note.source}] {_clip(note.sentence, NOTE_WORDS)}" for note in notes)
+    parts.extend(f"[{note.source}] {clip(note.sentence, NOTE_WORDS, NOTE_TOKENS)}" for note in notes)
     return Prompt(messages=[*PREFIX, {"role": "user", "content": "\n".join(parts)}], notes=notes)
 
 
@@ -118,6 +148,18 @@ def select_notes(ranked: Sequence[RankedSentence]) -> list[RankedSentence]:
     return notes
 
 
-def _clip(text: str, max_words: int) -> str:
+def clip_text(text: str, *, max_words: int, max_tokens: int, count_tokens: TokenCounter = utf8_bytes) -> str:
+    """The text cut to at most `max_words` words and `max_tokens` tokens (" ..." marks a cut)."""
     words = text.split()
-    return " ".join(words[:max_words]) + (" ..." if len(words) > max_words else "")
+    clipped = " ".join(words[:max_words])
+    cut = len(words) > max_words
+    if count_tokens(clipped) > max_tokens:
+        low, high = 0, len(clipped)  # the longest prefix within the budget, the marker included
+        while low < high:
+            middle = (low + high + 1) // 2
+            if count_tokens(clipped[:middle] + " ...") <= max_tokens:
+                low = middle
+            else:
+                high = middle - 1
+        clipped, cut = clipped[:low].rstrip(), True
+    return clipped + " ..." if cut else clipped

@@ -19,6 +19,12 @@ TEXT_SUFFIXES = (".txt", ".text", ".log", ".md", ".csv", ".json", ".xml")
 ZIP_MAGIC = b"PK\x03\x04"
 
 
+OCR_MISSING = (
+    "not read: OCR needs Tesseract, which is not installed on this machine. The file is kept; an admin can add "
+    "it with `sudo apt-get install tesseract-ocr`, then retry it from the Inbox tools dead letters."
+)
+
+
 class ExtractionError(ValueError):
     """An attachment whose text cannot be extracted; the message says why."""
 
@@ -141,7 +147,7 @@ def image_text(data: bytes, limits: Limits) -> str:
             image.load()
             return str(pytesseract.image_to_string(image.convert("RGB"), timeout=limits.ocr_seconds)).strip()
     except pytesseract.TesseractNotFoundError as exc:
-        raise ExtractionError("Tesseract OCR is not installed (Debian package tesseract-ocr)") from exc
+        raise ExtractionError(OCR_MISSING) from exc
     except RuntimeError as exc:  # pytesseract's timeout
         raise ExtractionError(f"OCR gave up after {limits.ocr_seconds} s: {exc}") from exc
     except (OSError, ValueError, pytesseract.TesseractError) as exc:

@@ -1,0 +1,131 @@
+"""One long message (no spaces: Japanese, a URL, base64) must neither overflow the drafting prompt nor stop the desk."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from engine.app import Engine, build_engine
+from engine.config import Settings
+from engine.drafting.prompt import MESSAGE_TOKENS, build_prompt, clip_text
+from engine.drafting.sources import Source
+from engine.ingest.webhook import build_router
+from engine.ingest.webhook_auth import signed_headers
+from engine.store.models import Ticket
+
+SECRET = "long-message-secret"
+JAPANESE = ("注文した商品がまだ届いていません。" * 80)[:1209]  # the attack run's message: 1,209 characters, no spaces
+
+
+def make_engine(data_dir: Path, backend: str) -> Engine:
+    settings = Settings.load(
+        data_dir=data_dir,
+        model_backend=backend,
+        demo=False,
+        demo_training_per_intent=40,
+        webhook_secrets={"chatwidget": SECRET},
+    )
+    return build_engine(settings)
+
+
+def post(client: TestClient, message_id: str, text: str) -> int:
+    body = {
+        "channel": "chat",
+        "external_id": message_id,
+        "customer_handle": f"@{message_id}",
+        "customer_name": "Aiko Tanaka",
+        "text": text,
+    }
+    raw = json.dumps(body).encode()
+    headers = signed_headers("chatwidget", SECRET, raw) | {"Content-Type": "application/json"}
+    response = client.post("/api/v1/messages", content=raw, headers=headers)
+    assert response.status_code == 202, response.text
+    return int(response.json()["ticket_id"])
+
+
+def tickets(engine: Engine, ids: list[int]) -> list[Ticket]:
+    with engine.session() as session:
+        return [t for t in (session.get(Ticket, i) for i in ids) if t is not None]
+
+
+def wait_until_drafted(engine: Engine, ids: list[int], timeout: float) -> list[Ticket]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = tickets(engine, ids)
+        if len(found) == len(ids) and all(t.drafted_at is not None for t in found):
+            return found
+        time.sleep(0.2)
+    return tickets(engine, ids)
+
+
+def client_for(engine: Engine) -> TestClient:
+    app = FastAPI()
+    app.include_router(build_router(engine))
+    return TestClient(app)
+
+
+def test_a_message_without_spaces_is_clipped_to_its_token_budget() -> None:
+    clipped = clip_text(JAPANESE, max_words=80, max_tokens=MESSAGE_TOKENS)
+    assert clipped.endswith(" ...") and len(clipped.encode()) <= MESSAGE_TOKENS
+    assert clip_text("short message", max_words=80, max_tokens=MESSAGE_TOKENS) == "short message"
+    url = "https://example.com/track?" + "a1B2" * 2000
+    returns = Source(1, 1, "returns", "Returns", "", "Items can be returned within 30 days.", score=1.0)
+    prompt = build_prompt(customer_message=url, sources=[returns])
+    assert len(prompt.messages[-1]["content"].encode()) < 1000
+
+
+@pytest.mark.real_models
+def test_a_long_message_without_spaces_is_drafted_and_the_desk_goes_on_with_the_real_model(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "data", "real")
+    engine.start()
+    try:
+        client = client_for(engine)
+        long_id = post(client, "long-1", JAPANESE)
+        found = wait_until_drafted(engine, [long_id], 600)
+        assert found and found[0].drafted_at is not None, "the long message is drafted within the model's context"
+        next_id = post(client, "next-1", "Where is my order? It has not arrived yet.")
+        found = wait_until_drafted(engine, [next_id], 300)
+        assert found and found[0].triaged_at is not None and found[0].drafted_at is not None, "the desk goes on"
+    finally:
+        engine.stop()
+
+
+class BrokenForOneTicket:
+    """A drafter that fails on one customer's message, as a model error would, and drafts every other one."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.model_name = inner.model_name
+
+    def draft(self, **kwargs: Any) -> Any:
+        if "POISON" in kwargs["customer_message"]:
+            raise ValueError("Requested tokens (2452) exceed context window of 2048")
+        return self.inner.draft(**kwargs)
+
+
+def test_a_draft_that_fails_is_set_aside_and_the_other_tickets_are_drafted(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "data", "fake")
+    engine.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not engine.ready and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert engine.services is not None and engine.services.drafter is not None
+        engine.services.drafter = BrokenForOneTicket(engine.services.drafter)
+        client = client_for(engine)
+        poisoned = post(client, "p-1", "POISON: my parcel has not arrived")
+        others = [post(client, f"o-{i}", f"My order {i} is late, where is it?") for i in range(3)]
+        found = wait_until_drafted(engine, others, 120)
+        assert all(t.drafted_at is not None for t in found), "the other tickets are drafted"
+        assert tickets(engine, [poisoned])[0].drafted_at is None
+        assert engine._thread is not None and engine._thread.is_alive(), "the worker thread is still running"
+        later = post(client, "o-late", "And my refund for order 77?")
+        assert wait_until_drafted(engine, [later], 60)[0].drafted_at is not None
+    finally:
+        engine.stop()
