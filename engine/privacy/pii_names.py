@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from engine.privacy.pii_kind import Found
@@ -58,7 +59,7 @@ _NOT_SURNAMES = frozenset(
         r"\S+",
         "bank card account street road avenue support team service store shop app update station airport hospital "
         "university school church park hotel group inc ltd llc gmbh plc act law code reserve client holdings "
-        "credit debit loan balance address",
+        "credit debit loan balance address name number website",
     )
 )
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -127,11 +128,34 @@ def _plausible(value: str) -> bool:
 
 
 def _ner_plausible(value: str) -> bool:
-    """NER alone: two words or more, a title, or a known first name ("Equifax" and "Zelle" are not people)."""
-    words = value.split()
-    return _plausible(value) and (
-        len(words) > 1 or words[0].strip(".").lower() in first_names() or bool(re.match(_TITLE, value))
+    """NER alone: two words or more, a title, or a known first name ("Equifax" and "Zelle" are not people); words
+    that are all English words need a first name or a title among them ("Initiate Refund", "Return Due")."""
+    words = [w.strip(".,").lower() for w in value.split()]
+    titled = bool(re.match(_TITLE, value))
+    first = any(w in first_names() for w in words)
+    return (
+        _plausible(value)
+        and (len(words) > 1 or first or titled)
+        and (first or titled or not all(w in english_words() for w in words))
     )
+
+
+@functools.cache
+def english_words() -> frozenset[str]:
+    """The ~83,000 English words of the NER package's lemmatizer tables (nouns, verbs, adjectives, adverbs)."""
+    from spacy.lookups import Lookups
+
+    package = importlib.import_module(MODEL_PACKAGE)
+    tables = next(Path(package.__file__).parent.glob("*/lemmatizer/lookups"))
+    index = Lookups().from_disk(tables).get_table("lemma_index")
+    return frozenset(word for pos in index for word in index[pos])
+
+
+def _in_template(text: str, ent: Any) -> bool:
+    """True for a field of a reply template: {{Customer Name}}, [[Order Number]]."""
+    return text[max(0, ent.start_char - 2) : ent.start_char].endswith(("{", "[")) or text[
+        ent.end_char : ent.end_char + 2
+    ].startswith(("}", "]"))
 
 
 def _segments(text: str) -> Iterator[tuple[int, str]]:
@@ -159,7 +183,7 @@ def ner_names(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
             docs += _model().pipe([sentence for _, _, sentence in segments[chunk : chunk + BATCH]], batch_size=BATCH)
     for (i, offset, _), doc in zip(segments, docs, strict=True):
         for ent in doc.ents:
-            if ent.label_ == "PERSON" and _ner_plausible(ent.text):
+            if ent.label_ == "PERSON" and _ner_plausible(ent.text) and not _in_template(doc.text, ent):
                 found[i].append(_extend(texts[i], offset + ent.start_char, offset + ent.end_char))
     return found
 
