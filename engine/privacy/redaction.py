@@ -12,14 +12,25 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from engine.privacy.pii_address import find_postal_addresses
-from engine.privacy.pii_contact import find_addresses, find_emails
-from engine.privacy.pii_context import ID_KEYWORD_BEFORE_RE, find_ids
-from engine.privacy.pii_kind import Found, PiiKind
-from engine.privacy.pii_names import cued_names, kept, known_names, lexicon_names, ner_names
-from engine.privacy.pii_numbers import find_phones
-from engine.privacy.pii_payment import find_cards, find_ibans
-from engine.privacy.pii_phone import find_phone_numbers, plausible_phone
+from engine.privacy.pii import (
+    ID_KEYWORD_BEFORE_RE,
+    Found,
+    PiiKind,
+    cued_names,
+    find_addresses,
+    find_cards,
+    find_emails,
+    find_ibans,
+    find_ids,
+    find_phone_numbers,
+    find_phones,
+    find_postal_addresses,
+    kept,
+    known_names,
+    lexicon_names,
+    ner_names,
+    plausible_phone,
+)
 from engine.privacy.redaction_context import RedactionContext, desk_context
 
 __all__ = ["PiiKind", "PiiSpan", "Redaction", "RedactionContext", "redact", "redact_many", "restore"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.privacy.pii_phone import known_region
+from engine.privacy.pii import known_region
 
 
 @dataclass(frozen=True)

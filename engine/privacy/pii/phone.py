@@ -8,8 +8,8 @@ from collections.abc import Iterable
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher
 
-from engine.privacy.pii_kind import Found
-from engine.privacy.pii_numbers import phone_words_around
+from engine.privacy.pii.kind import Found
+from engine.privacy.pii.numbers import phone_words_around
 
 # POSSIBLE (the length fits the region's plan) rather than VALID (the number is in an assigned range): VALID missed
 # numbers of unassigned area codes and local numbers without one; the guards below keep dates and versions out

@@ -6,7 +6,7 @@ import re
 
 from stdnum import iban, luhn
 
-from engine.privacy.pii_kind import Found
+from engine.privacy.pii.kind import Found
 
 _CARD_RE = re.compile(r"(?<![\w+.,/-])\d(?:[ .-]?\d){11,18}(?![\w-]|[.,]\d)")
 # Issuer prefixes (ISO/IEC 7812 ranges in use): Visa 4, Mastercard 51-55 / 2221-2720, Amex 34/37, Diners 300-305/

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.privacy.pii_kind import Found
+from engine.privacy.pii.kind import Found
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,8 @@ def english_words() -> frozenset[str]:
     """The ~83,000 English words of the NER package's lemmatizer tables (nouns, verbs, adjectives, adverbs)."""
     from spacy.lookups import Lookups
 
-    package = importlib.import_module(MODEL_PACKAGE)
-    tables = next(Path(package.__file__).parent.glob("*/lemmatizer/lookups"))
+    package = importlib.resources.files(MODEL_PACKAGE)
+    tables = next(Path(str(package)).glob("*/lemmatizer/lookups"))
     index = Lookups().from_disk(tables).get_table("lemma_index")
     return frozenset(word for pos in index for word in index[pos])
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from engine.privacy.pii_context import keyword_kind
-from engine.privacy.pii_kind import Found
+from engine.privacy.pii.context import keyword_kind
+from engine.privacy.pii.kind import Found
 
 _U = "A-ZÀ-ÖØ-ÞĀ-Ž"
 _L = "a-zß-öø-ÿā-ž"
