@@ -1,10 +1,11 @@
 """Drafts bench: a team's history in, drafts for new tickets out, scored against the replies agents really sent.
 
-HISTORY (`text`, `reply`, optional `intent`) goes into a fresh temporary data dir through the app's own paths: the
-import (intake) stores each message as a ticket, and the agent's reply is sent on it through feedback capture, so
-the reply memory learns from it as from live work. The intent model is trained on HISTORY's labels as `train
-intent` would. Each TICKETS row (`text`) then arrives as a new e-mail, is triaged and drafted by the app's drafting
-path (`desk.draft_now`). TICKETS' `intent` and `reply` columns are read for scoring only (see reply_judge).
+HISTORY (`text`, `reply`, optional `intent`, `customer`, `email`) goes into a fresh temporary data dir through the
+app's own paths: the import (intake) stores each message as a ticket, and the agent's reply is sent on it through
+feedback capture, so the reply memory learns from it as from live work. The intent model is trained on HISTORY's
+labels as `train intent` would. Each TICKETS row (`text`) then arrives as a new e-mail, is triaged and drafted by
+the app's drafting path (`desk.draft_now`). TICKETS' `intent` and `reply` columns are read for scoring only (see
+reply_judge).
 
 Rows whose intent is empty or not one of HISTORY's are out of domain: a holding reply is the right answer there.
 """
@@ -54,6 +55,7 @@ class History:
     texts: list[str] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     intents: list[str] = field(default_factory=list)
+    customers: list[tuple[str, str]] = field(default_factory=list)  # (name, e-mail) when HISTORY names them
     notes: dict[str, int] = field(default_factory=dict)
 
     def note(self, what: str, row: int, detail: str) -> None:
@@ -112,6 +114,8 @@ def read_history(path: Path) -> History:
         past.texts.append(message)
         past.replies.append(reply)
         past.intents.append(intent)
+        name, email = ((record.get(columns[c]) or "").strip() if c in columns else "" for c in ("customer", "email"))
+        past.customers.append((name, email))
     if not past.texts:
         raise BenchInputError(f"{path.name} has no row with a customer message")
     return past
@@ -167,9 +171,9 @@ def load_history(engine: Engine, past: History, folder: Path) -> dict[int, int]:
     with staging.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["external_id", "text", "intent", "customer", "email"])
-        for row, (text, intent) in enumerate(zip(past.texts, past.intents, strict=True)):
-            name = f"{CUSTOMERS[row % len(CUSTOMERS)].split()[0]} History{row}"
-            writer.writerow([f"history-{row}", text, intent, name, f"history-{row}@example.invalid"])
+        for row, (text, intent, (name, email)) in enumerate(zip(past.texts, past.intents, past.customers, strict=True)):
+            name = name or f"{CUSTOMERS[row % len(CUSTOMERS)].split()[0]} History{row}"
+            writer.writerow([f"history-{row}", text, intent, name, email or f"history-{row}@example.invalid"])
     result = import_tickets(engine, staging)
     log.info("HISTORY imported: %d tickets, %d dead-lettered", result.imported, result.failed)
     with engine.transaction() as session:
