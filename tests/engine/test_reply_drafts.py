@@ -23,7 +23,9 @@ from engine.knowledge.reply_memory import ReplyMemory, track_records
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.kpi_acceptance import draft_acceptance
 from engine.nlp.embedder import HashingEmbedder
-from engine.store.models import Draft, Ticket
+from engine.routing.auto_resolve import auto_resolve_ticket
+from engine.routing.policy import RoutingPolicy
+from engine.store.models import Draft, Route, Ticket
 
 EMBEDDER = HashingEmbedder()
 TRACK_REPLY = (
@@ -193,3 +195,28 @@ def test_draft_acceptance_counts_unchanged_small_heavy_and_rejected_by_intent_an
     assert intent["copy_rate"] == 0.25 and intent["accepted_rate"] == 0.5
     assert len(report["week"]) == 1 and report["week"][0]["drafts"] == 4
     assert report["basis"][0]["key"] == "past_reply"
+
+
+def test_auto_resolve_answers_with_a_close_past_reply_adapted_to_the_customer(
+    db: SAEngine, session: Session, tmp_path: Path
+) -> None:
+    desk = Desk(db, tmp_path)
+    reply = "Hi Anna,\n\nYou can pay by card, PayPal or bank transfer on {{Website Name}}."
+    desk.past(session, "which payment methods do you accept", reply, "check_payment_methods")
+    new = desk.ticket(session, "which payment methods do you accept?", "check_payment_methods")
+    ticket = session.get(Ticket, new)
+    assert ticket is not None
+    ticket.route = Route.AUTO_RESOLVE
+    session.add(ticket)
+    policy = RoutingPolicy(auto_intents=("check_payment_methods",))
+    result = auto_resolve_ticket(
+        session,
+        new,
+        policy=policy,
+        runner=None,
+        vector=EMBEDDER.encode(["which payment methods do you accept?"])[0],
+        similar=desk.similar,
+        store_values={"Website Name": "shop.example"},
+    )
+    assert result.sent and "card, PayPal or bank transfer on shop.example" in result.reply
+    assert "Anna" not in result.reply and "{{" not in result.reply
