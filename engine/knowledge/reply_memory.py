@@ -34,7 +34,6 @@ NEIGHBOURS = 100  # nearest tickets looked at when the intent has no entry
 MAX_REPLY_CHARS = 5000  # a longer reply stays on its ticket but is never reused
 # agreement with the other candidates' replies: on the dev split, similarity to the real reply 0.430 at 0, 0.468 at 2
 CONSENSUS_WEIGHT = 2.0
-SIMILARITY_POWER = 0.0  # weight of each other reply in the agreement: its message's similarity to this power
 TRACK_WEIGHT = 0.3  # sent unchanged vs rejected or reopened (no history of reuse in the bench: not tuned)
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -177,7 +176,7 @@ def track_records(session: Session, ticket_ids: list[int]) -> dict[int, tuple[in
 
 def rank(entries: list[MemoryEntry]) -> list[MemoryEntry]:
     """Entries by score: similarity of the message, agreement with the other candidates' replies, track record."""
-    agreement = consensus([e.reply for e in entries], [max(e.similarity, 0.0) ** SIMILARITY_POWER for e in entries])
+    agreement = consensus([e.reply for e in entries])
     scored = [
         replace(e, score=round(e.similarity + CONSENSUS_WEIGHT * a + TRACK_WEIGHT * track_score(e), 4))
         for e, a in zip(entries, agreement, strict=True)
@@ -190,8 +189,8 @@ def track_score(entry: MemoryEntry) -> float:
     return (entry.unchanged - entry.against) / (entry.sent + entry.against + 2)
 
 
-def consensus(texts: Sequence[str], weights: Sequence[float] | None = None) -> list[float]:
-    """Each text's weighted mean TF-IDF cosine to the others: high for the answer most replies agree on (0 for < 3)."""
+def consensus(texts: Sequence[str]) -> list[float]:
+    """Each text's mean TF-IDF cosine to the others: high for the answer most replies agree on (0 for < 3 texts)."""
     if len(texts) < 3:
         return [0.0] * len(texts)
     bags = [Counter(_WORD.findall(t.lower())) for t in texts]
@@ -205,5 +204,4 @@ def consensus(texts: Sequence[str], weights: Sequence[float] | None = None) -> l
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     matrix /= np.where(norms > 0, norms, 1.0)
     cosine = matrix @ matrix.T
-    w = np.asarray(weights if weights is not None else [1.0] * n, dtype=np.float32)
-    return [float((cosine[i] @ w - cosine[i, i] * w[i]) / max(w.sum() - w[i], 1e-6)) for i in range(n)]
+    return [float((cosine[i].sum() - cosine[i, i]) / (n - 1)) for i in range(n)]
