@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session
 
+from engine.app import build_engine
 from engine.assist import draft_ticket
 from engine.bench.drafts import BenchInputError, read_history
-from engine.config import DEMO_DATA_DIR
+from engine.config import DEMO_DATA_DIR, Settings
+from engine.desk import approve_or_edit
 from engine.drafting.adapt import adapt_reply, fill_fields, open_fields
 from engine.drafting.drafter import FakeDrafter
 from engine.drafting.guidance import GuidanceFilter
 from engine.drafting.holding import HOLDING, PAST_REPLY
-from engine.feedback.capture import reject_draft, send_reply
+from engine.feedback.capture import FeedbackError, reject_draft, send_reply
 from engine.ingest.intake import InboundMessage, intake
 from engine.knowledge.demo_kb import abcd_documents
 from engine.knowledge.knowledge_base import KnowledgeBase
@@ -220,3 +223,27 @@ def test_auto_resolve_answers_with_a_close_past_reply_adapted_to_the_customer(
     )
     assert result.sent and "card, PayPal or bank transfer on shop.example" in result.reply
     assert "Anna" not in result.reply and "{{" not in result.reply
+
+
+def test_a_reply_with_an_empty_field_is_refused_and_filled_fields_count_as_sent_unchanged(settings: Settings) -> None:
+    engine = build_engine(replace(settings, demo=False))
+    with engine.transaction() as session:
+        ticket_id = intake(session, InboundMessage(channel="email", customer_name="Tom", text="my order?")).ticket_id
+        draft = Draft(
+            ticket_id=ticket_id, text="Hi Tom,\n\nYour order [[Order Number]] ships today.", fields=["Order Number"]
+        )
+        session.add(draft)
+        session.flush()
+        draft_id = draft.id
+    with pytest.raises(FeedbackError, match="fill in Order Number"):
+        approve_or_edit(engine, ticket_id, draft_id, "Hi Tom,\n\nYour order [[Order Number]] ships today.", agent="a")
+    feedback = approve_or_edit(
+        engine,
+        ticket_id,
+        draft_id,
+        "Hi Tom,\n\nYour order [[Order Number]] ships today.",
+        agent="a",
+        fields={"Order Number": "A-17"},
+    )
+    assert feedback.kind == "approve" and feedback.final_text.endswith("Your order A-17 ships today.")
+    engine.db.dispose()
