@@ -140,8 +140,12 @@ def _replace_personal(body: str, values: Mapping[str, str]) -> tuple[str, int]:
     pieces: list[str] = []
     cursor = 0
     for span in found.spans:
-        name = KIND_FIELDS.get(span.kind, span.kind.value.capitalize())
-        pieces += [body[cursor : span.start], values.get(slot_key(name)) or f"[[{name}]]"]
+        if span.kind.value == "name":  # a person named in another customer's reply: this customer instead
+            replacement = values.get("first name") or "[[Customer name]]"
+        else:
+            name = KIND_FIELDS.get(span.kind, span.kind.value.capitalize())
+            replacement = values.get(slot_key(name)) or f"[[{name}]]"
+        pieces += [body[cursor : span.start], replacement]
         cursor = span.end
     pieces.append(body[cursor:])
     return "".join(pieces), len(found.spans)
