@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,13 @@ log = logging.getLogger(__name__)
 HISTORY_AGENT = "history"
 TRIAGE_BATCH = 256
 CUSTOMERS = ("Maria Lopez", "Sam Carter", "Aiko Tanaka", "Tunde Bello", "Lea Novak", "Omar Haddad", "Ines Silva")
+PAST_FIRST = ("Anna", "Bruno", "Chloe", "Diego", "Elif", "Farid", "Greta")
+PAST_LAST = ("Berg", "Costa", "Dube", "Ekman", "Fischer", "Gomez", "Holm")
+
+
+def history_customer(row: int) -> str:
+    """The name of a past ticket's customer when HISTORY names none (never one of the new tickets' customers)."""
+    return f"{PAST_FIRST[row % len(PAST_FIRST)]} {PAST_LAST[row // len(PAST_FIRST) % len(PAST_LAST)]}"
 
 
 class BenchInputError(ValueError):
@@ -172,8 +180,9 @@ def load_history(engine: Engine, past: History, folder: Path) -> dict[int, int]:
         writer = csv.writer(handle)
         writer.writerow(["external_id", "text", "intent", "customer", "email"])
         for row, (text, intent, (name, email)) in enumerate(zip(past.texts, past.intents, past.customers, strict=True)):
-            name = name or f"{CUSTOMERS[row % len(CUSTOMERS)].split()[0]} History{row}"
-            writer.writerow([f"history-{row}", text, intent, name, email or f"history-{row}@example.invalid"])
+            name, email = name or history_customer(row), email or f"history-{row}@example.invalid"
+            past.customers[row] = (name, email)
+            writer.writerow([f"history-{row}", text, intent, name, email])
     result = import_tickets(engine, staging)
     log.info("HISTORY imported: %d tickets, %d dead-lettered", result.imported, result.failed)
     with engine.transaction() as session:
@@ -264,6 +273,9 @@ def score(
         "placeholder_leak_rate": _rate(sum(bool(template_markers(d["draft"])) for d in drafts), n),
         "guidance_leak_rate": _rate(sum(bool(checker.guidance_sentences(d["draft"])) for d in drafts), n),
         "drafts_with_fields_rate": _rate(sum(bool(d["fields_to_fill"]) for d in drafts), n),
+        "other_customer_leak_rate": _rate(
+            sum(_names_other_customer(d["draft"], r["text"], past) for d, r in zip(drafts, rows, strict=True)), n
+        ),
         "ttft_p50_ms": _percentile(ttft, 50),
         "ttft_p95_ms": _percentile(ttft, 95),
         "seconds_per_draft_p95": _percentile([d["seconds"] for d in drafts], 95),
@@ -294,6 +306,20 @@ def score(
         "judge_on_reference_rate": _agreement(judge.intent_of(references), gold),
     }
     return result
+
+
+def _names_other_customer(draft: str, message: str, past: History) -> bool:
+    """True when a draft names a past ticket's customer (a word of the name or the e-mail address) that this
+    ticket's own message does not."""
+    words = set(re.findall(r"[^\W\d_]{2,}", draft)) - set(re.findall(r"[^\W\d_]{2,}", message))
+    return any(
+        (email and email in draft) or any(part in words for part in name.split() if len(part) > 1)
+        for name, email in _other_customers(past)
+    )
+
+
+def _other_customers(past: History) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(past.customers))
 
 
 def guidance_texts(kb_folder: Path | None) -> list[str]:
