@@ -48,6 +48,7 @@ class Settings:
     demo_training_per_intent: int = 0  # 0: every shipped example trains the first intent model
     host: str = "127.0.0.1"
     port: int = 8080
+    knowledge_roots: str = ""  # folders (os.pathsep-separated) under which admins may index server folders
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -64,6 +65,16 @@ class Settings:
     def models_dir(self) -> Path:
         """Where trained heads and index files live."""
         return self.data_dir / "models"
+
+    @property
+    def gguf_dir(self) -> Path:
+        """The only folder the Settings page may load a GGUF from (the bundled model is always allowed)."""
+        return self.models_dir / "llm"
+
+    @property
+    def knowledge_root_paths(self) -> list[Path]:
+        """Folders under which an admin may index a server folder into the knowledge base (none by default)."""
+        return [Path(part).expanduser() for part in self.knowledge_roots.split(os.pathsep) if part.strip()]
 
     @classmethod
     def load(cls, toml_path: Path | None = None, **overrides: Any) -> Settings:

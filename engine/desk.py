@@ -10,16 +10,18 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from engine.app import Engine
-from engine.drafting.adapt import fill_fields, open_fields
+from engine.assist import draft_with, triage_models
+from engine.drafting import fill_fields, open_fields
 from engine.feedback.capture import FeedbackError, latest_draft, override_intent, reject_draft, send_reply
 from engine.feedback.reopen import reopen_ticket
-from engine.ingest.attachments import ticket_attachments
+from engine.ingest.attachments import attachment_file, ticket_attachments
 from engine.knowledge.reply_memory import ReplyMemory, track_records
+from engine.nlp.intent import UNKNOWN
 from engine.nlp.sentiment import frustration_rising
 from engine.privacy import audit
 from engine.privacy.redaction import redact
 from engine.routing.auto_resolve import one_at_a_time, record_outcome
+from engine.runtime import Engine
 from engine.store.attachment_models import Attachment
 from engine.store.models import (
     Customer,
@@ -32,8 +34,8 @@ from engine.store.models import (
     TriageResult,
     utcnow,
 )
+from engine.store.models import Direction as Direction  # the message directions the ticket screen shows
 from engine.triage import triage_tickets
-from engine.worker import draft_with, triage_models
 
 log = logging.getLogger(__name__)
 
@@ -229,16 +231,17 @@ def draft_now(engine: Engine, ticket_id: int, on_token: Callable[[str], None] | 
         if ticket is None:
             raise LookupError(f"ticket {ticket_id} does not exist")
         if ticket.triaged_at is None or ticket_id not in services.vectors:
-            services.vectors.update(triage_tickets(session, [ticket_id], triage_models(engine, services)))
-        draft = draft_with(engine, services, session, ticket_id, on_token)
+            models = triage_models(services, engine.settings.review_threshold)
+            services.vectors.update(triage_tickets(session, [ticket_id], models))
+        draft = draft_with(services, engine.settings, session, ticket_id, on_token)
     engine.changed()
     return draft
 
 
 def intent_labels(engine: Engine) -> list[str]:
-    """The intents the active model knows, for the override picker."""
+    """The intents the active model knows, and "unknown" (outside the taxonomy), for the override picker."""
     services = engine.services
-    return sorted(services.intent.labels) if services and services.intent else []
+    return [*sorted(services.intent.labels), UNKNOWN] if services and services.intent else []
 
 
 def approve_or_edit(
@@ -306,6 +309,23 @@ def reveal_message(engine: Engine, message_id: int, *, agent: str) -> str:
             details={"message": message_id, "kinds": sorted({span.kind.name for span in redact(message.body).spans})},
         )
         return message.body
+
+
+def download_original(engine: Engine, attachment_id: int, *, agent: str) -> tuple[bytes, str] | None:
+    """An attachment's original bytes and file name (None if gone); every download is audited like a reveal."""
+    found = attachment_file(engine, attachment_id)
+    if found is None:
+        return None
+    data, attachment = found
+    with engine.transaction() as session:
+        audit.append(
+            session,
+            actor=agent,
+            action="download_attachment",
+            subject=f"ticket:{attachment.ticket_id}",
+            details={"attachment": attachment_id},
+        )
+    return data, attachment.filename
 
 
 def age_text(created_at: datetime, now: datetime | None = None) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from nicegui import events, run, ui
 
+from engine.accounts import Permission, User, can
 from engine.knowledge.documents import DocumentError, load_file, load_folder
 from engine.knowledge.knowledge_base import KnowledgeBase
+from engine.server_paths import PathNotAllowed, inside
+from ui.auth import current_user
 from ui.state import engine
 from ui.theme import frame
 
@@ -30,12 +31,17 @@ def add_uploaded(name: str, data: bytes) -> str:
     return f"Indexed {spec.title}"
 
 
-def add_folder(folder: str) -> str:
-    """Index every supported file under a folder on this machine; bad files are listed, the rest indexed."""
+def add_folder(folder: str, user: User | None) -> str:
+    """Index every supported file under a server folder (admins, inside the configured roots); bad files listed."""
+    if not can(user, Permission.INDEX_SERVER_FOLDERS):
+        raise DocumentError("only an admin may index a folder on the server; upload the files instead")
     kb = knowledge_base()
     if kb is None:
         raise DocumentError("the knowledge index is still loading; try again in a moment")
-    path = Path(folder.strip()).expanduser()
+    try:
+        path = inside(folder.strip(), engine().settings.knowledge_root_paths, what="a folder to index")
+    except PathNotAllowed as exc:
+        raise DocumentError(f"{exc} (CAREDESK_KNOWLEDGE_ROOTS)") from exc
     if not path.is_dir():
         raise DocumentError(f"{path} is not a folder on this machine")
     specs, errors = load_folder(path)
@@ -123,18 +129,24 @@ def knowledge_page() -> None:
             ui.upload(on_upload=uploaded, multiple=True, auto_upload=True, max_file_size=UPLOAD_LIMIT_BYTES).props(
                 'accept=".md,.markdown,.txt,.text,.html,.htm,.pdf" flat bordered'
             ).classes("w-full").mark("kb-upload")
-            folder = ui.input("Or a folder on this machine").props("outlined dense").classes("w-full").mark("kb-folder")
+            if can(current_user(), Permission.INDEX_SERVER_FOLDERS):
+                folder_card()
 
-            async def index_folder() -> None:
-                try:
-                    message = await run.io_bound(add_folder, folder.value or "")
-                except DocumentError as exc:
-                    ui.notify(str(exc), type="warning")
-                    return
-                ui.notify(message, type="positive", multi_line=True)
-                refresh_documents()
+    def folder_card() -> None:
+        roots = ", ".join(str(p) for p in engine().settings.knowledge_root_paths) or "none configured"
+        folder = ui.input(f"Or a server folder under: {roots}").props("outlined dense").classes("w-full")
+        folder.mark("kb-folder")
 
-            ui.button("Index folder", icon="folder_open", on_click=index_folder).props("flat").mark("kb-index-folder")
+        async def index_folder() -> None:
+            try:
+                message = await run.io_bound(add_folder, folder.value or "", current_user())
+            except DocumentError as exc:
+                ui.notify(str(exc), type="warning")
+                return
+            ui.notify(message, type="positive", multi_line=True)
+            refresh_documents()
+
+        ui.button("Index folder", icon="folder_open", on_click=index_folder).props("flat").mark("kb-index-folder")
 
     with frame("Knowledge"), ui.row().classes("w-full gap-4 items-start no-wrap"):
         with ui.column().classes("gap-4").style("flex: 3; min-width: 0"):
