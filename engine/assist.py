@@ -221,6 +221,7 @@ def _adapt(
         values=values,
         other_names=[entry.customer_name],
         other_message=entry.question,
+        this_message=context.latest_raw,
     )
     text, removed = checker.without_guidance(adapted.text)
     return replace(adapted, text=text), removed
