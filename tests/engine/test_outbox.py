@@ -161,7 +161,7 @@ def test_a_fault_before_the_end_of_data_is_retried_and_delivered_once(
 def test_no_answer_after_the_end_of_data_is_unconfirmed_and_never_resent(
     tmp_path: Path, courier_for: Callable[[Engine], Courier]
 ) -> None:
-    faulty = FaultySmtp("hang_after_data")
+    faulty = FaultySmtp("hang_after_data", hang_seconds=2.0)  # then it hangs up without having answered
     try:
         engine = make_engine(tmp_path / "data", smtp=faulty.settings(timeout=0.5))
         ticket_id = email_ticket(engine)
