@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.bench.servers.callbacks import CallbackReceiver
 from engine.bench.servers.imap import Dovecot, dovecot_missing
 from engine.bench.servers.mail import FlakyProxy, SmtpServer
@@ -40,9 +40,10 @@ from engine.feedback.capture import FeedbackError
 from engine.ingest.email_channel import ingest_email, poll_imap
 from engine.ingest.webhook import build_router, message_key
 from engine.ingest.webhook_auth import signed_headers
-from engine.kpi import all_time, kpis
+from engine.kpi import all_time, dashboard
 from engine.outbox import Courier
 from engine.routing.auto_resolve import AI_AUTHOR
+from engine.runtime import Engine
 from engine.store.models import Direction, Message, Ticket, TicketStatus
 from engine.store.outbox_models import DeliveryState, OutboundReply
 from engine.survey_form import build_survey_router
@@ -460,7 +461,7 @@ class Day:
 
     def _kpi_check(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Dashboard AHT, FCR, CSAT, CES and SLA breaches next to what the simulation knows; the ones that differ."""
-        shown = {k.key: k.value for k in kpis(self.engine.db, all_time(self.engine.db))}
+        shown = {k.key: k.value for k in dashboard(self.engine.db, all_time(self.engine.db)).kpis}
         truth = self.truth
         handled = [s for s in truth.handle_seconds.values() if s > 0]
         first_contact = [

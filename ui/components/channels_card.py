@@ -7,7 +7,7 @@ from typing import Any
 from nicegui import run, ui
 
 from engine.outbox import Channels, current_channels, save_channels, send_test_message
-from ui.pages.login import signed_in_name
+from ui.auth import signed_in_name
 from ui.state import engine
 
 
