@@ -27,6 +27,7 @@ from engine.desk import (
 )
 from engine.feedback.capture import FeedbackError
 from engine.privacy.redaction import redact
+from engine.privacy.redaction_context import customer_context
 from engine.runtime import State
 from ui.auth import signed_in_name
 from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
@@ -165,7 +166,8 @@ class TicketScreen:
 
     def message_text(self, message: Message, classes: str) -> None:
         """The message with its personal data hidden behind placeholders; "Show original" reveals it (audited)."""
-        redaction = redact(message.body)
+        customer = self.view.customer
+        redaction = redact(message.body, customer_context(customer.name, customer.email))
         bubble = ui.label(redaction.text).classes(classes).mark(f"message-{message.id}")
         if not redaction.found:
             return
