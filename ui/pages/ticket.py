@@ -40,6 +40,7 @@ from ui.components.draft_panel import (
     guidance_card,
     source_cards,
 )
+from ui.components.handle_timer import HandleTimer
 from ui.components.routing_panel import routing_panel
 from ui.state import engine
 from ui.theme import frame
@@ -102,6 +103,7 @@ class TicketScreen:
         self.agent = signed_in_name()
 
     def build(self) -> None:
+        self.timer = HandleTimer(self.ticket_id, self.agent)
         self.header()
         with ui.row().classes("w-full gap-4 items-start no-wrap"):
             with ui.column().classes("gap-4").style("flex: 7; min-width: 0"):
@@ -313,6 +315,7 @@ class TicketScreen:
             ui.notify("Wait for the draft to finish, or edit it after", type="warning")
             return
         self.send_button.disable()
+        await self.timer.flush()  # the time worked so far counts before the reply resolves the ticket
         draft_id = self.view.draft.id if self.view.draft else None
         try:
             values = {name: box.value or "" for name, box in self.fields.items()}
