@@ -21,8 +21,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def smtp_table(port: int, **more: Any) -> dict[str, Any]:
-    """The `[smtp]` settings table of a loopback server, sending as help@shop.example."""
+def smtp_table(port: int, more: dict[str, Any]) -> dict[str, Any]:
+    """The `[smtp]` settings table of a loopback server, sending as help@shop.example; `more` overrides."""
     return {"host": "127.0.0.1", "port": port, "from": "help@shop.example", "domain": "shop.example"} | more
 
 
@@ -68,7 +68,7 @@ class SmtpServer:
 
     def settings(self, **more: Any) -> dict[str, Any]:
         """The `[smtp]` table pointing at this server."""
-        return smtp_table(self.port, **more)
+        return smtp_table(self.port, more)
 
     def close(self) -> None:
         self.controller.stop()
@@ -157,7 +157,7 @@ class FaultySmtp(RawServer):
 
     def settings(self, **more: Any) -> dict[str, Any]:
         """The `[smtp]` table pointing at this server."""
-        return smtp_table(self.port, **more)
+        return smtp_table(self.port, more)
 
 
 class FlakyProxy(RawServer):
