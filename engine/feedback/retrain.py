@@ -32,6 +32,7 @@ from engine.feedback.rollback import rollback_intent
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
 from engine.nlp.intent import UNKNOWN, IntentClassifier, training_data_hash
 from engine.nlp.intent_registry import IntentModelRegistry
+from engine.nlp.labeled_csv import LabeledDataError
 from engine.privacy import audit
 from engine.store.models import Feedback, FeedbackKind
 
@@ -164,7 +165,7 @@ def retrain(
         "trigger": trigger,
         "verdict": reason,
     }
-    version = registry.save_version(model, metrics=info, data_hash=training_data_hash(texts, labels))
+    version = registry.save_version(model, metrics=info, data_hash=training_data_hash(texts, labels), texts=texts)
     if promoted:
         registry.activate(version)
     seconds = round(time.perf_counter() - started, 2)
@@ -234,6 +235,31 @@ def retrain_engine(engine: Engine, *, trigger: str, progress: Progress | None = 
             details={"trigger": trigger, **asdict(result)},
         )
     return result
+
+
+def retrain_after_erasure(engine: Engine) -> str | None:
+    """Train an intent model on what is left after an erasure and make it active whatever the gate says (the old
+    one holds the erased text); None when no model can be trained now."""
+    from engine.components import load_embedder
+
+    embedder = engine.services.embedder if engine.services is not None else load_embedder(engine.settings)
+    with engine.session() as session:
+        confirmed = confirmed_rows(session)
+    base = demo_training_rows(DEMO_DATA_DIR, engine.settings.demo_ticket_count)
+    cache = DiskEmbeddingCache(engine.settings.models_dir / "training_embeddings.npz", embedder)
+    registry = IntentModelRegistry(engine.settings.models_dir / "intent")
+    try:
+        model, result = retrain(registry, base=base, confirmed=confirmed, embed=cache.encode, trigger="erasure")
+    except LabeledDataError as exc:
+        log.warning("no intent model could be trained after the erasure: %s", exc)
+        return None
+    finally:
+        if engine.services is None:
+            embedder.close()
+    registry.activate(result.version)
+    if engine.services is not None:
+        engine.services.intent, engine.services.intent_version = model, result.version
+    return result.version
 
 
 def rollback_engine(engine: Engine, *, version: str | None, actor: str) -> str:
