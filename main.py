@@ -125,6 +125,16 @@ def bench_redaction(as_json: JsonFlag = False) -> None:
     _bench("redaction", as_json)
 
 
+@bench_cli.command("day")
+def bench_day(
+    tickets: Annotated[int, typer.Option("--tickets")] = 200,
+    flaky_channel: Annotated[float, typer.Option("--flaky-channel", min=0.0, max=0.95)] = 0.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """A support day on real local servers: replies delivered once, answers threaded back, surveys, live KPIs."""
+    _bench("day", as_json, tickets=tickets, flaky_channel=flaky_channel)
+
+
 @train_cli.command("intent")
 def train_intent_command(
     csv: Annotated[Path | None, typer.Option("--csv", exists=True, dir_okay=False, help="text,label CSV")] = None,

@@ -20,10 +20,13 @@ from engine.ingest.demo_source import with_demo_source
 from engine.ingest.uploads import remove_leftover_uploads
 from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
+from engine.outbox import Courier
 from engine.privacy.log_redaction import install_log_redaction
+from engine.survey_form import build_survey_router
+from engine.survey_links import with_links
 from ui.api_docs import register_api_docs
 from ui.guard import guarded
-from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
+from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, ticket
 from ui.pages import settings as settings_page
 from ui.pages.login import current_user
 from ui.state import engine, set_engine
@@ -43,13 +46,16 @@ def register(settings: Settings) -> Engine:
     app.add_static_files("/assets", str(REPO_ROOT / "assets"))
     app.add_middleware(login.AuthMiddleware, open_paths=PUBLIC_PATHS)
     app.include_router(build_router(engine))
+    app.include_router(build_survey_router(engine.db, lambda: engine.settings))
     app.on_startup(engine.start)
+    courier = Courier(engine.db, lambda: engine.settings, changed=engine.changed, links=with_links)
+    app.on_startup(courier.start)
+    app.on_shutdown(lambda: courier.stop())
     app.on_startup(lambda: start_jobs(engine))
     app.on_shutdown(lambda: stop_jobs(engine))
     app.on_shutdown(lambda: engine.stop())
     ui.page("/login")(login.login_page)
     ui.page("/logout")(login.logout_page)
-    ui.page("/survey/{token}")(survey.survey_page)
     pages = (
         ("/", Permission.WORK_TICKETS, queue.queue_page),
         ("/ticket/{ticket_id}", Permission.WORK_TICKETS, ticket.ticket_page),

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlmodel import col, func, select
 
 from engine.app import Engine
-from engine.ingest import attachments, bulk_import, email_channel, replies, webhook
+from engine.ingest import attachments, bulk_import, email_channel, webhook
 from engine.ingest.dead_letter_store import raw_preview, source_kind
 from engine.ingest.webhook_refusals import Capacity, capacity
 from engine.store.models import DeadLetter
@@ -23,7 +23,6 @@ HANDLERS: dict[str, Handler] = {
     email_channel.DEAD_LETTER_KIND: email_channel.reprocess,
     bulk_import.DEAD_LETTER_KIND: bulk_import.reprocess,
     attachments.DEAD_LETTER_KIND: attachments.reprocess,
-    replies.DEAD_LETTER_KIND: replies.reprocess,
 }
 DISCARDED = "[discarded]"
 

@@ -4,7 +4,7 @@ Settings (under `extra`, e.g. a `[webhook_secrets]` table in caredesk.toml):
 - `webhook_secrets`: source name -> shared secret. A sender names itself in `X-CareDesk-Source`, sends the Unix time
   in `X-CareDesk-Timestamp` and signs `<timestamp>.<body>`: `X-CareDesk-Signature: sha256=<hex HMAC-SHA256>` (see
   `engine.ingest.webhook_auth`: five-minute window, a replayed signature is refused).
-- `webhook_callbacks`: source name -> URL that replies are POSTed to (see `engine.ingest.replies`).
+- `webhook_callbacks`: source name -> URL that replies are POSTed to (see `engine.outbox`).
 - `webhook_max_bytes`: the body size limit (default 1 MB); larger bodies get 413.
 - `webhook_refusals_per_minute`, `dead_letter_max_rows`: see `engine.ingest.webhook_refusals`.
 A signed request that does not parse (malformed JSON, invalid UTF-8, missing fields) is kept whole as a dead letter

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from engine.drafting.adapt import adapt_reply, ticket_values
 from engine.knowledge.reply_memory import ReplyMemory, track_score
 from engine.knowledge.similar_tickets import SimilarTickets
+from engine.outbox import enqueue_reply
 from engine.privacy import audit
 from engine.privacy.redaction import redact
 from engine.routing.actions.base import ActionContext, ActionResult
@@ -213,9 +214,10 @@ def _answer(
 
 def _send(session: Session, ticket: Ticket, reply: str, actor: str) -> None:
     now = utcnow()
-    session.add(
-        Message(ticket_id=ticket.id or 0, direction=Direction.OUTBOUND, author=actor, body=reply, created_at=now)
-    )
+    message = Message(ticket_id=ticket.id or 0, direction=Direction.OUTBOUND, author=actor, body=reply, created_at=now)
+    session.add(message)
+    session.flush()
+    enqueue_reply(session, message)
     ticket.status = TicketStatus.RESOLVED
     ticket.outcome = Outcome.RESOLVED_BY_AI
     ticket.resolved_at = ticket.updated_at = now

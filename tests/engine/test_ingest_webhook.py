@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +18,8 @@ from engine.app import Engine, build_engine
 from engine.config import Settings
 from engine.ingest.attachments import attachment_file, extracted_texts, ticket_attachments
 from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
-from engine.ingest.replies import send_reply_to_channel
 from engine.ingest.webhook import build_router
-from engine.ingest.webhook_auth import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
+from engine.ingest.webhook_auth import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, DeadLetter, Message, Ticket
 from tests.engine.test_ingest_attachments import text_pdf
@@ -227,69 +224,6 @@ def _wait_for_status(engine: Engine, attachment_id: int, status: str, timeout: f
             return
         time.sleep(0.05)
     raise AssertionError(f"attachment {attachment_id} never reached {status}")
-
-
-class CallbackReceiver:
-    """A loopback HTTP server standing in for the chat platform's reply endpoint."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.fail_first = fail_first
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                failing = len(receiver.received) <= receiver.fail_first
-                self.send_response(503 if failing else 200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/replies"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def test_reply_is_posted_signed_to_the_source_callback(tmp_path: Path) -> None:
-    receiver = CallbackReceiver()
-    try:
-        engine = make_engine(tmp_path / "data", webhook_callbacks={"chatwidget": receiver.url})
-        app = FastAPI()
-        app.include_router(build_router(engine))
-        accepted = post(TestClient(app), payload("m-5", conversation_id="conv-5")).json()
-        receipt = send_reply_to_channel(engine, accepted["ticket_id"], "Your parcel arrives on Friday.")
-        assert receipt.delivered, receipt.detail
-        (headers, body), *_ = receiver.received
-        assert headers[SIGNATURE_HEADER] == sign(SECRET, body, headers[TIMESTAMP_HEADER])
-        sent = json.loads(body)
-        assert sent["conversation_id"] == "conv-5" and sent["in_reply_to"] == "m-5"
-        assert sent["customer_handle"] == "@amelia" and sent["text"] == "Your parcel arrives on Friday."
-    finally:
-        receiver.close()
-
-
-def test_an_unreachable_callback_is_retried_then_dead_lettered(tmp_path: Path) -> None:
-    receiver = CallbackReceiver(fail_first=3)
-    try:
-        engine = make_engine(tmp_path / "data", webhook_callbacks={"chatwidget": receiver.url})
-        app = FastAPI()
-        app.include_router(build_router(engine))
-        ticket_id = post(TestClient(app), payload("m-6")).json()["ticket_id"]
-        receipt = send_reply_to_channel(engine, ticket_id, "We refunded you.")
-        assert not receipt.delivered and len(receiver.received) == 3, "three attempts before giving up"
-        (letter,) = list_dead_letters(engine)
-        assert letter.source == "reply:chat" and "503" in letter.error
-        assert retry_dead_letter(engine, letter.id).ok
-        assert json.loads(receiver.received[-1][1])["reply_id"] == receipt.external_id, "the retry keeps the reply id"
-    finally:
-        receiver.close()
 
 
 @pytest.mark.real_models

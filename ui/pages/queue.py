@@ -7,6 +7,7 @@ from typing import Any
 from nicegui import events, ui
 
 from engine.desk import QueueRow, age_text, queue_rows, ticket_counts
+from ui.components.deliveries import FailedDeliveries
 from ui.state import engine
 from ui.theme import frame
 
@@ -128,6 +129,8 @@ def queue_page() -> None:
                 for key, text in (("j", "down"), ("k", "up"), ("Enter", "open")):
                     ui.html(f'<span class="cd-kbd">{key}</span>', sanitize=False)
                     ui.label(text).classes("mr-2")
+        failed = FailedDeliveries()
+        failed.panel()
         table = (
             ui.table(
                 columns=COLUMNS,
@@ -155,6 +158,7 @@ def queue_page() -> None:
         load()
 
     def load() -> None:
+        failed.panel.refresh()
         rows = queue_rows(engine())
         visible = [r for r in rows if matches(r, **filters)]  # type: ignore[arg-type]
         table.rows = [row_dict(r, threshold) for r in visible]

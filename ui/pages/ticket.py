@@ -28,6 +28,7 @@ from engine.feedback.capture import FeedbackError
 from engine.privacy.redaction import redact
 from engine.store.models import Direction, Message
 from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
+from ui.components.deliveries import DeliveryChips
 from ui.components.draft_panel import (
     alternative_buttons,
     basis_line,
@@ -142,12 +143,15 @@ class TicketScreen:
     def conversation(self) -> None:
         with ui.card().classes("cd-card w-full"):
             ui.label("Conversation").classes("cd-section-title")
+            chips = DeliveryChips(self.ticket_id)
             with ui.column().classes("w-full gap-2").mark("conversation"):
                 for message in self.view.messages:
                     inbound = message.direction == Direction.INBOUND
                     with ui.column().classes("w-full gap-0 " + ("items-start" if inbound else "items-end")):
                         ui.label(f"{message.author} · {message.created_at:%d %b %H:%M}").classes("cd-muted text-xs")
                         self.message_text(message, "cd-bubble " + ("cd-bubble-in" if inbound else "cd-bubble-out"))
+                        if not inbound:
+                            chips.chip(message.id or 0)
                         for attachment in self.view.attachments.get(message.id or 0, []):
                             with ui.row().classes("items-center gap-1 text-sm"):
                                 ui.icon("attach_file")
@@ -323,9 +327,9 @@ class TicketScreen:
             self.send_button.enable()
             return
         verb = (
-            "Approved and sent"
+            "Approved; sending to the customer"
             if feedback.kind == "approve"
-            else f"Edited ({feedback.edit_distance} characters) and sent"
+            else f"Edited ({feedback.edit_distance} characters); sending to the customer"
         )
         ui.notify(verb, type="positive")
         ui.navigate.to(f"/ticket/{self.ticket_id}")
