@@ -19,6 +19,7 @@ from engine.store import (  # noqa: F401  (the tables)
     audit_models,
     models,
     outbox_models,
+    work_models,
 )
 
 log = logging.getLogger(__name__)
