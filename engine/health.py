@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine as SAEngine
@@ -13,6 +15,27 @@ from engine.store.work_models import WorkFailure
 from engine.supervisor import Supervisor
 
 OPEN = [TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.ESCALATED]
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    """A ticket a background stage gave up on after its tries: which stage, how often, the (redacted) error."""
+
+    ticket_id: int
+    stage: str
+    failures: int
+    last_error: str
+    since: datetime
+
+
+def needs_attention(db: SAEngine, limit: int = 100) -> list[AttentionItem]:
+    """The tickets set aside by the supervised worker, newest first."""
+    query = select(WorkFailure).where(col(WorkFailure.needs_attention)).order_by(col(WorkFailure.updated_at).desc())
+    with Session(db) as session:
+        return [
+            AttentionItem(row.ticket_id, row.stage, row.failures, row.last_error, row.updated_at)
+            for row in session.exec(query.limit(limit))
+        ]
 
 
 def backlog(db: SAEngine) -> dict[str, int]:

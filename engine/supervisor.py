@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -50,6 +51,17 @@ class StageStats:
     last_error: str = ""
     last_error_at: datetime | None = None
     last_ticket_ids: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def in_stage(stage: str) -> Iterator[None]:
+    """Raise any exception of the block as a StageFailure of `stage` (one already named passes unchanged)."""
+    try:
+        yield
+    except StageFailure:
+        raise
+    except Exception as exc:
+        raise StageFailure(stage, exc) from exc
 
 
 def error_text(error: BaseException) -> str:
@@ -108,7 +120,7 @@ class Supervisor:
             cleared = [t for t in ticket_ids if self._held.pop((stage, t), None) is not None]
         if cleared:
             with session_scope(self._db) as session:
-                session.exec(  # type: ignore[call-overload]
+                session.exec(
                     delete(WorkFailure).where(col(WorkFailure.stage) == stage, col(WorkFailure.ticket_id).in_(cleared))
                 )
 
@@ -124,7 +136,7 @@ class Supervisor:
             for key in [k for k in self._held if k[1] == ticket_id]:
                 del self._held[key]
         with session_scope(self._db) as session:
-            session.exec(delete(WorkFailure).where(col(WorkFailure.ticket_id) == ticket_id))  # type: ignore[call-overload]
+            session.exec(delete(WorkFailure).where(col(WorkFailure.ticket_id) == ticket_id))
 
     def restarted(self) -> None:
         """The worker loop died and was started again."""
@@ -146,8 +158,3 @@ class Supervisor:
             return None
         _, stage, text = max(failed)
         return stage, text
-
-    def needs_attention(self, session: Session) -> list[WorkFailure]:
-        """The tickets set aside after MAX_TRIES failures, newest first."""
-        query = select(WorkFailure).where(col(WorkFailure.needs_attention).is_(True))
-        return list(session.exec(query.order_by(col(WorkFailure.updated_at).desc())))

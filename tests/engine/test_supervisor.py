@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.health import needs_attention
 from engine.ingest.intake import InboundMessage, intake
-from engine.store.work_models import WorkFailure
 from engine.supervisor import Supervisor
 from tests.engine.test_ingest_import import make_engine
 
@@ -33,13 +33,10 @@ def test_a_failing_ticket_waits_then_needs_attention_and_others_are_not_held(tmp
     assert supervisor.blocked("triage") == {poisoned} and supervisor.blocked("drafting") == set()
     restarted = Supervisor(engine.db)  # the list survives a restart
     assert restarted.blocked("triage") == {poisoned}
-    with engine.session() as session:
-        [row] = restarted.needs_attention(session)
+    [row] = needs_attention(engine.db)
     assert (row.ticket_id, row.stage, row.failures) == (poisoned, "triage", 3)
     restarted.retry(poisoned)
-    assert restarted.blocked("triage") == set()
-    with engine.session() as session:
-        assert session.get(WorkFailure, row.id) is None
+    assert restarted.blocked("triage") == set() and needs_attention(engine.db) == []
     assert fine not in supervisor.blocked("triage")
 
 
