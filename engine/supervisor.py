@@ -86,15 +86,21 @@ class Supervisor:
             for row in session.exec(select(WorkFailure)):
                 self._held[(row.stage, row.ticket_id)] = (row.next_try_at, row.needs_attention)
 
-    def failed(self, stage: str, ticket_ids: Iterable[int], error: BaseException) -> list[int]:
-        """Record a failure of `stage` on these tickets; returns those now set aside as needing attention."""
+    def counted(self, stage: str, ticket_ids: Iterable[int], error: BaseException) -> str:
+        """Count a failure of `stage` on these tickets and log it (no per-ticket record); the redacted error."""
         ids = sorted(set(ticket_ids))
-        text, now = error_text(error), utcnow()
+        text = error_text(error)
         with self._lock:
             stats = self.stages[stage]
             stats.failures += 1
-            stats.last_error, stats.last_error_at, stats.last_ticket_ids = text, now, ids[:20]
+            stats.last_error, stats.last_error_at, stats.last_ticket_ids = text, utcnow(), ids[:20]
         log.warning("%s failed for tickets %s: %s", stage, ids, text, exc_info=error)
+        return text
+
+    def failed(self, stage: str, ticket_ids: Iterable[int], error: BaseException) -> list[int]:
+        """Record a failure of `stage` on these tickets; returns those now set aside as needing attention."""
+        ids = sorted(set(ticket_ids))
+        text, now = self.counted(stage, ids, error), utcnow()
         set_aside = []
         with session_scope(self._db) as session:
             for ticket_id in ids:
