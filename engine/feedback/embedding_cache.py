@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.nlp.embedder import Embedder
-from engine.nlp.intent_registry import text_key
+from engine.nlp.intent import text_key
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,6 @@ from sqlalchemy import Table, delete, func, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, col, select
 
-from engine.app import Engine
 from engine.feedback.retrain import retrain_after_erasure
 from engine.feedback.training_data import training_texts
 from engine.ingest.dead_letter_store import unpack_raw
@@ -47,6 +46,7 @@ from engine.privacy import audit
 from engine.privacy.compaction import compact_database
 from engine.privacy.erasure_models import ModelPurge, purge_models
 from engine.privacy.file_crypto import read_decrypted
+from engine.runtime import Engine
 from engine.store.attachment_models import Attachment
 from engine.store.audit_models import AuditEntry
 from engine.store.models import Customer, DeadLetter, Message, Ticket, utcnow
@@ -342,7 +342,7 @@ def erase_customer(engine: Engine, customer_id: int, *, actor: str = "system") -
         engine.settings.models_dir,
         trained_texts,
         holds_needles=lambda folder: bool(files_containing(folder, needles)),
-        retrain_active=lambda: retrain_after_erasure(engine),
+        retrain_active=lambda: retrain_after_erasure(engine.services, engine.settings, engine.db),
     )
     report.notes += report.models.notes()
     with engine.transaction() as session:  # which model versions the erasure changed: version ids only

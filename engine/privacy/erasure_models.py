@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.feedback.embedding_cache import forget_texts
-from engine.nlp.intent_registry import IntentModelRegistry, text_key
+from engine.nlp.intent import IntentModelRegistry, text_key
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine.routing.store_service import DemoStoreServer, StoreData
 from sqlmodel import select
 
-from engine.app import Engine, Services, build_engine
+from engine.app import build_engine
 from engine.config import Settings
 from engine.feedback.capture import override_intent
 from engine.feedback.embedding_cache import DiskEmbeddingCache
@@ -22,7 +23,7 @@ from engine.ingest.attachments import save_attachment
 from engine.ingest.intake import InboundMessage, intake
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import DIM, HashingEmbedder
-from engine.nlp.intent_registry import IntentModelRegistry
+from engine.nlp.intent import IntentModelRegistry
 from engine.privacy import audit
 from engine.privacy.crypto import Cipher, set_cipher
 from engine.privacy.erasure import _fragments, erase_customer
@@ -30,7 +31,7 @@ from engine.privacy.log_redaction import install_log_redaction
 from engine.routing.actions.base import ActionContext
 from engine.routing.actions.client import StoreClient
 from engine.routing.actions.runner import ActionRunner
-from engine.routing.store_service import DemoStoreServer, StoreData
+from engine.runtime import Engine, Services
 from engine.store.audit_models import AuditEntry
 from engine.store.models import (
     DeadLetter,

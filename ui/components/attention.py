@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from engine.accounts_roles import Permission, can
+from engine.accounts import Permission, can
 from engine.health import needs_attention
 from ui.pages.login import current_user
 from ui.state import engine

@@ -12,14 +12,12 @@ from typing import Any
 
 from nicegui import run, ui
 
-from engine.accounts_roles import Permission, can
+from engine.accounts import Permission, User, can
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.runner import ActionFailed
-from engine.routing.service import ActionOption, ApprovalRequired, RoutingView, routing_for
-from engine.store.account_models import User
-from engine.store.models import Route
+from engine.routing.service import ActionOption, ApprovalRequired, Route, RoutingView
+from ui.auth import current_user, signed_in_name
 from ui.pages.admin import step_up_dialog
-from ui.pages.login import current_user, signed_in_name
 from ui.state import engine
 
 log = logging.getLogger(__name__)
@@ -39,7 +37,7 @@ def routing_panel(view_ticket_id: int) -> None:
 class RoutingPanel:
     def __init__(self, ticket_id: int) -> None:
         self.ticket_id = ticket_id
-        self.service = routing_for(engine())
+        self.service = engine().routing
         self.user: User | None = current_user()
         self.last_result = ""  # kept across refreshes: what the last Execute did
 

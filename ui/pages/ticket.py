@@ -9,8 +9,9 @@ from typing import Any
 
 from nicegui import events, run, ui
 
-from engine.app import State
 from engine.desk import (
+    Direction,
+    Message,
     NotReady,
     TicketView,
     age_text,
@@ -26,7 +27,8 @@ from engine.desk import (
 )
 from engine.feedback.capture import FeedbackError
 from engine.privacy.redaction import redact
-from engine.store.models import Direction, Message
+from engine.runtime import State
+from ui.auth import signed_in_name
 from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
 from ui.components.deliveries import DeliveryChips
 from ui.components.draft_panel import (
@@ -38,7 +40,6 @@ from ui.components.draft_panel import (
     source_cards,
 )
 from ui.components.routing_panel import routing_panel
-from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
 
