@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, func, select
 
+from engine.runtime import Engine
 from engine.store.models import Ticket, TicketStatus
 from engine.store.outbox_models import DeliveryState, OutboundReply
 from engine.store.work_models import WorkFailure
@@ -61,6 +62,13 @@ def backlog(db: SAEngine) -> dict[str, int]:
                 select(func.count()).select_from(OutboundReply).where(OutboundReply.state == DeliveryState.FAILED)
             ),
         }
+
+
+def engine_health(engine: Engine) -> dict[str, Any]:
+    """The health report of a running engine (see `health_report`)."""
+    components = {key: status.state.value for key, status in engine.status.items()}
+    alive = engine.worker is not None and engine.worker.alive
+    return health_report(engine.db, components, engine.supervisor, worker_alive=alive)
 
 
 def health_report(

@@ -6,7 +6,7 @@ from nicegui import ui
 
 from engine.accounts import Permission, can
 from engine.health import needs_attention
-from ui.pages.login import current_user
+from ui.auth import current_user
 from ui.state import engine
 
 
