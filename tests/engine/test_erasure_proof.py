@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine.routing.store_service import DemoStoreServer, StoreData
 from sqlmodel import select
 
 from engine.app import build_engine
 from engine.config import Settings
+from engine.demo import DemoStoreServer, StoreData
 from engine.feedback.capture import override_intent
 from engine.feedback.embedding_cache import DiskEmbeddingCache
 from engine.feedback.retrain import retrain
