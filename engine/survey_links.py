@@ -105,6 +105,7 @@ def ask_for_person(db: SAEngine, token: str, *, settings: Settings) -> int:
             return ticket.id or 0  # already with a person: asking twice changes nothing
         now = utcnow()
         ticket.status, ticket.resolved_at, ticket.updated_at, ticket.needs_review = TicketStatus.OPEN, None, now, True
+        ticket.reopens += 1
         if ticket.outcome == Outcome.RESOLVED_BY_AI:
             ticket.outcome = Outcome.FAILED  # the AI's answer did not settle it: an AI error on the dashboard
         ticket.route_reason = f"{ticket.route_reason} | {PERSON_REASON}".strip(" |")
