@@ -16,6 +16,7 @@ from engine.nlp.embedder import Embedder
 from engine.nlp.intent import IntentClassifier, IntentPrediction
 from engine.nlp.sentiment import SentimentScore, SentimentScorer, frustration_rising
 from engine.privacy.redaction import redact
+from engine.review import review_reason
 from engine.store.db import begin_write
 from engine.store.models import Direction, Message, Ticket, TriageResult, utcnow
 
@@ -245,7 +246,13 @@ def _update_ticket(
     rising = frustration_rising([s.valence for _, s in scored])
     ticket.intent = prediction.label
     ticket.intent_confidence = prediction.confidence
-    ticket.needs_review = prediction.is_unknown or prediction.confidence < models.review_threshold
+    ticket.review_reason = review_reason(
+        is_unknown=prediction.is_unknown,
+        confidence=prediction.confidence,
+        heads_agree=prediction.heads_agree,
+        threshold=models.review_threshold,
+    )
+    ticket.needs_review = bool(ticket.review_reason)
     if latest is not None:
         ticket.sentiment_label = latest.label
         ticket.valence = latest.valence

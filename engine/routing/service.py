@@ -15,6 +15,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from engine.app import Engine
+from engine.routing.account_ages import AccountAges
 from engine.routing.actions.base import ActionContext, ActionResult, Plan
 from engine.routing.actions.client import DEFAULT_TIMEOUT, StoreClient, StoreError
 from engine.routing.actions.registry import ACTIONS, action_named
@@ -27,6 +28,8 @@ from engine.store.audit_models import AuditEntry
 from engine.store.models import Customer, Draft, Ticket
 
 log = logging.getLogger(__name__)
+
+ACCOUNT_TIMEOUT = 2.0  # seconds an account-age lookup may take while routing
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class RoutingService:
         self.policy = policy
         self._client = client
         self._runner: ActionRunner | None = None
+        self._accounts: AccountAges | None = None
         self._lock = threading.Lock()
         self.knows_intents = False  # whether the default policy saw the model's intents
 
@@ -79,9 +83,20 @@ class RoutingService:
                 self._runner = ActionRunner(client)
             return self._runner
 
+    @property
+    def accounts(self) -> AccountAges:
+        """The customers' store account ages, looked up through the runner's store client."""
+        base_url = self.runner.client.base_url
+        with self._lock:
+            if self._accounts is None:  # its own client: lookups stay out of the actions' audited call lists
+                self._accounts = AccountAges(StoreClient(base_url, timeout=ACCOUNT_TIMEOUT, retries=0))
+            return self._accounts
+
     def route(self, session: Session, ticket_ids: list[int]) -> dict[int, Decision]:
         """Route freshly triaged tickets (call after triage, in the same transaction)."""
-        return route_tickets(session, ticket_ids, policy=self.policy, runner=self.runner)
+        return route_tickets(
+            session, ticket_ids, policy=self.policy, runner=self.runner, account_opened=self.accounts.opened
+        )
 
     def auto_resolve(
         self,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from nicegui import events, ui
+from nicegui import events, run, ui
 
 from engine.desk import QueueRow, age_text, queue_rows, ticket_counts
+from engine.kpi_calibration import Calibration, calibration_at, reliability
 from ui.state import engine
 from ui.theme import frame
 
@@ -47,6 +48,8 @@ INTENT_SLOT = r"""
 <q-td :props="props">
   <span v-if="props.value">{{ props.value }}</span><span v-else class="cd-muted">triaging…</span>
   <q-badge v-if="props.row.needs_review && props.value" color="warning" text-color="black" class="q-ml-xs">review</q-badge>
+  <div v-if="props.row.needs_review && props.value" class="text-caption cd-muted" style="line-height: 1.1">
+    {{ props.row.review_reason }}</div>
 </q-td>"""
 CONFIDENCE_SLOT = r"""
 <q-td :props="props" style="min-width: 130px">
@@ -54,7 +57,9 @@ CONFIDENCE_SLOT = r"""
     <q-linear-progress :value="props.value" rounded size="8px" style="width: 80px"
       :color="props.value >= 0.9 ? 'positive' : (props.value >= props.row.threshold ? 'warning' : 'negative')"/>
     <span>{{ Math.round(props.value * 100) }}%</span>
+    <q-tooltip v-if="props.row.calibration">{{ props.row.calibration }}</q-tooltip>
   </div>
+  <span v-else-if="props.row.intent === 'unknown'" class="cd-muted">no intent fits</span>
 </q-td>"""
 SENTIMENT_SLOT = r"""
 <q-td :props="props">
@@ -71,8 +76,9 @@ STATUS_SLOT = r"""
 </q-td>"""
 
 
-def row_dict(row: QueueRow, threshold: float) -> dict[str, Any]:
-    """A queue row as the table's JSON."""
+def row_dict(row: QueueRow, threshold: float, bins: list[Calibration]) -> dict[str, Any]:
+    """A queue row as the table's JSON; `bins` (live reliability data) say what its confidence has meant."""
+    calibration = calibration_at(bins, row.confidence) if row.confidence is not None else None
     return {
         "id": row.id,
         "channel": row.channel,
@@ -82,7 +88,9 @@ def row_dict(row: QueueRow, threshold: float) -> dict[str, Any]:
         "age_minutes": -row.created_at.timestamp(),
         "intent": row.intent,
         "confidence": None if row.confidence is None else round(row.confidence, 3),
-        "needs_review": row.needs_review,
+        "needs_review": row.needs_review and row.status != "resolved",
+        "review_reason": row.review_reason,
+        "calibration": calibration.text() if calibration is not None else "",
         "sentiment": row.sentiment,
         "valence": row.valence,
         "urgency": row.urgency or 0.0,
@@ -100,7 +108,7 @@ def matches(row: QueueRow, *, status: str, channel: str, review_only: bool, sear
         return False
     if channel != "all" and row.channel != channel:
         return False
-    if review_only and not row.needs_review:
+    if review_only and not (row.needs_review and row.status != "resolved"):
         return False
     needle = search.strip().lower()
     return not needle or any(needle in (v or "").lower() for v in (row.subject, row.customer, row.intent))
@@ -110,6 +118,7 @@ def queue_page() -> None:
     threshold = engine().settings.review_threshold
     filters = {"status": "active", "channel": "all", "review_only": False, "search": ""}
     seen_revision = [-1]
+    bins: list[Calibration] = []
     with frame("Queue"):
         counts_row = ui.row().classes("gap-3")
         with ui.row().classes("items-end gap-3 w-full"):
@@ -157,7 +166,7 @@ def queue_page() -> None:
     def load() -> None:
         rows = queue_rows(engine())
         visible = [r for r in rows if matches(r, **filters)]  # type: ignore[arg-type]
-        table.rows = [row_dict(r, threshold) for r in visible]
+        table.rows = [row_dict(r, threshold, bins) for r in visible]
         if table.selected and table.selected[0]["id"] not in {r["id"] for r in table.rows}:
             table.selected = []
         table.update()
@@ -200,12 +209,13 @@ def queue_page() -> None:
         elif e.key.enter:
             open_selected()
 
-    def poll() -> None:
+    async def poll() -> None:
         if engine().revision != seen_revision[0]:
             seen_revision[0] = engine().revision
+            bins[:] = await run.io_bound(reliability, engine().db) or []  # None: the app is stopping
             load()
 
     table.on("rowClick", lambda e: ui.navigate.to(f"/ticket/{e.args[1]['id']}"))
     ui.keyboard(on_key=on_key, ignore=["input", "select", "button", "textarea"])
     ui.timer(2.0, poll)
-    poll()
+    ui.timer(0.01, poll, once=True)
