@@ -100,10 +100,39 @@ def bench_draft(n: Annotated[int, typer.Option("--n")] = 20, as_json: JsonFlag =
     _bench("draft", as_json, n=n)
 
 
+@bench_cli.command("drafts")
+def bench_drafts(
+    history: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="text,reply[,intent] CSV")],
+    tickets: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="text[,intent,reply] CSV")],
+    kb: Annotated[Path | None, typer.Option("--kb", exists=True, file_okay=False, help="folder of articles")] = None,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="one JSON line per ticket")] = None,
+    no_model: Annotated[bool, typer.Option("--no-model", help="draft without the local Llama model")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Drafts from a team's history, scored against the replies agents really sent."""
+    from engine.bench.drafts import BenchInputError
+
+    try:
+        _bench("drafts", as_json, history=history, tickets=tickets, kb=kb, out=out, no_model=no_model)
+    except BenchInputError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @bench_cli.command("redaction")
 def bench_redaction(as_json: JsonFlag = False) -> None:
     """Recall and precision of PII redaction per type on a labelled set built from demo tickets."""
     _bench("redaction", as_json)
+
+
+@bench_cli.command("day")
+def bench_day(
+    tickets: Annotated[int, typer.Option("--tickets")] = 200,
+    flaky_channel: Annotated[float, typer.Option("--flaky-channel", min=0.0, max=0.95)] = 0.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """A support day on real local servers: replies delivered once, answers threaded back, surveys, live KPIs."""
+    _bench("day", as_json, tickets=tickets, flaky_channel=flaky_channel)
 
 
 @train_cli.command("intent")
@@ -237,6 +266,25 @@ def export_command(
     except LookupError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+@train_cli.command("rollback")
+def train_rollback_command(
+    version: Annotated[str | None, typer.Argument(help="e.g. v0003; default: the version active before")] = None,
+) -> None:
+    """Make an earlier intent model version active again (audited); lists the versions when it cannot."""
+    from engine.feedback.retrain import rollback_engine
+    from engine.feedback.rollback import RollbackError
+    from engine.privacy.cli_ops import cli_actor, open_engine
+
+    _setup_logging()
+    engine = open_engine(Settings.load())
+    try:
+        target = rollback_engine(engine, version=version, actor=cli_actor())
+    except RollbackError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"Intent model {target} is active. A running app picks it up at its next start.")
 
 
 @cli.command("rotate-key")

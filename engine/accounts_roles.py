@@ -10,7 +10,8 @@ Roles are cumulative: a supervisor can do everything an agent can, an admin ever
 | settings.thresholds     |       |     x      |   x   | review / auto-resolve thresholds, routing policy            |
 | actions.approve         |       |     x      |   x   | approve sensitive actions (with a TOTP code: step-up)       |
 | audit.view              |       |     x      |   x   | read the audit log and verify its chain                     |
-| settings.models         |       |            |   x   | switch the local model files                                |
+| settings.models         |       |            |   x   | switch the local model files, roll the intent model back    |
+| knowledge.folders       |       |            |   x   | index a server folder (inside the configured roots)         |
 | users.manage            |       |            |   x   | add users, roles, passwords, TOTP resets, deactivation      |
 | keys.manage             |       |            |   x   | encryption key rotation                                     |
 | retention.manage        |       |            |   x   | customer export and erasure, retention                      |
@@ -37,6 +38,7 @@ class Permission(StrEnum):
     APPROVE_ACTIONS = "actions.approve"
     VIEW_AUDIT = "audit.view"
     MANAGE_MODELS = "settings.models"
+    INDEX_SERVER_FOLDERS = "knowledge.folders"
     MANAGE_USERS = "users.manage"
     MANAGE_KEYS = "keys.manage"
     MANAGE_RETENTION = "retention.manage"
@@ -51,6 +53,7 @@ _SUPERVISOR = _AGENT | {
 }
 _ADMIN = _SUPERVISOR | {
     Permission.MANAGE_MODELS,
+    Permission.INDEX_SERVER_FOLDERS,
     Permission.MANAGE_USERS,
     Permission.MANAGE_KEYS,
     Permission.MANAGE_RETENTION,

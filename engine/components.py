@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from sqlalchemy.engine import Engine as SAEngine
 
@@ -18,6 +17,7 @@ from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
 from engine.nlp.embedding_process import ProcessEmbedder
 from engine.nlp.sentiment import SentimentScorer
+from engine.server_paths import PathNotAllowed, inside
 from engine.settings_store import change_setting
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ def load_drafter(settings: Settings, embedder: Embedder | None = None) -> tuple[
     """The Llama drafter; when the GGUF cannot be used, extractive drafts and a message saying why."""
     if uses_fakes(settings):
         return FakeDrafter(embedder=embedder), True, "fake drafter (tests)"
+    if not settings.draft_model:
+        return ExtractiveDrafter(), True, "model off (draft_model = false): article drafts quote the article"
     drafter = LlamaDrafter(
         settings.llm_path,
         n_threads=settings.llm_threads,
@@ -86,8 +88,12 @@ def load_drafter(settings: Settings, embedder: Embedder | None = None) -> tuple[
 
 
 def switch_drafter(engine: Engine, path: str, *, actor: str) -> str:
-    """Load the GGUF at `path` and make it the drafter; a file that fails keeps the current drafter."""
-    candidate = str(Path(path.strip()).expanduser()) if path.strip() else ""
+    """Load the GGUF at `path` (empty: the bundled model; else a file in the models folder) and make it the drafter;
+    a file that fails or lies elsewhere keeps the current drafter."""
+    try:
+        candidate = str(inside(path.strip(), [engine.settings.gguf_dir], what="the GGUF file")) if path.strip() else ""
+    except PathNotAllowed as exc:
+        raise DrafterUnavailable(str(exc)) from exc
     trial = engine.settings._with({"gguf_path": candidate})
     drafter, ok, detail = load_drafter(trial, engine.services.embedder if engine.services else None)
     if not ok:

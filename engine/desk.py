@@ -11,9 +11,11 @@ from typing import Any
 from sqlmodel import col, func, select
 
 from engine.app import Engine
+from engine.drafting.adapt import fill_fields, open_fields
 from engine.feedback.capture import FeedbackError, latest_draft, override_intent, reject_draft, send_reply
 from engine.feedback.reopen import reopen_ticket
-from engine.ingest.attachments import ticket_attachments
+from engine.ingest.attachments import attachment_file, ticket_attachments
+from engine.knowledge.reply_memory import ReplyMemory, track_records
 from engine.nlp.intent import UNKNOWN
 from engine.nlp.sentiment import frustration_rising
 from engine.privacy import audit
@@ -23,7 +25,6 @@ from engine.routing.auto_resolve import one_at_a_time, record_outcome
 from engine.store.attachment_models import Attachment
 from engine.store.models import (
     Customer,
-    Direction,
     Draft,
     Feedback,
     KnowledgeChunk,
@@ -73,6 +74,7 @@ class TicketView:
     feedback: list[Feedback]
     frustration_rising: bool
     similar: list[dict[str, Any]] = field(default_factory=list)
+    basis: dict[str, Any] = field(default_factory=dict)  # the past reply the draft starts from, and its record
     attachments: dict[int, list[Attachment]] = field(default_factory=dict)  # by message id
     resolution: Resolution | None = None  # how a resolved ticket ended; None while it is open
 
@@ -151,30 +153,66 @@ def ticket_view(engine: Engine, ticket_id: int) -> TicketView | None:
             resolution=resolution(session, ticket) if ticket.status == TicketStatus.RESOLVED else None,
         )
     view.similar = similar_resolved(engine, ticket_id)
+    view.basis = draft_basis(engine, view.draft)
     return view
 
 
 def similar_resolved(engine: Engine, ticket_id: int, k: int = 3) -> list[dict[str, Any]]:
-    """Resolved tickets most like this one, with the reply that closed them."""
+    """Resolved tickets most like this one (from the reply memory), with the reply that closed them."""
     services = engine.services
     if services is None or services.similar is None or ticket_id not in services.vectors:
         return []
-    hits = services.similar.search(services.vectors[ticket_id], 25, exclude=ticket_id)
-    out: list[dict[str, Any]] = []
     with engine.session() as session:
-        for other_id, score in hits:
-            other = session.get(Ticket, other_id)
-            if other is None or other.status != "resolved":
-                continue
-            reply = session.exec(
-                select(Message.body)
-                .where(Message.ticket_id == other_id, Message.direction == Direction.OUTBOUND)
-                .order_by(col(Message.created_at).desc())
-            ).first()
-            out.append({"id": other_id, "subject": other.subject, "score": round(score, 3), "reply": reply or ""})
-            if len(out) == k:
-                break
-    return out
+        entries = ReplyMemory(services.similar).similar(session, services.vectors[ticket_id], k=k, exclude=ticket_id)
+        subjects = {
+            t.id: t.subject
+            for t in session.exec(select(Ticket).where(col(Ticket.id).in_([e.ticket_id for e in entries])))
+        }
+    return [
+        {"id": e.ticket_id, "subject": subjects.get(e.ticket_id, ""), "score": round(e.similarity, 3), "reply": e.reply}
+        for e in entries
+    ]
+
+
+def draft_basis(engine: Engine, draft: Draft | None) -> dict[str, Any]:
+    """Where a draft came from, for the panel: the past reply's ticket and how often drafts from it were sent."""
+    if draft is None or draft.based_on is None:
+        return {}
+    with engine.session() as session:
+        sent, unchanged, against = track_records(session, [draft.based_on]).get(draft.based_on, (0, 0, 0))
+    return {"ticket_id": draft.based_on, "sent": sent, "unchanged": unchanged, "against": against}
+
+
+def use_alternative(engine: Engine, draft_id: int, ticket_id: int) -> Draft:
+    """Make the draft's candidate based on `ticket_id`'s reply the current draft (the old one becomes a candidate)."""
+    with engine.transaction() as session:
+        draft = session.get(Draft, draft_id)
+        if draft is None:
+            raise FeedbackError(f"draft {draft_id} does not exist")
+        option = next((o for o in draft.alternatives if o.get("ticket_id") == ticket_id), None)
+        if option is None:
+            raise FeedbackError(f"the reply to #{ticket_id} is not a candidate for this draft")
+        current = {
+            "ticket_id": draft.based_on,
+            "similarity": draft.confidence,
+            "text": draft.text,
+            "fields": draft.fields,
+        }
+        switched = Draft(
+            ticket_id=draft.ticket_id,
+            text=option["text"],
+            basis=draft.basis,
+            based_on=ticket_id,
+            fields=list(option.get("fields", [])),
+            alternatives=[current, *(o for o in draft.alternatives if o is not option)],
+            guidance=draft.guidance,
+            confidence=float(option.get("similarity", 0.0)),
+            model=draft.model,
+        )
+        session.add(switched)
+        session.flush()
+        session.expunge(switched)
+    return switched
 
 
 def source_chunk(engine: Engine, chunk_id: int) -> tuple[KnowledgeDocument, KnowledgeChunk] | None:
@@ -205,15 +243,31 @@ def draft_now(engine: Engine, ticket_id: int, on_token: Callable[[str], None] | 
 
 
 def intent_labels(engine: Engine) -> list[str]:
-    """The intents the active model knows, for the override picker."""
+    """The intents the active model knows, and "unknown" (outside the taxonomy), for the override picker."""
     services = engine.services
-    return sorted(services.intent.labels) if services and services.intent else []
+    return [*sorted(services.intent.labels), UNKNOWN] if services and services.intent else []
 
 
-def approve_or_edit(engine: Engine, ticket_id: int, draft_id: int | None, text: str, *, agent: str) -> Feedback:
-    """Send the reply; stored as approve when it equals the draft, edit otherwise."""
+def approve_or_edit(
+    engine: Engine,
+    ticket_id: int,
+    draft_id: int | None,
+    text: str,
+    *,
+    agent: str,
+    fields: dict[str, str] | None = None,
+) -> Feedback:
+    """Send the reply with its [[fields]] filled; approve when it equals the draft (fields filled alike), else edit."""
+    text = fill_fields(text, fields or {})
+    missing = open_fields(text)
+    if missing:
+        raise FeedbackError(f"fill in {', '.join(missing)} before sending")
     with one_at_a_time(ticket_id), engine.transaction() as session:  # a double click sends one reply
-        feedback = send_reply(session, ticket_id=ticket_id, draft_id=draft_id, text=text, agent=agent)
+        draft = session.get(Draft, draft_id) if draft_id is not None else None
+        as_drafted = fill_fields(draft.text, fields or {}) if draft is not None else None
+        feedback = send_reply(
+            session, ticket_id=ticket_id, draft_id=draft_id, text=text, agent=agent, draft_text=as_drafted
+        )
         ticket = session.get(Ticket, ticket_id)
         if ticket is not None:
             record_outcome(session, ticket, feedback.kind if draft_id is not None else None)
@@ -259,6 +313,23 @@ def reveal_message(engine: Engine, message_id: int, *, agent: str) -> str:
             details={"message": message_id, "kinds": sorted({span.kind.name for span in redact(message.body).spans})},
         )
         return message.body
+
+
+def download_original(engine: Engine, attachment_id: int, *, agent: str) -> tuple[bytes, str] | None:
+    """An attachment's original bytes and file name (None if gone); every download is audited like a reveal."""
+    found = attachment_file(engine, attachment_id)
+    if found is None:
+        return None
+    data, attachment = found
+    with engine.transaction() as session:
+        audit.append(
+            session,
+            actor=agent,
+            action="download_attachment",
+            subject=f"ticket:{attachment.ticket_id}",
+            details={"attachment": attachment_id},
+        )
+    return data, attachment.filename
 
 
 def age_text(created_at: datetime, now: datetime | None = None) -> str:

@@ -17,7 +17,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FILE_NAME = "settings.json"
-EDITABLE = {"gguf_path", "review_threshold", "auto_resolve_threshold", "retrieval_k", "draft_max_tokens"}
+EDITABLE = {
+    "gguf_path",
+    "review_threshold",
+    "auto_resolve_threshold",
+    "retrieval_k",
+    "draft_max_tokens",
+    "smtp",  # the outbound channels (engine.outbox.channels)
+    "webhook_callbacks",
+    "webhook_secrets",
+}
 
 
 def load_overrides(data_dir: Path) -> dict[str, Any]:

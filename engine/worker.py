@@ -15,8 +15,10 @@ from sqlmodel import Session, col, select
 from engine.app import Engine, Services, State
 from engine.assist import draft_ticket
 from engine.config import DEMO_DATA_DIR
-from engine.feedback.retrain import split_confirmed
+from engine.demo.reply_values import reply_values
+from engine.feedback.retrain import split_confirmed, training_rows
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
+from engine.knowledge.reply_memory import ReplyMemory
 from engine.nlp.intent import UNKNOWN, IntentClassifier
 from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate
 from engine.nlp.labeled_csv import read_labeled_csv
@@ -123,10 +125,10 @@ def train_intent(
     if csv is not None:
         texts, labels = read_labeled_csv(csv)
     else:
-        texts, labels = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
+        base = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
         with engine.session() as session:  # the held-back slice stays out: retraining compares models on it
-            (more_texts, more_labels), _ = split_confirmed(*confirmed_rows(session))
-        texts, labels = texts + more_texts, labels + more_labels
+            confirmed, _ = split_confirmed(*confirmed_rows(session))
+        texts, labels = training_rows(base, confirmed)
 
     def progress(fraction: float, message: str) -> None:
         engine.set_status("intent", State.LOADING, message, progress=fraction)
@@ -151,16 +153,21 @@ def triage_models(engine: Engine, services: Services) -> TriageModels:
 def draft_with(
     engine: Engine, services: Services, session: Session, ticket_id: int, on_token: Callable[[str], None] | None = None
 ) -> Draft:
-    """Draft a ticket with the loaded knowledge base and drafter, reusing its triage embedding."""
+    """Draft a ticket from the reply memory and the knowledge base, reusing its triage embedding."""
     assert services.kb is not None and services.drafter is not None
+    settings = engine.settings
     return draft_ticket(
         session,
         ticket_id,
         kb=services.kb,
         drafter=services.drafter,
         vector=services.vectors.get(ticket_id),
-        k=engine.settings.retrieval_k,
+        k=settings.retrieval_k,
         on_token=on_token,
+        memory=ReplyMemory(services.similar) if services.similar is not None else None,
+        store_values=reply_values(settings),
+        reply_fit=settings.reply_fit,
+        embed=lambda text: services.embedder.encode([text])[0],
     )
 
 

@@ -11,40 +11,51 @@ from nicegui import app, ui
 
 from engine.accounts import ensure_demo_accounts, has_accounts, published_password_accounts
 from engine.accounts_bind import check_bind_address
-from engine.accounts_roles import Permission
+from engine.accounts_roles import Permission, can
 from engine.accounts_sessions import session_cookie_secret
 from engine.app import Engine, build_engine
 from engine.config import REPO_ROOT, Settings
-from engine.ingest.attachments import attachment_file
+from engine.desk import download_original
+from engine.ingest.demo_source import with_demo_source
+from engine.ingest.uploads import remove_leftover_uploads
 from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
+from engine.outbox import Courier
 from engine.privacy.log_redaction import install_log_redaction
+from engine.survey_form import build_survey_router
+from engine.survey_links import with_links
+from ui.api_docs import register_api_docs
 from ui.guard import guarded
-from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, survey, ticket
+from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, ticket
 from ui.pages import settings as settings_page
+from ui.pages.login import current_user
 from ui.state import engine, set_engine
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = (*login.OPEN_PATHS, "/survey/", "/api/", "/docs", "/openapi.json")
+PUBLIC_PATHS = (*login.OPEN_PATHS, "/survey/", "/api/")
 
 
 def register(settings: Settings) -> Engine:
     """Build the engine and register every page and the API; models load in the background after start-up."""
-    engine = build_engine(settings)
+    engine = build_engine(with_demo_source(settings))
     set_engine(engine)
+    remove_leftover_uploads(settings)
     if settings.demo:
         ensure_demo_accounts(engine.db)
     app.add_static_files("/assets", str(REPO_ROOT / "assets"))
     app.add_middleware(login.AuthMiddleware, open_paths=PUBLIC_PATHS)
     app.include_router(build_router(engine))
+    app.include_router(build_survey_router(engine.db, lambda: engine.settings))
     app.on_startup(engine.start)
+    courier = Courier(engine.db, lambda: engine.settings, changed=engine.changed, links=with_links)
+    app.on_startup(courier.start)
+    app.on_shutdown(lambda: courier.stop())
     app.on_startup(lambda: start_jobs(engine))
     app.on_shutdown(lambda: stop_jobs(engine))
     app.on_shutdown(lambda: engine.stop())
     ui.page("/login")(login.login_page)
     ui.page("/logout")(login.logout_page)
-    ui.page("/survey/{token}")(survey.survey_page)
     pages = (
         ("/", Permission.WORK_TICKETS, queue.queue_page),
         ("/ticket/{ticket_id}", Permission.WORK_TICKETS, ticket.ticket_page),
@@ -58,16 +69,23 @@ def register(settings: Settings) -> Engine:
     for path, permission, page in pages:
         ui.page(path)(guarded(permission, page))
     app.add_api_route("/attachments/{attachment_id}", download_attachment, methods=["GET"])
+    register_api_docs()
     return engine
 
 
 def download_attachment(attachment_id: int) -> Response:
-    """The original file, decrypted, always as a download so an HTML or SVG attachment never runs in the browser."""
-    found = attachment_file(engine(), attachment_id)
+    """The original file, decrypted, always as a download so an HTML or SVG attachment never runs in the browser.
+
+    Like "Show original", it is for staff who work tickets and every download is audited."""
+    user = current_user()
+    if not can(user, Permission.WORK_TICKETS):
+        raise HTTPException(status_code=403, detail="not allowed")
+    assert user is not None
+    found = download_original(engine(), attachment_id, agent=user.username)
     if found is None:
         raise HTTPException(status_code=404, detail="no such attachment")
-    data, attachment = found
-    disposition = f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}"
+    data, filename = found
+    disposition = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
     return Response(data, media_type="application/octet-stream", headers={"Content-Disposition": disposition})
 
 

@@ -23,7 +23,8 @@ from sqlmodel import col, func, select
 
 from engine.app import Engine, State, build_engine
 from engine.config import DEMO_DATA_DIR, REPO_ROOT, Settings
-from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, build_router, message_key, sign
+from engine.ingest.webhook import build_router, message_key
+from engine.ingest.webhook_auth import signed_headers
 from engine.ingest.writer import WRITER_THREAD
 from engine.store.models import Message, Ticket
 
@@ -157,8 +158,8 @@ def _serve(engine: Engine) -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{port}/api/v1/messages"
 
 
-def _bodies(tickets: int) -> list[tuple[bytes, str]]:
-    """Signed JSON bodies of real customer requests from the demo data."""
+def _bodies(tickets: int) -> list[bytes]:
+    """JSON bodies of real customer requests from the demo data (the senders sign each request as they send it)."""
     from engine.demo.seed import bitext_requests, cfpb_requests
 
     texts = cycle([r.text for r in bitext_requests(DEMO_DATA_DIR) + cfpb_requests(DEMO_DATA_DIR)])
@@ -170,8 +171,7 @@ def _bodies(tickets: int) -> list[tuple[bytes, str]]:
             "customer_handle": f"@customer{i % 3000}",
             "text": text,
         }
-        raw = json.dumps(body).encode()
-        bodies.append((raw, sign(SECRET, raw)))
+        bodies.append(json.dumps(body).encode())
     return bodies
 
 
@@ -186,15 +186,13 @@ def _send_order(tickets: int) -> list[int]:
     return order
 
 
-def _run_senders(url: str, slices: list[list[tuple[bytes, str]]], start_at: float) -> list[dict[str, Any]]:
+def _run_senders(url: str, slices: list[list[bytes]], start_at: float) -> list[dict[str, Any]]:
     """Run one sender process per slice (plain subprocesses: no re-import of the CLI) and collect their results."""
     with tempfile.TemporaryDirectory(prefix="caredesk-bench-senders-") as tmp:
         processes = []
         for k, part in enumerate(slices):
             path = Path(tmp) / f"slice-{k}.jsonl"
-            path.write_text(
-                "".join(json.dumps({"body": b.decode(), "sig": s}) + "\n" for b, s in part), encoding="utf-8"
-            )
+            path.write_text("".join(json.dumps({"body": b.decode()}) + "\n" for b in part), encoding="utf-8")
             command = [sys.executable, "-c", SENDER_MAIN, url, str(path), str(CONCURRENCY), repr(start_at)]
             processes.append(subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True))
         outputs = [process.communicate()[0] for process in processes]
@@ -206,12 +204,12 @@ def _run_senders(url: str, slices: list[list[tuple[bytes, str]]], start_at: floa
 def sender_main(url: str, path: str, concurrency: str, start_at: str) -> None:
     """Entry point of one sender process: post the slice's bodies, print the result as JSON."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
-    bodies = [(item["body"].encode(), item["sig"]) for item in map(json.loads, lines)]
+    bodies = [item["body"].encode() for item in map(json.loads, lines)]
     result = asyncio.run(_send_async(url, bodies, int(concurrency), float(start_at)))
     sys.stdout.write(json.dumps(result) + "\n")
 
 
-async def _send_async(url: str, bodies: list[tuple[bytes, str]], concurrency: int, start_at: float) -> dict[str, Any]:
+async def _send_async(url: str, bodies: list[bytes], concurrency: int, start_at: float) -> dict[str, Any]:
     """Post every body over `concurrency` keep-alive connections; latencies in seconds, accepted and failed counts.
 
     A plain HTTP/1.1 client on asyncio streams: a full client library cost the senders more CPU per request than
@@ -226,19 +224,19 @@ async def _send_async(url: str, bodies: list[tuple[bytes, str]], concurrency: in
     async def connection() -> None:
         streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         for index in position:
-            raw, signature = bodies[index]
-            request = (
-                f"POST {target.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-                f"{SOURCE_HEADER}: {SOURCE}\r\n{SIGNATURE_HEADER}: {signature}\r\n"
-                f"Content-Length: {len(raw)}\r\n\r\n"
-            ).encode() + raw
+            raw = bodies[index]
             for _attempt in range(3):
+                signed = "".join(f"{name}: {value}\r\n" for name, value in signed_headers(SOURCE, SECRET, raw).items())
+                request = (
+                    f"POST {target.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+                    f"{signed}Content-Length: {len(raw)}\r\n\r\n"
+                ).encode() + raw
                 began = time.perf_counter()
                 try:
                     streams = streams or await asyncio.open_connection(host, port)
                     status, keep_alive = await _post(*streams, request)
                 except (OSError, asyncio.IncompleteReadError, ValueError):
-                    streams = None  # reconnect and send again: the server dedupes on the external id
+                    streams = None  # reconnect and send again, signed anew: the server dedupes on the external id
                     continue
                 latencies.append(time.perf_counter() - began)
                 if not keep_alive:

@@ -186,9 +186,9 @@ def seed_demo_queue(session: Session, data_dir: Path, *, count: int, now: dateti
 
 def _resolve_with_reply(session: Session, ticket: Ticket, reply: str, at: datetime) -> None:
     assert ticket.id is not None
-    text = reply.replace("{{", "").replace("}}", "")
+    # the team's reply as sent, template slots and all: the reply memory fills them for each new customer
     session.add(
-        Message(ticket_id=ticket.id, direction=Direction.OUTBOUND, author="Support team", body=text, created_at=at)
+        Message(ticket_id=ticket.id, direction=Direction.OUTBOUND, author="Support team", body=reply, created_at=at)
     )
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = at

@@ -6,6 +6,7 @@ import logging
 
 from sqlmodel import Session, col, select
 
+from engine.outbox import enqueue_reply, too_long
 from engine.store.models import Direction, Draft, Feedback, FeedbackKind, Message, Ticket, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -38,20 +39,30 @@ def latest_draft(session: Session, ticket_id: int) -> Draft | None:
     return session.exec(query).first()
 
 
-def send_reply(session: Session, *, ticket_id: int, draft_id: int | None, text: str, agent: str) -> Feedback:
-    """Send a reply (approve when unchanged, edit otherwise), resolve the ticket and store the feedback row."""
+def send_reply(
+    session: Session, *, ticket_id: int, draft_id: int | None, text: str, agent: str, draft_text: str | None = None
+) -> Feedback:
+    """Queue a reply for delivery (approve when unchanged, edit otherwise), resolve the ticket, store the feedback.
+
+    `draft_text` is the draft as the agent was given it to send (its fields filled), when not the stored text."""
     text = text.strip()
     if not text:
         raise FeedbackError("the reply is empty")
     ticket = _ticket(session, ticket_id)
+    problem = too_long(ticket.channel, text)
+    if problem:
+        raise FeedbackError(problem)
     if ticket.status == TicketStatus.RESOLVED and _already_sent(session, ticket_id, text):
         raise FeedbackError("this reply was already sent")
     draft = session.get(Draft, draft_id) if draft_id is not None else None
-    draft_text = draft.text if draft else ""
+    draft_text = draft_text if draft_text is not None else (draft.text if draft else "")
     distance = edit_distance(draft_text, text)
     kind = FeedbackKind.APPROVE if draft is not None and distance == 0 else FeedbackKind.EDIT
     now = utcnow()
-    session.add(Message(ticket_id=ticket_id, direction=Direction.OUTBOUND, author=agent, body=text, created_at=now))
+    reply = Message(ticket_id=ticket_id, direction=Direction.OUTBOUND, author=agent, body=text, created_at=now)
+    session.add(reply)
+    session.flush()
+    enqueue_reply(session, reply)  # delivered by the courier once this transaction commits
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = now
     ticket.updated_at = now
@@ -63,6 +74,7 @@ def send_reply(session: Session, *, ticket_id: int, draft_id: int | None, text: 
         draft_text=draft_text,
         final_text=text,
         edit_distance=distance,
+        edit_ratio=round(distance / max(len(draft_text), len(text), 1), 4),
         old_intent=ticket.intent,
         agent=agent,
         created_at=now,

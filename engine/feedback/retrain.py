@@ -2,10 +2,14 @@
 
 Confirmed labels are the intents agents corrected, or confirmed by sending a reply (`training_data.confirmed_rows`).
 A fixed slice of them (HOLDOUT_PERCENT of texts, chosen by a hash of the text, so a text stays in or out for good)
-never trains a model: it is the exam the candidate and the active model both take. The candidate becomes active
-when its accuracy on the slice is at least the active model's; otherwise it is saved as a candidate version with
-its numbers. With fewer than MIN_HOLDOUT held-back labels nothing can be compared and the candidate is only kept,
-unless no model is active yet.
+never trains a model: it is the exam the candidate and the active model both take. Tickets agents confirmed as
+"unknown" (outside the taxonomy) are labels too: they train the out-of-scope class when there are enough of them, and
+their held-back slice measures out-of-scope recall. Every model is trained with out-of-scope detection on.
+The exam has two marks, compared separately: in-scope accuracy on the held-back intents ("unknown" counts as wrong)
+and out-of-scope recall on the held-back "unknown" tickets. The candidate becomes active when it is not worse on
+either; otherwise it is saved as a candidate version with its numbers. With fewer than MIN_HOLDOUT held-back intent
+labels nothing can be compared and the candidate is only kept, unless no model is active yet; recall is compared
+once MIN_OOS_HOLDOUT "unknown" tickets are held back.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from sqlmodel import Session, col, func, select
 
 from engine.config import DEMO_DATA_DIR
 from engine.feedback.embedding_cache import DiskEmbeddingCache
+from engine.feedback.rollback import rollback_intent
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
-from engine.nlp.intent import IntentClassifier, training_data_hash
+from engine.nlp.intent import UNKNOWN, IntentClassifier, training_data_hash
 from engine.nlp.intent_registry import IntentModelRegistry
 from engine.privacy import audit
 from engine.store.models import Feedback, FeedbackKind
@@ -37,6 +42,8 @@ log = logging.getLogger(__name__)
 
 HOLDOUT_PERCENT = 10
 MIN_HOLDOUT = 20
+MIN_OOS_HOLDOUT = 5  # held-back "unknown" tickets before out-of-scope recall is compared
+MIN_OOS_TRAIN = 20  # "unknown" rows before they train an out-of-scope class (fewer: left-out intents stand in)
 STATE_FILE = "retrain_state.json"
 Rows = tuple[list[str], list[str]]
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -54,13 +61,16 @@ class RetrainResult:
     version: str
     promoted: bool
     reason: str
-    candidate_accuracy: float | None
+    candidate_accuracy: float | None  # in-scope accuracy on the held-back intent labels
     active_accuracy: float | None
     active_version: str | None
     trained_on: int
     held_back: int
     seconds: float  # wall clock
     cpu_seconds: float  # CPU time of this process: what the retrain costs without other programs competing
+    candidate_oos_recall: float | None = None  # share of held-back "unknown" tickets answered "unknown"
+    active_oos_recall: float | None = None
+    held_back_unknown: int = 0
 
 
 def held_back(text: str) -> bool:
@@ -88,6 +98,35 @@ def accuracy(model: IntentClassifier, texts: Sequence[str], labels: Sequence[str
     return float(np.mean([p.label == gold and not p.is_unknown for p, gold in zip(predictions, labels, strict=True)]))
 
 
+@dataclass(frozen=True)
+class Exam:
+    """A model's two marks on the held-back slice: in-scope accuracy and out-of-scope recall (None: no rows)."""
+
+    accuracy: float | None
+    oos_recall: float | None
+
+
+def take_exam(model: IntentClassifier, texts: Sequence[str], labels: Sequence[str], vectors: np.ndarray) -> Exam:
+    """In-scope accuracy on the rows with an intent, out-of-scope recall on the rows confirmed "unknown"."""
+    if not texts:
+        return Exam(None, None)
+    predictions = model.predict(list(texts), vectors)
+    right = [
+        p.label == gold and not p.is_unknown for p, gold in zip(predictions, labels, strict=True) if gold != UNKNOWN
+    ]
+    caught = [p.is_unknown for p, gold in zip(predictions, labels, strict=True) if gold == UNKNOWN]
+    return Exam(float(np.mean(right)) if right else None, float(np.mean(caught)) if caught else None)
+
+
+def training_rows(base: Rows, confirmed_train: Rows) -> Rows:
+    """Base plus confirmed training rows, minus the "unknown" ones when too few to learn an out-of-scope class."""
+    texts, labels = base[0] + confirmed_train[0], base[1] + confirmed_train[1]
+    if 0 < labels.count(UNKNOWN) < MIN_OOS_TRAIN:
+        kept = [(t, label) for t, label in zip(texts, labels, strict=True) if label != UNKNOWN]
+        return [t for t, _ in kept], [label for _, label in kept]
+    return texts, labels
+
+
 def retrain(
     registry: IntentModelRegistry,
     *,
@@ -100,23 +139,27 @@ def retrain(
     """Train a candidate on base + confirmed rows (minus the held-back slice), save it, promote it if not worse."""
     started, cpu_started = time.perf_counter(), time.process_time()
     report = progress or (lambda fraction, message: None)
-    (train_texts, train_labels), (hold_texts, hold_labels) = split_confirmed(*confirmed)
-    texts, labels = base[0] + train_texts, base[1] + train_labels
+    train_rows, (hold_texts, hold_labels) = split_confirmed(*confirmed)
+    texts, labels = training_rows(base, train_rows)
     report(0.02, f"embedding {len(texts)} training texts")
     vectors = embed(texts)
     model = IntentClassifier()
-    metrics = model.fit(texts, labels, vectors, progress=lambda f, m: report(0.05 + 0.8 * f, m))
+    metrics = model.fit(texts, labels, vectors, oos_label=UNKNOWN, progress=lambda f, m: report(0.05 + 0.8 * f, m))
     report(0.88, f"comparing with the active model on {len(hold_texts)} held-back labels")
     hold_vectors = embed(hold_texts)
     current = registry.active()
-    candidate_accuracy = accuracy(model, hold_texts, hold_labels, hold_vectors) if hold_texts else None
-    active_accuracy = accuracy(current[0], hold_texts, hold_labels, hold_vectors) if current and hold_texts else None
-    promoted, reason = _verdict(current is not None, len(hold_texts), candidate_accuracy, active_accuracy)
+    candidate = take_exam(model, hold_texts, hold_labels, hold_vectors)
+    active = take_exam(current[0], hold_texts, hold_labels, hold_vectors) if current else Exam(None, None)
+    held_unknown = hold_labels.count(UNKNOWN)
+    promoted, reason = verdict(current is not None, len(hold_texts) - held_unknown, held_unknown, candidate, active)
     info = {
         **metrics,
         "holdout_size": len(hold_texts),
-        "holdout_accuracy": candidate_accuracy,
-        "active_holdout_accuracy": active_accuracy,
+        "holdout_accuracy": candidate.accuracy,
+        "active_holdout_accuracy": active.accuracy,
+        "holdout_unknown": held_unknown,
+        "holdout_oos_recall": candidate.oos_recall,
+        "active_holdout_oos_recall": active.oos_recall,
         "promoted": promoted,
         "trigger": trigger,
         "verdict": reason,
@@ -129,27 +172,39 @@ def retrain(
         version=version,
         promoted=promoted,
         reason=reason,
-        candidate_accuracy=candidate_accuracy,
-        active_accuracy=active_accuracy,
+        candidate_accuracy=candidate.accuracy,
+        active_accuracy=active.accuracy,
         active_version=str(current[1]["version"]) if current else None,
         trained_on=len(texts),
         held_back=len(hold_texts),
         seconds=seconds,
         cpu_seconds=round(time.process_time() - cpu_started, 2),
+        candidate_oos_recall=candidate.oos_recall,
+        active_oos_recall=active.oos_recall,
+        held_back_unknown=held_unknown,
     )
     report(1.0, f"{version} {'promoted' if promoted else 'kept as a candidate'}: {reason}")
     log.info("retrain (%s): %s", trigger, result)
     return model, result
 
 
-def _verdict(has_active: bool, held: int, candidate: float | None, active: float | None) -> tuple[bool, str]:
+def verdict(has_active: bool, held: int, held_unknown: int, candidate: Exam, active: Exam) -> tuple[bool, str]:
+    """Promote or keep: the candidate must not be worse in in-scope accuracy, nor in out-of-scope recall."""
     if not has_active:
         return True, "no model was active"
-    if held < MIN_HOLDOUT or candidate is None or active is None:
+    if held < MIN_HOLDOUT or candidate.accuracy is None or active.accuracy is None:
         return False, f"only {held} held-back confirmed labels (need {MIN_HOLDOUT}) to compare with the active model"
-    if candidate >= active:
-        return True, f"accuracy {candidate:.3f} >= active {active:.3f} on {held} held-back confirmed labels"
-    return False, f"accuracy {candidate:.3f} < active {active:.3f} on {held} held-back confirmed labels"
+    marks = f"accuracy {candidate.accuracy:.3f} {{}} active {active.accuracy:.3f} on {held} held-back confirmed labels"
+    if candidate.accuracy < active.accuracy:
+        return False, marks.format("<")
+    reason = marks.format(">=")
+    if held_unknown >= MIN_OOS_HOLDOUT and candidate.oos_recall is not None and active.oos_recall is not None:
+        recall = f"out-of-scope recall {candidate.oos_recall:.3f} {{}} active {active.oos_recall:.3f} on {held_unknown}"
+        recall += ' held-back "unknown" tickets'
+        if candidate.oos_recall < active.oos_recall:
+            return False, f"{reason}, but {recall.format('<')}"
+        return True, f"{reason}; {recall.format('>=')}"
+    return True, reason
 
 
 def retrain_engine(engine: Engine, *, trigger: str, progress: Progress | None = None) -> RetrainResult:
@@ -179,6 +234,14 @@ def retrain_engine(engine: Engine, *, trigger: str, progress: Progress | None = 
             details={"trigger": trigger, **asdict(result)},
         )
     return result
+
+
+def rollback_engine(engine: Engine, *, version: str | None, actor: str) -> str:
+    """Roll the intent model back (to `version`, or the one active before), audited; the running app uses it at once."""
+    target, model = rollback_intent(engine.settings.models_dir, engine.transaction, version=version, actor=actor)
+    if engine.services is not None and engine.services.intent is not None:
+        engine.services.intent, engine.services.intent_version = model, target
+    return target
 
 
 def latest_feedback_id(session: Session) -> int:

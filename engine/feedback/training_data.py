@@ -32,7 +32,7 @@ def demo_training_rows(data_dir: Path, queue_count: int, per_intent: int = 0) ->
 
 def confirmed_rows(session: Session) -> tuple[list[str], list[str]]:
     """First customer message of every ticket whose intent a person gave: an agent's correction, the intent of a
-    reply the agent sent, or the label of an imported past ticket."""
+    reply the agent sent, or the label of an imported past ticket ("unknown" included: out of the taxonomy)."""
     corrected = select(Feedback.ticket_id, Feedback.new_intent).where(Feedback.kind == FeedbackKind.OVERRIDE_INTENT)
     labels: dict[int, str] = {}
     for ticket_id, intent in session.exec(corrected.order_by(col(Feedback.created_at))):
@@ -45,7 +45,7 @@ def confirmed_rows(session: Session) -> tuple[list[str], list[str]]:
         col(Ticket.imported).is_(True), col(Ticket.gold_intent).is_not(None)
     )
     for ticket_id, intent in [*session.exec(sent), *session.exec(imported)]:
-        if ticket_id is not None and intent and intent != "unknown":
+        if ticket_id is not None and intent:
             labels.setdefault(ticket_id, intent)
     first: dict[int, str] = {}
     ids = list(labels)

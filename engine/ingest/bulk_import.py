@@ -10,7 +10,6 @@ twice either way.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -31,9 +30,11 @@ from engine.config import Settings
 from engine.ingest.attachments import extract_attachments
 from engine.ingest.batch import run_batch
 from engine.ingest.conversations import deliver
+from engine.ingest.csv_rows import csv_columns, csv_records
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name
 from engine.ingest.email_channel import store_email
 from engine.ingest.email_parse import parse_email
+from engine.ingest.field_limits import check_limits
 from engine.ingest.intake import InboundMessage
 from engine.ingest.text_decode import decode_text, repair_surrogates
 from engine.store.models import Channel, Direction, Message, Ticket, TicketStatus
@@ -62,6 +63,12 @@ class SourceRow:
     email: bytes | None = None
     error: str = ""
     raw: bytes = b""
+    line: int = 0  # the first line in the file, when the format has lines that mean something (CSV)
+
+    @property
+    def where(self) -> str:
+        """Where the record is in its file, for people: its line, else its row number."""
+        return f"line {self.line}" if self.line else f"row {self.number}"
 
 
 @dataclass
@@ -143,7 +150,7 @@ def store_row(session: Session, settings: Settings, row: SourceRow, *, file_name
             session,
             source=_row_source(row, file_name),
             raw=_row_raw(row),
-            error=f"row {row.number}: {exc}",
+            error=f"{row.where}: {exc}",
             unique=True,
         )
         return "failed", []
@@ -194,6 +201,7 @@ def row_message(fields: dict[str, Any]) -> tuple[InboundMessage, dict[str, Any]]
         external_id=key,
         received_at=created,
     )
+    check_limits(message)
     return message, {
         "status": status,
         "reply": values.get("reply", ""),
@@ -265,7 +273,7 @@ def _commit(
                     session,
                     source=_row_source(row, path.name),
                     raw=_row_raw(row),
-                    error=f"row {row.number}: {result}",
+                    error=f"{row.where}: {result}",
                     unique=True,
                 )
             state.failed += 1
@@ -297,15 +305,11 @@ def _rows(path: Path, file_format: str) -> Iterator[SourceRow]:
 
 
 def _csv_rows(path: Path) -> Iterator[SourceRow]:
-    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip().lower() for c in reader.fieldnames or []]
-        if not any(c in ALIASES["text"] for c in columns):
-            raise IngestError(f"{path.name} has no text column (found: {', '.join(columns) or 'no header'})")
-        for number, record in enumerate(reader, 1):
-            extra = record.pop(None, None)
-            error = f"{len(extra)} more values than columns" if extra else ""
-            yield SourceRow(number, fields=dict(record), error=error)
+    columns = csv_columns(path)
+    if not any(c in ALIASES["text"] for c in columns):
+        raise IngestError(f"{path.name} has no text column (found: {', '.join(columns) or 'no header'})")
+    for number, record in enumerate(csv_records(path), 1):
+        yield SourceRow(number, fields=record.fields, error=record.error, raw=record.raw, line=record.line)
 
 
 def _jsonl_rows(path: Path) -> Iterator[SourceRow]:

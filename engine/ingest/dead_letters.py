@@ -10,8 +10,9 @@ from datetime import datetime
 from sqlmodel import col, func, select
 
 from engine.app import Engine
-from engine.ingest import attachments, bulk_import, email_channel, replies, webhook
+from engine.ingest import attachments, bulk_import, email_channel, webhook
 from engine.ingest.dead_letter_store import raw_preview, source_kind
+from engine.ingest.webhook_refusals import Capacity, capacity
 from engine.store.models import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,6 @@ HANDLERS: dict[str, Handler] = {
     email_channel.DEAD_LETTER_KIND: email_channel.reprocess,
     bulk_import.DEAD_LETTER_KIND: bulk_import.reprocess,
     attachments.DEAD_LETTER_KIND: attachments.reprocess,
-    replies.DEAD_LETTER_KIND: replies.reprocess,
 }
 DISCARDED = "[discarded]"
 
@@ -36,6 +36,7 @@ class DeadLetterRow:
     resolved: bool
     created_at: datetime
     preview: str
+    received: int = 1
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def list_dead_letters(engine: Engine, *, include_resolved: bool = False, limit: 
             resolved=letter.resolved,
             created_at=letter.created_at,
             preview=raw_preview(letter.raw),
+            received=letter.received,
         )
         for letter in letters
     ]
@@ -70,6 +72,12 @@ def open_dead_letter_count(engine: Engine) -> int:
     with engine.session() as session:
         query = select(func.count()).select_from(DeadLetter).where(DeadLetter.resolved == False)  # noqa: E712
         return int(session.exec(query).one())
+
+
+def dead_letter_capacity(engine: Engine) -> Capacity:
+    """How full the dead-letter table is (`dead_letter_max_rows`)."""
+    with engine.session() as session:
+        return capacity(session, engine.settings)
 
 
 def retry_dead_letter(engine: Engine, letter_id: int) -> RetryOutcome:

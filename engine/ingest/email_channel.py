@@ -1,4 +1,4 @@
-"""E-mail: poll an IMAP mailbox, import .eml files, send replies over SMTP, threaded by Message-ID.
+"""E-mail: poll an IMAP mailbox, import .eml files, thread by Message-ID (replies go out through engine.outbox).
 
 Settings (under `extra`, e.g. `[imap]` and `[smtp]` tables in caredesk.toml):
 - `imap`: host, port (993 with ssl, else 143), user, password, mailbox ("INBOX"), ssl (false), starttls (false),
@@ -12,12 +12,9 @@ from __future__ import annotations
 import imaplib
 import logging
 import re
-import smtplib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +26,10 @@ from engine.ingest.attachments import extract_attachments, save_attachment, save
 from engine.ingest.conversations import deliver
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name, unpack_raw
 from engine.ingest.email_parse import ParsedEmail, parse_email
+from engine.ingest.field_limits import cut_to_limits
 from engine.ingest.intake import InboundMessage, IntakeResult
 from engine.store.attachment_models import AttachmentStatus
-from engine.store.models import Channel, utcnow
+from engine.store.models import Channel
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +95,7 @@ def store_email(
         external_id=parsed.message_id,
         received_at=parsed.sent_at,
     )
+    inbound = cut_to_limits(inbound)  # the raw mail, kept below, holds every character
     result = deliver(
         session,
         inbound,
@@ -175,39 +174,6 @@ def new_message_id(settings: Settings, ticket_id: int) -> str:
     """A Message-ID for a reply that names its ticket, so the customer's answer threads back to it."""
     domain = (settings.extra.get("smtp") or {}).get("domain", "caredesk.local")
     return f"<caredesk.{ticket_id}.{uuid.uuid4().hex}@{domain}>"
-
-
-def send_email(
-    settings: Settings,
-    *,
-    to: str,
-    subject: str,
-    body: str,
-    message_id: str,
-    in_reply_to: str | None = None,
-    references: Sequence[str] = (),
-) -> None:
-    """Send one plain-text e-mail through the configured SMTP server."""
-    server = MailServer.from_extra(settings.extra, "smtp")
-    message = EmailMessage()
-    message["From"] = server.sender
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = message_id
-    if in_reply_to:
-        message["In-Reply-To"] = in_reply_to
-    if references:
-        message["References"] = " ".join(references)
-    message.set_content(body)
-    smtp_class = smtplib.SMTP_SSL if server.ssl else smtplib.SMTP
-    with smtp_class(server.host, server.port, timeout=server.timeout) as smtp:
-        if server.starttls:
-            smtp.starttls()
-        if server.user:
-            smtp.login(server.user, server.password)
-        smtp.send_message(message)
-    log.info("sent e-mail %s to %s", message_id, to)
 
 
 def _own_ticket_id(keys: Sequence[str]) -> int | None:

@@ -1,63 +1,63 @@
 """The webhook API: POST /api/v1/messages for chat, SMS, social and voice, signed per source, answered 202.
 
 Settings (under `extra`, e.g. a `[webhook_secrets]` table in caredesk.toml):
-- `webhook_secrets`: source name -> shared secret. A sender names itself in `X-CareDesk-Source` and signs the raw
-  body: `X-CareDesk-Signature: sha256=<hex HMAC-SHA256 of the body with its secret>`.
-- `webhook_callbacks`: source name -> URL that replies are POSTed to (see `engine.ingest.replies`).
+- `webhook_secrets`: source name -> shared secret. A sender names itself in `X-CareDesk-Source`, sends the Unix time
+  in `X-CareDesk-Timestamp` and signs `<timestamp>.<body>`: `X-CareDesk-Signature: sha256=<hex HMAC-SHA256>` (see
+  `engine.ingest.webhook_auth`: five-minute window, a replayed signature is refused).
+- `webhook_callbacks`: source name -> URL that replies are POSTed to (see `engine.outbox`).
 - `webhook_max_bytes`: the body size limit (default 1 MB); larger bodies get 413.
-Every refused request (bad signature, malformed JSON, missing fields, too large) is kept as a dead letter.
+- `webhook_refusals_per_minute`, `dead_letter_max_rows`: see `engine.ingest.webhook_refusals`.
+A signed request that does not parse (malformed JSON, invalid UTF-8, missing fields) is kept whole as a dead letter
+that can be retried; a request without a valid signature (or too large to check) is counted on its client
+address's dead letter with a short preview.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.exceptions import HTTPException
 
 from engine.app import Engine
 from engine.config import Settings
 from engine.ingest.attachments import extract_attachments, pending_attachment_ids, save_attachments
 from engine.ingest.batch import Grouped
-from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name, unpack_raw
+from engine.ingest.dead_letter_store import IngestError, source_name, unpack_raw
 from engine.ingest.intake import InboundMessage, IntakeResult, intake_many
+from engine.ingest.webhook_auth import (
+    SIGNATURE_HEADER,
+    SOURCE_HEADER,
+    TIMESTAMP_HEADER,
+    ReplayGuard,
+    verify_signature,
+)
+from engine.ingest.webhook_refusals import (
+    UNAUTHENTICATED_PREVIEW_BYTES,
+    RefusalThrottle,
+    record_authenticated,
+    record_unauthenticated,
+    refusals_per_minute,
+)
 from engine.ingest.webhook_schema import Accepted, MessageIn, Rejected
 from engine.ingest.writer import IngestWriter
 
 log = logging.getLogger(__name__)
 
-SOURCE_HEADER = "X-CareDesk-Source"
-SIGNATURE_HEADER = "X-CareDesk-Signature"
 TRUNCATED_HEADER = "X-CareDesk-Truncated-From"  # only in dead letters: the size of an oversized body
 DEFAULT_MAX_BYTES = 1_000_000
 PREVIEW_BYTES = 4096
 DEAD_LETTER_KIND = "webhook"
 KEY_PREFIX = "wh"
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value for `body`: `sha256=<hex HMAC-SHA256>`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(settings: Settings, source: str, signature: str, body: bytes) -> None:
-    """Raise IngestError unless `signature` is the source's HMAC of `body`."""
-    if ":" in source:
-        raise IngestError(f"source names cannot contain ':' (got {source!r})")
-    secret = settings.extra.get("webhook_secrets", {}).get(source) if source else None
-    if not secret:
-        raise IngestError(f"unknown source {source!r}: set a secret for it under webhook_secrets")
-    if not hmac.compare_digest(sign(secret, body), signature.strip()):
-        raise IngestError(f"bad signature for source {source!r}")
 
 
 def message_key(source: str, external_id: str) -> str:
@@ -125,9 +125,10 @@ def reprocess(engine: Engine, source: str, raw: str) -> None:
     """Dead-letter retry: check the signature and the body again, then store the message."""
     headers, body = split_request(unpack_raw(raw))
     if TRUNCATED_HEADER in headers:
-        raise IngestError("only a preview of this oversized request was kept; the sender must send it again")
+        raise IngestError("only a preview of this refused request was kept; the sender must send it again")
     sender = headers.get(SOURCE_HEADER, "")
-    verify_signature(engine.settings, sender, headers.get(SIGNATURE_HEADER, ""), body)
+    signature, timestamp = headers.get(SIGNATURE_HEADER, ""), headers.get(TIMESTAMP_HEADER, "")
+    verify_signature(engine.settings, sender, signature, timestamp, body, now=None)
     try:
         message = MessageIn.model_validate_json(body)
     except ValidationError as exc:
@@ -152,13 +153,15 @@ def split_request(raw: bytes) -> tuple[dict[str, str], bytes]:
 
 
 class WebhookIngest:
-    """The webhook's state: its writer thread, its attachment extractor and its limits."""
+    """The webhook's state: its writer thread, its attachment extractor, its limits and the signatures seen."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.writer = IngestWriter(engine)
         self.extractor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caredesk-attachments")
         self.max_bytes = int(engine.settings.extra.get("webhook_max_bytes", DEFAULT_MAX_BYTES))
+        self.replays = ReplayGuard()
+        self.throttle = RefusalThrottle(refusals_per_minute(engine.settings))
 
     def resume_pending_attachments(self) -> None:
         """Extract attachments left pending by an earlier run."""
@@ -167,31 +170,39 @@ class WebhookIngest:
             self.extractor.submit(extract_attachments, self.engine, pending)
 
     async def admit(self, request: Request) -> Response | None:
-        """Check size and signature before the body is parsed; a refusal is returned as a response."""
-        source = request.headers.get(SOURCE_HEADER, "")
-        signature = request.headers.get(SIGNATURE_HEADER, "")
+        """Check size, signature, time window and replay before the body is parsed; a refusal is a response."""
         complete, body, size = await self._read_limited(request)
         if not complete:
             reason = f"the body is {size:,} bytes or more; the limit is {self.max_bytes:,}"
-            return await self._refuse(413, reason, source, signature, body, oversize=size)
+            return await self._refuse_unauthenticated(request, 413, reason, body, oversize=size)
         request._body = body  # parsed by FastAPI next, without reading the stream again
+        headers = request.headers
+        signature = headers.get(SIGNATURE_HEADER, "")
         try:
-            verify_signature(self.engine.settings, source, signature, body)
+            now = time.time()
+            source, timestamp = headers.get(SOURCE_HEADER, ""), headers.get(TIMESTAMP_HEADER, "")
+            verify_signature(self.engine.settings, source, signature, timestamp, body, now=now)
         except IngestError as exc:
-            return await self._refuse(401, str(exc), source, signature, body)
+            return await self._refuse_unauthenticated(request, 401, str(exc), body)
+        try:
+            self.replays.check(signature, now)
+        except IngestError as exc:
+            return await self._refuse_unauthenticated(request, 409, str(exc), body)
         return None
 
+    def accepted(self, request: Request) -> None:
+        """Note the signature of an accepted request, so the same request sent again is refused as a replay."""
+        self.replays.remember(request.headers.get(SIGNATURE_HEADER, ""), time.time())
+
     async def refuse_invalid(self, request: Request, errors: list[Any] | None, detail: str = "") -> Response:
-        """Keep a body that does not parse or validate as a dead letter and say why."""
+        """Keep a signed body that does not parse or validate as a dead letter and say why."""
         body = await request.body()
-        source = request.headers.get(SOURCE_HEADER, "")
-        signature = request.headers.get(SIGNATURE_HEADER, "")
         if errors is not None and any(e.get("type") == "json_invalid" for e in errors):
             context = next((e.get("ctx", {}).get("error", "") for e in errors), "")
-            return await self._refuse(400, f"malformed JSON: {context}".strip(": "), source, signature, body)
+            return await self._refuse_signed(request, 400, f"malformed JSON: {context}".strip(": "), body)
         if errors is None:
-            return await self._refuse(400, f"unreadable body: {detail}", source, signature, body)
-        return await self._refuse(422, _validation_reason(errors), source, signature, body)
+            return await self._refuse_signed(request, 400, f"unreadable body: {detail}", body)
+        return await self._refuse_signed(request, 422, _validation_reason(errors), body)
 
     async def accept(self, source: str, message: MessageIn) -> Accepted:
         """Store the message in the next write batch, then hand its attachments to the extractor."""
@@ -219,17 +230,55 @@ class WebhookIngest:
                 return False, b"".join(chunks)[:PREVIEW_BYTES], size
         return True, b"".join(chunks), size
 
-    async def _refuse(
-        self, status: int, reason: str, source: str, signature: str, body: bytes = b"", *, oversize: int = 0
+    async def _refuse_unauthenticated(
+        self, request: Request, status: int, reason: str, body: bytes, *, oversize: int = 0
     ) -> Response:
-        headers = {SOURCE_HEADER: source, SIGNATURE_HEADER: signature, TRUNCATED_HEADER: str(oversize or "")}
-        raw = request_bytes(headers, body)
-        letter_source = source_name(DEAD_LETTER_KIND, source or "unknown")
+        """Refuse a request nobody vouched for: throttled per address, counted on one dead letter, a preview kept."""
+        address = request.client.host if request.client else "unknown"
+        wait = self.throttle.admit(address)
+        if wait:
+            detail = f"too many refused requests from {address}; try again in {wait:.0f} s"
+            return JSONResponse(
+                Rejected(detail=detail).model_dump(), status_code=429, headers={"Retry-After": f"{wait:.0f}"}
+            )
+        claimed = request.headers.get(SOURCE_HEADER, "")
+        size = oversize or len(body)
+        raw = request_bytes(_kept_headers(request, size), body[:UNAUTHENTICATED_PREVIEW_BYTES])
+        error = f"{reason} (source {claimed or 'not named'!r}, {size:,} bytes)"
         letter = await self.writer.run(
-            lambda session: record_dead_letter(session, source=letter_source, raw=raw, error=reason).id
+            lambda session: record_unauthenticated(
+                session, self.engine.settings, kind=DEAD_LETTER_KIND, address=address, raw=raw, error=error
+            )
         )
+        return self._refusal(status, reason, letter, claimed)
+
+    async def _refuse_signed(self, request: Request, status: int, reason: str, body: bytes) -> Response:
+        """Refuse a signed request that cannot be read: the whole request is kept, so it can be retried."""
+        source = request.headers.get(SOURCE_HEADER, "")
+        raw = request_bytes(_kept_headers(request), body)
+        letter = await self.writer.run(
+            lambda session: record_authenticated(
+                session,
+                self.engine.settings,
+                source=source_name(DEAD_LETTER_KIND, source),
+                raw=raw,
+                error=reason,
+            )
+        )
+        return self._refusal(status, reason, letter, source)
+
+    def _refusal(self, status: int, reason: str, letter: int | None, source: str) -> Response:
         log.warning("webhook refused (%d) from %r: %s", status, source, reason)
+        if letter is None:
+            reason += " (not kept: the dead-letter table is full)"
+            log.warning("the dead-letter table is full: webhook refusals are not kept")
         return JSONResponse(Rejected(detail=reason, dead_letter_id=letter).model_dump(), status_code=status)
+
+
+def _kept_headers(request: Request, truncated_from: int = 0) -> dict[str, str]:
+    """The CareDesk headers of a request, as a dead letter keeps them (with the size of a body kept in part)."""
+    headers = {name: request.headers.get(name, "") for name in (SOURCE_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)}
+    return headers | {TRUNCATED_HEADER: str(truncated_from or "")}
 
 
 def _validation_reason(errors: list[Any]) -> str:
@@ -252,13 +301,16 @@ def _guarded_route(ingest: WebhookIngest) -> type[APIRoute]:
                 if refusal is not None:
                     return refusal
                 try:
-                    return await handler(request)
+                    response = await handler(request)
                 except RequestValidationError as exc:
                     return await ingest.refuse_invalid(request, list(exc.errors()))
-                except HTTPException as exc:
+                except HTTPException as exc:  # starlette's: FastAPI raises it for a body it cannot decode
                     if exc.status_code != 400:
                         raise
                     return await ingest.refuse_invalid(request, None, str(exc.detail))
+                if response.status_code == 202:
+                    ingest.accepted(request)
+                return response
 
             return guarded
 
@@ -277,7 +329,9 @@ def build_router(engine: Engine) -> APIRouter:
     )
     refused: dict[int | str, dict[str, Any]] = {
         400: {"model": Rejected, "description": "Malformed JSON (kept as a dead letter)."},
-        401: {"model": Rejected, "description": "Unknown source or bad signature (kept as a dead letter)."},
+        401: {"model": Rejected, "description": "Unknown source, bad or expired signature (counted as a dead letter)."},
+        409: {"model": Rejected, "description": "A replay of a request already accepted (counted as a dead letter)."},
+        429: {"model": Rejected, "description": "Too many refused requests from this address; nothing is kept."},
         413: {"model": Rejected, "description": "Body larger than the limit (a preview is kept as a dead letter)."},
         422: {"model": Rejected, "description": "Missing or invalid fields (kept as a dead letter)."},
     }
@@ -294,11 +348,16 @@ def build_router(engine: Engine) -> APIRouter:
         source: Annotated[
             str, Header(alias=SOURCE_HEADER, description="The sending platform, as named in webhook_secrets.")
         ],
+        timestamp: Annotated[
+            str,
+            Header(alias=TIMESTAMP_HEADER, description="When the request was signed: Unix time in seconds."),
+        ],
         signature: Annotated[
             str,
             Header(
                 alias=SIGNATURE_HEADER,
-                description="`sha256=` + hex HMAC-SHA256 of the raw body with the source's secret.",
+                description="`sha256=` + hex HMAC-SHA256 of `<timestamp>.<raw body>` with the source's secret; "
+                "valid for five minutes, accepted once.",
             ),
         ],
     ) -> Accepted:

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Base64Bytes, BaseModel, ConfigDict, Field, model_validator
 
-MAX_TEXT_CHARS = 20_000
+from engine.ingest.field_limits import FIELD_LIMITS
+
 MAX_ATTACHMENTS = 10
 
 
@@ -48,14 +49,20 @@ class MessageIn(BaseModel):
         min_length=1, max_length=200, description="The platform's id of this message; sending it again is harmless."
     )
     customer_handle: str = Field(
-        min_length=1, max_length=200, description="The customer's id on the platform (user name, phone number)."
+        min_length=1,
+        max_length=FIELD_LIMITS["customer_handle"],
+        description="The customer's id on the platform (user name, phone number).",
     )
-    customer_name: str | None = Field(default=None, max_length=200, description="Display name, if known.")
-    customer_email: str | None = Field(default=None, max_length=320, description="E-mail address, if known.")
+    customer_name: str | None = Field(
+        default=None, max_length=FIELD_LIMITS["customer_name"], description="Display name, if known."
+    )
+    customer_email: str | None = Field(
+        default=None, max_length=FIELD_LIMITS["customer_email"], description="E-mail address, if known."
+    )
     text: str = Field(
-        default="", max_length=MAX_TEXT_CHARS, description="The message text, or the transcript of a voice call."
+        default="", max_length=FIELD_LIMITS["text"], description="The message text, or the transcript of a voice call."
     )
-    subject: str | None = Field(default=None, max_length=300, description="Optional subject line.")
+    subject: str | None = Field(default=None, max_length=FIELD_LIMITS["subject"], description="Optional subject line.")
     conversation_id: str | None = Field(
         default=None,
         max_length=200,

@@ -1,4 +1,4 @@
-"""The demo knowledge base: the ABCD clothing-store policy manual as one help-centre article per subflow."""
+"""The demo knowledge base: the ABCD clothing-store policy manual, one guidance document (procedure) per subflow."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from engine.knowledge.documents import DocumentSpec
+from engine.knowledge.documents import GUIDANCE, DocumentSpec
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,11 @@ def abcd_documents(folder: Path) -> list[DocumentSpec]:
             text = _article(flow, flow_data.get("description", ""), subflow, subflow_data, sequences.get(subflow, []))
             documents.append(
                 DocumentSpec(
-                    key=f"abcd/{flow}/{subflow}", title=subflow, text=text, source=f"{folder.name}/guidelines.json"
+                    key=f"abcd/{flow}/{subflow}",
+                    title=subflow,
+                    text=text,
+                    source=f"{folder.name}/guidelines.json",
+                    kind=GUIDANCE,
                 )
             )
     return documents

@@ -26,6 +26,11 @@ class DocumentSpec:
     title: str
     text: str
     source: str = ""
+    kind: str = "article"  # article: customer-facing help page | guidance: internal procedure, shown to agents only
+
+
+ARTICLE = "article"
+GUIDANCE = "guidance"
 
 
 class DocumentError(ValueError):

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from engine.knowledge import lexical
 from engine.knowledge.chunking import ChunkSpec, chunk_document
-from engine.knowledge.documents import DocumentSpec
+from engine.knowledge.documents import ARTICLE, GUIDANCE, DocumentSpec
 from engine.knowledge.vector_index import VectorIndex
 from engine.nlp.embedder import Embedder
 from engine.store.db import session_scope
@@ -46,6 +46,7 @@ class Hit:
     heading: str
     text: str
     score: float
+    kind: str = ARTICLE
 
 
 def embedding_text(title: str, chunk: ChunkSpec | KnowledgeChunk) -> str:
@@ -87,6 +88,8 @@ class KnowledgeBase:
             if existing is not None and existing.content_hash == digest:
                 log.debug("%s unchanged: not re-indexed", spec.key)
                 assert existing.id is not None
+                if existing.kind != spec.kind:
+                    self.set_kind(spec.key, spec.kind)
                 return existing.id
             chunks = chunk_document(spec.title, spec.text)
             if not chunks:
@@ -97,6 +100,7 @@ class KnowledgeBase:
                     key=spec.key, title=spec.title
                 )
                 document.title, document.text, document.source = spec.title, spec.text, spec.source
+                document.kind = spec.kind
                 document.content_hash = digest
                 session.add(document)
                 session.flush()
@@ -135,6 +139,18 @@ class KnowledgeBase:
             self._title_vectors.remove([document_id])
             self._set_members(document_id, [])
             log.info("removed %s and its %d chunks", key, len(chunk_ids))
+            return True
+
+    def set_kind(self, key: str, kind: str) -> bool:
+        """Mark a document as a customer-facing article or internal guidance; False if there is no such document."""
+        if kind not in (ARTICLE, GUIDANCE):
+            raise ValueError(f"a document is an {ARTICLE} or {GUIDANCE}, not {kind!r}")
+        with self._write_lock, session_scope(self._db) as session:
+            document = session.exec(select(KnowledgeDocument).where(col(KnowledgeDocument.key) == key)).first()
+            if document is None:
+                return False
+            document.kind = kind
+            session.add(document)
             return True
 
     def documents(self) -> list[KnowledgeDocument]:
@@ -228,6 +244,7 @@ class KnowledgeBase:
                 heading=found[chunk_id][0].heading,
                 text=found[chunk_id][0].text,
                 score=round(float(score), 6),
+                kind=found[chunk_id][1].kind,
             )
             for score, document_id, chunk_id in scored
             if chunk_id in found

@@ -43,6 +43,10 @@ class SimilarTickets:
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if int(i) != exclude]
         return pairs[:k]
 
+    def similarity(self, vector: np.ndarray, ticket_ids: Sequence[int]) -> dict[int, float]:
+        """Exact cosine similarity of a vector to each of these tickets (tickets not indexed are left out)."""
+        return self._index.similarity(np.asarray(vector, dtype=np.float32), ticket_ids)
+
     def save(self) -> None:
         """Write a compact snapshot of the index (the journal already keeps every change)."""
         self._index.save()

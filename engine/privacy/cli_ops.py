@@ -31,7 +31,8 @@ from engine.store.migrate import encrypted_columns, write_values
 log = logging.getLogger(__name__)
 
 
-def _actor() -> str:
+def cli_actor() -> str:
+    """Who runs this command, for the audit log."""
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -46,12 +47,12 @@ def open_engine(settings: Settings) -> Engine:
 
 def erase(settings: Settings, customer_id: int) -> str:
     """Erase one customer and describe what was removed (CustomerNotFound for an unknown id)."""
-    return erase_customer(open_engine(settings), customer_id, actor=_actor()).summary()
+    return erase_customer(open_engine(settings), customer_id, actor=cli_actor()).summary()
 
 
 def export(settings: Settings, customer_id: int, out: Path) -> str:
     """Write everything held about a customer to `out` as JSON (mode 0600: it is personal data)."""
-    data = export_customer(open_engine(settings), customer_id, actor=_actor())
+    data = export_customer(open_engine(settings), customer_id, actor=cli_actor())
     out.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -91,7 +92,7 @@ def rotate_key(settings: Settings) -> str:
             write_values(connection, column, rows)  # read with any key, written back under the newest
             done.append(f"{len(rows)} {table.name}.{column.name}")
         done.append(f"{_reencrypt_files(engine)} attachment files")
-        audit.append(session, actor=_actor(), action="key_rotated", details={"reencrypted": done})
+        audit.append(session, actor=cli_actor(), action="key_rotated", details={"reencrypted": done})
     where = crypto.ENV_VAR if from_env else settings.data_dir / crypto.KEY_FILE
     return (
         f"The first key in {where} now encrypts every value; {len(keys) - 1} older key(s) kept so backups stay "
@@ -115,6 +116,6 @@ def reset_account(settings: Settings, username: str, password: str) -> str:
         user = session.exec(select(User).where(User.username == name)).first()
     if user is None or user.id is None:
         raise LookupError(f"no user named {name!r}")
-    set_password(engine.db, user.id, password, actor=_actor())
-    reset_totp(engine.db, user.id, actor=_actor())
+    set_password(engine.db, user.id, password, actor=cli_actor())
+    reset_totp(engine.db, user.id, actor=cli_actor())
     return f"Reset {name}: new password set, sessions ended, TOTP cleared (admins enrol again at their next login)."

@@ -1,8 +1,9 @@
 """Finish auto-resolved tickets and tag how every AI interaction ended.
 
 An auto-resolved ticket gets its intent's action executed (once: idempotency key) and one reply that says what was
-done and offers a person. The answer part is an agent-approved learned reply when one fits, else the ticket's
-draft when every sentence of it is supported by its sources. Nothing is sent when the action fails or there is
+done and offers a person. The answer part is the team's past reply from the reply memory when one of the same
+intent fits closely, has no record of rejections and adapts with nothing left to fill, else the ticket's draft when
+every sentence of it is supported by its sources. Nothing is sent when the action fails or there is
 no safe answer: the ticket goes to an agent with a note (outcome `failed` when the action failed).
 
 Outcome tags: escalated (set by the router), resolved_by_ai (auto-resolved, or an agent approved the draft as it
@@ -14,15 +15,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 from sqlmodel import Session
 
-from engine.feedback.learned_replies import learned_replies, reusable_reply
+from engine.drafting.adapt import adapt_reply, ticket_values
+from engine.knowledge.reply_memory import ReplyMemory, track_score
 from engine.knowledge.similar_tickets import SimilarTickets
+from engine.outbox import enqueue_reply
 from engine.privacy import audit
 from engine.routing.actions.base import ActionContext, ActionResult
 from engine.routing.actions.runner import ActionFailed, ActionRunner
@@ -45,7 +48,7 @@ log = logging.getLogger(__name__)
 
 AI_AUTHOR = "CareDesk AI"
 OFFER_A_PERSON = "If this does not settle it, just reply to this message and a person from our team will take over."
-LEARNED_MIN_SIMILARITY = 0.75  # a learned reply is sent as the answer only to a question at least this close
+LEARNED_MIN_SIMILARITY = 0.75  # a past reply is sent as the answer only to a question at least this close
 _KEPT_OUTCOMES = (Outcome.FAILED, Outcome.ESCALATED, Outcome.RESOLVED_BY_AGENT)
 _ticket_locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -97,6 +100,7 @@ def auto_resolve_ticket(
     vector: np.ndarray | None = None,
     similar: SimilarTickets | None = None,
     actor: str = AI_AUTHOR,
+    store_values: Mapping[str, str] | None = None,
 ) -> AutoResult:
     """Execute the action of an auto-resolved ticket and send the reply; hand it to an agent when that fails."""
     with one_at_a_time(ticket_id):
@@ -107,7 +111,7 @@ def auto_resolve_ticket(
         assert customer is not None
         text = ticket_text(session, ticket_id)
         action_name = policy.action_for(ticket.intent or "")
-        answer = _answer(session, ticket, draft, vector, similar)
+        answer = _answer(session, ticket, customer, draft, vector, similar, store_values or {})
         if action_name is None and answer is None:
             if draft is None:
                 return AutoResult(ticket_id, False, note="waiting for a draft", waiting_for_draft=True)
@@ -175,23 +179,44 @@ def record_outcome(session: Session, ticket: Ticket, feedback_kind: str | None) 
 
 
 def _answer(
-    session: Session, ticket: Ticket, draft: Draft | None, vector: np.ndarray | None, similar: SimilarTickets | None
+    session: Session,
+    ticket: Ticket,
+    customer: Customer,
+    draft: Draft | None,
+    vector: np.ndarray | None,
+    similar: SimilarTickets | None,
+    store_values: Mapping[str, str],
 ) -> str | None:
-    """An agent-approved reply close to this question, else a fully supported draft, else None."""
-    replies = learned_replies(
-        session, ticket.intent or "", limit=5, vector=vector, similar=similar, exclude_ticket=ticket.id
-    )
-    learned = reusable_reply(replies, min_similarity=LEARNED_MIN_SIMILARITY)
-    if learned is not None:
-        return learned.reply
+    """A close past reply of this intent that adapts with nothing to fill, else a fully supported draft, else None."""
+    if vector is not None and similar is not None and ticket.intent:
+        values = ticket_values(
+            message=ticket_text(session, ticket.id or 0),
+            customer_name=customer.name,
+            customer_email=customer.email,
+            store_values=store_values,
+        )
+        for entry in ReplyMemory(similar).best(session, vector, intent=ticket.intent, exclude=ticket.id):
+            if entry.intent != ticket.intent or entry.similarity < LEARNED_MIN_SIMILARITY or track_score(entry) < 0:
+                continue
+            adapted = adapt_reply(
+                entry.reply,
+                customer_name=None,
+                values=values,
+                other_names=[entry.customer_name],
+                other_message=entry.question,
+                greeting=False,
+            )
+            if not adapted.fields and not adapted.replaced:
+                return adapted.text
     return draft.text if sendable(draft) and draft is not None else None
 
 
 def _send(session: Session, ticket: Ticket, reply: str, actor: str) -> None:
     now = utcnow()
-    session.add(
-        Message(ticket_id=ticket.id or 0, direction=Direction.OUTBOUND, author=actor, body=reply, created_at=now)
-    )
+    message = Message(ticket_id=ticket.id or 0, direction=Direction.OUTBOUND, author=actor, body=reply, created_at=now)
+    session.add(message)
+    session.flush()
+    enqueue_reply(session, message)
     ticket.status = TicketStatus.RESOLVED
     ticket.outcome = Outcome.RESOLVED_BY_AI
     ticket.resolved_at = ticket.updated_at = now

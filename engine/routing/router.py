@@ -99,21 +99,28 @@ def route(
     action_name = policy.action_for(intent)
     best_guess = prediction.alternatives[0] if prediction.alternatives else (intent, confidence)
     checks = [
-        Check(
+        _check(
             "known_intent",
             not prediction.is_unknown,
+            f"intent {intent} is known",
             f"intent unknown (best guess {best_guess[0]} {best_guess[1]:.2f})",
         ),
         _at_most("risk_escalation", risk, policy.escalate_risk, strict=True),
-        Check(
+        _check(
             "frustration",
             not (policy.escalate_on_frustration and sentiment.frustration_rising),
+            "no rising frustration" if not sentiment.frustration_rising else "frustration rising (escalation is off)",
             "frustration rising across the customer's messages",
         ),
         _at_least(
             "review", intent, confidence, policy.review_threshold, "review threshold: a person checks the intent"
         ),
-        Check("wants_human", not wants_human(text), "the customer asked for a person"),
+        _check(
+            "wants_human",
+            not wants_human(text),
+            "the customer did not ask for a person",
+            "the customer asked for a person",
+        ),
         Check(
             "opt_in",
             customer.ai_opt_in,
@@ -127,7 +134,12 @@ def route(
             "all intent classifiers agree" if prediction.heads_agree else "the intent classifiers disagree",
         ),
         _at_most("auto_risk", risk, policy.max_auto_risk, strict=False),
-        Check("came_back", not _came_back(ticket), "the customer wrote again after an automatic answer"),
+        _check(
+            "came_back",
+            not _came_back(ticket),
+            "no earlier automatic answer on this ticket",
+            "the customer wrote again after an automatic answer",
+        ),
         _action_check(action_name, action),
     ]
     failed = _blocking(checks, action)
@@ -139,6 +151,11 @@ def route(
         return Decision(Route.ASSIST, reason, checks, action_name)
     trail = ", ".join(c.text for key in AUTO_TRAIL for c in checks if c.key == key)
     return Decision(Route.AUTO_RESOLVE, "auto-resolved: " + trail, checks, action_name)
+
+
+def _check(key: str, passed: bool, passed_text: str, failed_text: str) -> Check:
+    """A check whose text says the outcome it had."""
+    return Check(key, passed, passed_text if passed else failed_text)
 
 
 def _blocking(checks: list[Check], verdict: ActionVerdict | None) -> list[Check]:

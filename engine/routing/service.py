@@ -15,6 +15,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from engine.app import Engine
+from engine.demo.reply_values import reply_values
 from engine.routing.account_ages import AccountAges
 from engine.routing.actions.base import ActionContext, ActionResult, Plan
 from engine.routing.actions.client import DEFAULT_TIMEOUT, StoreClient, StoreError
@@ -109,7 +110,14 @@ class RoutingService:
     ) -> AutoResult:
         """Finish one auto-resolved ticket (no-op for any other ticket)."""
         return auto_resolve_ticket(
-            session, ticket_id, policy=self.policy, runner=self.runner, draft=draft, vector=vector, similar=similar
+            session,
+            ticket_id,
+            policy=self.policy,
+            runner=self.runner,
+            draft=draft,
+            vector=vector,
+            similar=similar,
+            store_values=reply_values(self.engine.settings),
         )
 
     def update_policy(self, new: RoutingPolicy, *, actor: str) -> RoutingPolicy:

@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, SQLModel, create_engine
 
-from engine.store import account_models, attachment_models, audit_models, models  # noqa: F401  (the tables)
+from engine.store import account_models, attachment_models, audit_models, models, outbox_models  # noqa: F401
 
 log = logging.getLogger(__name__)
 

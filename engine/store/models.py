@@ -143,6 +143,12 @@ class Draft(SQLModel, table=True):
     completion_tokens: int = 0
     latency_ms: float = 0.0
     ttft_ms: float = 0.0
+    basis: str = ""  # past_reply | article | model | holding (empty: drafted before the reply memory existed)
+    based_on: int | None = None  # the ticket whose sent reply the draft starts from
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # [[Field]]s the agent must fill
+    alternatives: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))  # next candidates
+    guidance: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))  # steps for the agent
+    note: str = ""  # to the agent, never sent (e.g. why the draft is a holding reply)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -154,6 +160,7 @@ class Feedback(SQLModel, table=True):
     draft_text: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))
     final_text: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))  # reply as sent
     edit_distance: int = 0
+    edit_ratio: float | None = None  # edit distance / length of the longer of draft and reply (None: older rows)
     old_intent: str | None = None
     new_intent: str | None = None
     reason: str = ""
@@ -166,6 +173,7 @@ class KnowledgeDocument(SQLModel, table=True):
     key: str = Field(index=True, unique=True)  # stable id, e.g. "abcd/Order Issue/Status Service"
     title: str
     source: str = ""
+    kind: str = "article"  # article (customer-facing, quoted and cited) | guidance (internal procedure, never sent)
     content_hash: str = ""
     text: str = ""
     created_at: datetime = Field(default_factory=utcnow)
@@ -198,3 +206,5 @@ class DeadLetter(SQLModel, table=True):
     retries: int = 0
     resolved: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+    received: int = 1  # refusals counted on this letter (unauthenticated webhook requests from one address)
+    last_received_at: datetime | None = None

@@ -23,7 +23,8 @@ from engine.ingest.attachments import attachment_file, extract_attachments, extr
 from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
 from engine.ingest.extractors import ExtractionError, Limits, extract_text
 from engine.ingest.intake import InboundMessage, intake
-from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, build_router, sign
+from engine.ingest.webhook import build_router
+from engine.ingest.webhook_auth import signed_headers
 from engine.store.attachment_models import Attachment, AttachmentStatus
 from engine.store.models import Ticket, utcnow
 
@@ -126,9 +127,7 @@ def test_screenshot_is_read_with_tesseract_through_the_webhook(engine: Engine) -
         ],
     }
     raw = json.dumps(body).encode()
-    response = TestClient(app).post(
-        "/api/v1/messages", content=raw, headers={SOURCE_HEADER: "app", SIGNATURE_HEADER: sign("k", raw)}
-    )
+    response = TestClient(app).post("/api/v1/messages", content=raw, headers=signed_headers("app", "k", raw))
     assert response.status_code == 202, response.text
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import imaplib
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -16,119 +11,43 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import col, select
 
 from engine.app import Engine, build_engine
+from engine.bench.servers.imap import Dovecot, dovecot_missing
+from engine.bench.servers.mail import Mailbox, SmtpServer
 from engine.config import Settings
+from engine.desk import approve_or_edit
 from engine.ingest.attachments import attachment_file, ticket_attachments
-from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
+from engine.ingest.dead_letters import list_dead_letters
 from engine.ingest.email_channel import import_eml, poll_imap
-from engine.ingest.replies import send_reply_to_channel
+from engine.outbox import Courier, ticket_deliveries
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, Message, Ticket
 from tests.engine.test_ingest_attachments import text_pdf
 
-USER, PASSWORD = "support", "imap-test-password"
-DOVECOT_CONF = """
-protocols = imap
-listen = 127.0.0.1
-base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_internal_user = dovecot
-default_login_user = dovenull
-first_valid_uid = 1
-first_valid_gid = 1
-mail_location = maildir:{root}/mail/%u
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-  chroot =
-}}
-service anvil {{
-  chroot =
-}}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid=dovecot gid=dovecot home={root}/mail/%u
-}}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
-
 
 @pytest.fixture
-def imap_server() -> Iterator[dict[str, Any]]:
+def dovecot() -> Iterator[Dovecot]:
     """A private Dovecot on a loopback port with one passwd-file user and a temp maildir."""
-    if shutil.which("dovecot") is None:
-        pytest.fail("Debian's dovecot-imapd is not installed (apt-get install -y dovecot-imapd)")
-    if os.geteuid() != 0:
-        pytest.fail("a private Dovecot must start as root to drop to its service users")
-    root = Path(tempfile.mkdtemp(prefix="caredesk-dovecot-"))  # outside pytest's 0700 tmp: Dovecot's users read it
-    port = free_port()
-    root.chmod(0o755)
-    (root / "mail").mkdir()
-    shutil.chown(root / "mail", "dovecot", "dovecot")
-    (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
-    (root / "dovecot.conf").write_text(DOVECOT_CONF.format(root=root, port=port))
-    process = subprocess.Popen(["dovecot", "-F", "-c", str(root / "dovecot.conf")])
-    try:
-        wait_for_port(port)
-        yield {"host": "127.0.0.1", "port": port, "user": USER, "password": PASSWORD, "mailbox": "INBOX"}
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.content)
-        return "250 OK"
+    missing = dovecot_missing()
+    if missing:
+        pytest.fail(missing)
+    server = Dovecot()
+    yield server
+    server.close()
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[dict[str, Any], Inbox]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield {"host": "127.0.0.1", "port": port, "from": "help@shop.example", "domain": "shop.example"}, inbox
-    finally:
-        controller.stop()
+def imap_server(dovecot: Dovecot) -> dict[str, Any]:
+    return dovecot.settings
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[dict[str, Any], Mailbox]]:
+    server = SmtpServer()
+    yield server.settings(), server.mailbox
+    server.close()
 
 
 def make_engine(data_dir: Path, **extra: Any) -> Engine:
@@ -210,50 +129,38 @@ def test_a_mail_that_cannot_be_parsed_is_dead_lettered_and_the_rest_flow(
     assert "There is no From header here." in letter.preview
 
 
-def test_reply_goes_out_over_smtp_and_the_answer_threads_back(
-    tmp_path: Path, imap_server: dict[str, Any], smtp_server: tuple[dict[str, Any], Inbox]
+def test_an_approved_reply_goes_out_over_smtp_and_the_answer_threads_back_through_imap(
+    tmp_path: Path, imap_server: dict[str, Any], smtp_server: tuple[dict[str, Any], Mailbox]
 ) -> None:
     smtp, inbox = smtp_server
-    engine = make_engine(tmp_path / "data", imap=imap_server, smtp=smtp)
+    engine = make_engine(tmp_path / "data", imap=imap_server, smtp=smtp, outbox={"poll_seconds": 0.05})
     deliver(imap_server, mail("<q-1@example.de>", "Where is my parcel?"))
     poll_imap(engine)
     ticket_id = tickets_and_messages(engine)[0][0]
 
-    receipt = send_reply_to_channel(engine, ticket_id, "It ships tomorrow.", agent="sam")
-    assert receipt.delivered and receipt.channel == "email"
-    (sent,) = inbox.messages
-    reply = message_from_bytes(sent)
+    approve_or_edit(engine, ticket_id, None, "It ships tomorrow.", agent="sam")
+    courier = Courier(engine.db, lambda: engine.settings)
+    courier.start()
+    try:
+        wait_until(lambda: len(inbox.messages) == 1)
+    finally:
+        courier.stop()
+    reply = message_from_bytes(inbox.messages[0])
     assert reply["To"] == "jorg@example.de" and reply["In-Reply-To"] == "<q-1@example.de>"
-    assert reply["Message-ID"] == receipt.external_id and "It ships tomorrow." in reply.get_payload()
+    (sent,) = ticket_deliveries(engine.db, ticket_id).values()
+    assert sent.state == "sent" and reply["Message-ID"] == sent.key and "It ships tomorrow." in reply.get_payload()
 
-    answer = mail(
-        "<q-2@example.de>",
-        "Thanks!",
-        **{"In-Reply-To": receipt.external_id or "", "References": receipt.external_id or ""},
-    )
+    answer = mail("<q-2@example.de>", "Thanks!", **{"In-Reply-To": sent.key, "References": sent.key})
     deliver(imap_server, answer)
     poll_imap(engine)
-    assert [t for t, _ in tickets_and_messages(engine)] == [ticket_id, ticket_id]
+    assert [t for t, _ in tickets_and_messages(engine)] == [ticket_id, ticket_id, ticket_id]
 
 
-def test_failed_smtp_delivery_is_dead_lettered_and_retried(
-    tmp_path: Path, smtp_server: tuple[dict[str, Any], Inbox]
-) -> None:
-    smtp, inbox = smtp_server
-    eml = tmp_path / "question.eml"
-    eml.write_bytes(mail("<eml-1@example.de>", "Can I change my delivery address?"))
-    down = make_engine(tmp_path / "data", smtp=smtp | {"port": free_port(), "timeout": 2})
-    result = import_eml(down, eml)
-    assert result is not None and result.created_ticket
-
-    receipt = send_reply_to_channel(down, result.ticket_id, "Yes, in your account settings.")
-    assert not receipt.delivered and receipt.dead_letter_id is not None
-    (letter,) = list_dead_letters(down)
-    assert letter.source == "reply:email" and "reply not delivered" in letter.error
-
-    up = make_engine(tmp_path / "data", smtp=smtp)
-    assert retry_dead_letter(up, letter.id).ok
-    assert len(inbox.messages) == 1 and list_dead_letters(up) == []
+def wait_until(condition: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def test_eml_with_a_pdf_attachment_keeps_both_and_extracts_the_pdf(tmp_path: Path) -> None:

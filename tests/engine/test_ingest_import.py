@@ -83,9 +83,9 @@ def test_bad_rows_are_dead_lettered_with_row_number_and_reason(tmp_path: Path) -
     report = import_tickets(engine, path)
     assert (report.imported, report.failed) == (1, 4)
     errors = sorted(letter.error for letter in list_dead_letters(engine))
-    assert errors[0].startswith("row 2: the text is empty")
-    assert "row 3: date 'yesterday' is not ISO 8601" in errors[1]
-    assert "row 4: status 'archived'" in errors[2] and "row 5: channel 'pigeon'" in errors[3]
+    assert errors[0].startswith("line 3: the text is empty")
+    assert "line 4: date 'yesterday' is not ISO 8601" in errors[1]
+    assert "line 5: status 'archived'" in errors[2] and "line 6: channel 'pigeon'" in errors[3]
     assert all(letter.source.startswith("import:mixed.csv#") for letter in list_dead_letters(engine))
 
 

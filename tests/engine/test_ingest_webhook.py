@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,8 @@ from engine.app import Engine, build_engine
 from engine.config import Settings
 from engine.ingest.attachments import attachment_file, extracted_texts, ticket_attachments
 from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
-from engine.ingest.replies import send_reply_to_channel
-from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, build_router, sign
+from engine.ingest.webhook import build_router
+from engine.ingest.webhook_auth import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, DeadLetter, Message, Ticket
 from tests.engine.test_ingest_attachments import text_pdf
@@ -59,9 +57,16 @@ def payload(external_id: str = "m-1", **fields: Any) -> dict[str, Any]:
     return base | fields
 
 
-def post(client: TestClient, body: bytes | dict[str, Any], *, source: str = "chatwidget", secret: str = SECRET) -> Any:
+def post(
+    client: TestClient,
+    body: bytes | dict[str, Any],
+    *,
+    source: str = "chatwidget",
+    secret: str = SECRET,
+    now: float | None = None,
+) -> Any:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {SOURCE_HEADER: source, SIGNATURE_HEADER: sign(secret, raw), "Content-Type": "application/json"}
+    headers = signed_headers(source, secret, raw, now=now) | {"Content-Type": "application/json"}
     return client.post("/api/v1/messages", content=raw, headers=headers)
 
 
@@ -120,16 +125,16 @@ def test_concurrent_requests_written_in_batches_keep_threads_and_skip_repeats(
     assert keys == {f"wh:chatwidget:c:conv-{k}" for k in range(5)}
 
 
-def test_bad_signature_is_refused_and_kept_as_a_dead_letter(engine: Engine, client: TestClient) -> None:
+def test_bad_signature_is_refused_and_counted_on_the_address_dead_letter(engine: Engine, client: TestClient) -> None:
     response = post(client, payload(), secret="wrong")
     assert response.status_code == 401
     assert "bad signature" in response.json()["detail"]
     unknown = post(client, payload(), source="nobody")
     assert unknown.status_code == 401 and "unknown source" in unknown.json()["detail"]
     assert count(engine, Ticket) == 0
-    letters = list_dead_letters(engine)
-    assert {letter.source for letter in letters} == {"webhook:chatwidget", "webhook:nobody"}
-    assert all("My parcel" in letter.preview for letter in letters)
+    (letter,) = list_dead_letters(engine)
+    assert letter.source == "webhook:refused@testclient" and letter.received == 2
+    assert "unknown source 'nobody'" in letter.error and "My parcel" in letter.preview
 
 
 def test_oversized_body_gets_413_and_a_preview_is_kept(engine: Engine, client: TestClient) -> None:
@@ -163,7 +168,7 @@ def test_missing_fields_get_422_naming_them(engine: Engine, client: TestClient) 
     assert count(engine, Ticket) == 0 and len(list_dead_letters(engine)) == 1
 
 
-def test_a_refused_message_can_be_retried_after_the_fix(tmp_path: Path) -> None:
+def test_a_request_from_an_unknown_source_is_sent_again_after_the_fix(tmp_path: Path) -> None:
     broken = make_engine(tmp_path / "data")
     app = FastAPI()
     app.include_router(build_router(broken))
@@ -171,8 +176,11 @@ def test_a_refused_message_can_be_retried_after_the_fix(tmp_path: Path) -> None:
     assert response.status_code == 401
     fixed = make_engine(tmp_path / "data", webhook_secrets={"sms-gateway": "gateway-secret"})
     outcome = retry_dead_letter(fixed, response.json()["dead_letter_id"])
-    assert outcome.ok, outcome.message
-    assert count(fixed, Ticket) == 1 and list_dead_letters(fixed) == []
+    assert not outcome.ok and "send it again" in outcome.message, "only a preview of an unsigned request is kept"
+    app = FastAPI()
+    app.include_router(build_router(fixed))
+    assert post(TestClient(app), payload(), source="sms-gateway", secret="gateway-secret").status_code == 202
+    assert count(fixed, Ticket) == 1
 
 
 def test_voice_transcript_keeps_its_audio_as_a_downloadable_attachment(engine: Engine, client: TestClient) -> None:
@@ -200,7 +208,7 @@ def test_openapi_page_documents_the_api(client: TestClient) -> None:
     operation = spec["paths"]["/api/v1/messages"]["post"]
     assert {"202", "400", "401", "413", "422"} <= set(operation["responses"])
     headers = {p["name"] for p in operation["parameters"]}
-    assert {SOURCE_HEADER, SIGNATURE_HEADER} <= headers
+    assert {SOURCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER} <= headers
     fields = spec["components"]["schemas"]["MessageIn"]["properties"]
     assert "conversation_id" in fields and "description" in fields["external_id"]
 
@@ -216,69 +224,6 @@ def _wait_for_status(engine: Engine, attachment_id: int, status: str, timeout: f
             return
         time.sleep(0.05)
     raise AssertionError(f"attachment {attachment_id} never reached {status}")
-
-
-class CallbackReceiver:
-    """A loopback HTTP server standing in for the chat platform's reply endpoint."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.fail_first = fail_first
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                failing = len(receiver.received) <= receiver.fail_first
-                self.send_response(503 if failing else 200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/replies"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def test_reply_is_posted_signed_to_the_source_callback(tmp_path: Path) -> None:
-    receiver = CallbackReceiver()
-    try:
-        engine = make_engine(tmp_path / "data", webhook_callbacks={"chatwidget": receiver.url})
-        app = FastAPI()
-        app.include_router(build_router(engine))
-        accepted = post(TestClient(app), payload("m-5", conversation_id="conv-5")).json()
-        receipt = send_reply_to_channel(engine, accepted["ticket_id"], "Your parcel arrives on Friday.")
-        assert receipt.delivered, receipt.detail
-        (headers, body), *_ = receiver.received
-        assert headers[SIGNATURE_HEADER] == sign(SECRET, body)
-        sent = json.loads(body)
-        assert sent["conversation_id"] == "conv-5" and sent["in_reply_to"] == "m-5"
-        assert sent["customer_handle"] == "@amelia" and sent["text"] == "Your parcel arrives on Friday."
-    finally:
-        receiver.close()
-
-
-def test_an_unreachable_callback_is_retried_then_dead_lettered(tmp_path: Path) -> None:
-    receiver = CallbackReceiver(fail_first=3)
-    try:
-        engine = make_engine(tmp_path / "data", webhook_callbacks={"chatwidget": receiver.url})
-        app = FastAPI()
-        app.include_router(build_router(engine))
-        ticket_id = post(TestClient(app), payload("m-6")).json()["ticket_id"]
-        receipt = send_reply_to_channel(engine, ticket_id, "We refunded you.")
-        assert not receipt.delivered and len(receiver.received) == 3, "three attempts before giving up"
-        (letter,) = list_dead_letters(engine)
-        assert letter.source == "reply:chat" and "503" in letter.error
-        assert retry_dead_letter(engine, letter.id).ok
-        assert json.loads(receiver.received[-1][1])["reply_id"] == receipt.external_id, "the retry keeps the reply id"
-    finally:
-        receiver.close()
 
 
 @pytest.mark.real_models

@@ -15,7 +15,8 @@ from engine.app import Engine, build_engine
 from engine.config import Settings
 from engine.drafting.prompt import MESSAGE_TOKENS, build_prompt, clip_text
 from engine.drafting.sources import Source
-from engine.ingest.webhook import SIGNATURE_HEADER, SOURCE_HEADER, build_router, sign
+from engine.ingest.webhook import build_router
+from engine.ingest.webhook_auth import signed_headers
 from engine.store.models import Ticket
 
 SECRET = "long-message-secret"
@@ -42,7 +43,7 @@ def post(client: TestClient, message_id: str, text: str) -> int:
         "text": text,
     }
     raw = json.dumps(body).encode()
-    headers = {SOURCE_HEADER: "chatwidget", SIGNATURE_HEADER: sign(SECRET, raw), "Content-Type": "application/json"}
+    headers = signed_headers("chatwidget", SECRET, raw) | {"Content-Type": "application/json"}
     response = client.post("/api/v1/messages", content=raw, headers=headers)
     assert response.status_code == 202, response.text
     return int(response.json()["ticket_id"])

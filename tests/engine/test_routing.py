@@ -327,3 +327,26 @@ def test_service_suggests_actions_once_the_model_knows_its_intents_and_shows_the
     assert "action 'Order status' could not be checked" in view.reason
     assert view.actions[0].name == "order_status" and view.actions[0].suggested
     assert {f["key"] for f in view.factors} >= {"money", "account_age", "vip"}
+
+
+def test_each_check_text_describes_the_outcome_it_had() -> None:
+    calm = _decide(text="Where is my parcel?")
+    passed = {c.key: c.text for c in calm.checks if c.passed}
+    assert passed["known_intent"] == "intent track_order is known"
+    assert passed["frustration"] == "no rising frustration"
+    assert passed["wants_human"] == "the customer did not ask for a person"
+    assert passed["came_back"] == "no earlier automatic answer on this ticket"
+    upset = _decide(text="I want to talk to a human agent now", unknown=True, rising=True)
+    failed = {c.key: c.text for c in upset.checks if not c.passed}
+    assert failed["known_intent"].startswith("intent unknown (best guess")
+    assert failed["frustration"] == "frustration rising across the customer's messages"
+    assert failed["wants_human"] == "the customer asked for a person"
+
+
+def test_route_audit_rows_carry_the_passed_wording(session: Session) -> None:
+    auto = _triaged(session, "Where is my parcel?", confidence=0.97)
+    route_tickets(session, [auto], policy=AUTO)
+    row = session.exec(select(AuditEntry).where(AuditEntry.action == "ai_route")).one()
+    texts = {c["key"]: c["text"] for c in row.details["checks"]}
+    assert texts["wants_human"] == "the customer did not ask for a person"
+    assert texts["known_intent"] == "intent track_order is known"

@@ -134,29 +134,28 @@ async def test_an_empty_desk_says_no_data(empty_desk: None, user: User) -> None:
     assert annotations[0]["text"] == "no data"
 
 
-async def test_the_survey_link_records_csat_and_effort(user: User) -> None:
+async def test_the_survey_link_records_csat_and_effort_over_plain_http(user: User) -> None:
     with engine().transaction() as session:
         resolved = session.exec(select(Ticket).where(Ticket.status == "resolved")).first()
         assert resolved is not None and resolved.id is not None
         token = create_survey(session, ticket_id=resolved.id).token
-    await user.open(f"/survey/{token}")
-    await user.should_see("How did we do?")
-    user.find(marker="survey-submit").click()
-    await user.should_see("Please answer both questions.")
-    user.find(kind=ui.toggle, marker="csat").elements.pop().set_value(8)
-    user.find(kind=ui.toggle, marker="ces").elements.pop().set_value(2)
-    user.find(marker="survey-submit").click()
-    await user.should_see(marker="survey-thanks")
+    page = await user.http_client.get(f"/survey/{token}")
+    assert page.status_code == 200 and "How did we do?" in page.text and "<script" not in page.text
+    assert 'name="viewport"' in page.text  # laid out for a phone
+    missing = await user.http_client.post(f"/survey/{token}", data={"csat": "8"})
+    assert missing.status_code == 422 and "Please answer both questions." in missing.text
+    done = await user.http_client.post(f"/survey/{token}", data={"csat": "8", "ces": "2", "comment": "quick"})
+    assert done.status_code == 200 and "Thank you!" in done.text
     with engine().session() as session:
         survey = session.exec(select(Survey).where(Survey.token == token)).one()
         assert (survey.csat, survey.ces) == (8, 2) and survey.answered_at is not None
-    await user.open(f"/survey/{token}")
-    await user.should_see("We already have your answer")
+    again = await user.http_client.post(f"/survey/{token}", data={"csat": "1", "ces": "5"})
+    assert again.status_code == 409 and "We already have your answer" in again.text
 
 
 async def test_an_unknown_survey_link_says_so(user: User) -> None:
-    await user.open("/survey/not-a-token")
-    await user.should_see(marker="survey-invalid")
+    page = await user.http_client.get("/survey/not-a-token")
+    assert page.status_code == 404 and "This survey link is not valid" in page.text
 
 
 async def test_weekly_report_lists_every_kpi(user: User) -> None:
@@ -208,3 +207,21 @@ def test_dashboard_in_a_real_browser(screen: Screen, artifacts: Path) -> None:
     screen.selenium.set_window_size(1200, 2000)
     time.sleep(1.0)
     screen.selenium.save_screenshot(str(artifacts / "report.png"))
+
+
+async def test_draft_acceptance_shows_what_agents_did_with_drafts(user: User) -> None:
+    from engine.desk import approve_or_edit, draft_now
+
+    await sign_in(user)
+    await wait_for_async(lambda: engine().ready, what="the models to load")
+    with engine().session() as session:
+        ticket_id = session.exec(select(Ticket.id).where(col(Ticket.status) != "resolved")).first()
+    assert ticket_id is not None
+    draft = draft_now(engine(), ticket_id)
+    fields = {name: "filled" for name in draft.fields}
+    approve_or_edit(engine(), ticket_id, draft.id, draft.text, agent="supervisor", fields=fields)
+    await user.open("/dashboard")
+    await user.should_see("Draft acceptance")
+    summary = user.find(kind=ui.label, marker="acceptance-summary").elements.pop()
+    await wait_for_async(lambda: "drafts:" in summary.text, 30, "the acceptance figures")
+    assert "100% sent unchanged" in summary.text  # the one draft was sent as drafted (its fields filled)

@@ -47,3 +47,71 @@ def source_cards(sources: list[dict[str, Any]]) -> None:
                 .mark(f"source-{source.get('n')}")
             ):
                 ui.label(source.get("text", "")).classes("cd-source")
+
+
+def basis_line(draft: Draft, basis: dict[str, Any]) -> None:
+    """Where the draft came from: the past reply it starts from (linked), the articles, or why it holds back."""
+    with ui.row().classes("items-center gap-2 w-full").mark("draft-basis"):
+        if draft.basis == "past_reply" and basis:
+            ui.icon("history", color="primary")
+            ui.label("Based on the reply to")
+            ui.link(f"#{basis['ticket_id']}", f"/ticket/{basis['ticket_id']}").mark("basis-link")
+            record = (
+                f"sent {basis['sent']} times, {basis['unchanged']} unchanged" if basis["sent"] else "not reused yet"
+            )
+            if basis.get("against"):
+                record += f", {basis['against']} rejected or reopened"
+            ui.label(f"({record}; similarity {draft.confidence:.2f})").classes("cd-muted text-sm")
+        elif draft.basis == "holding":
+            ui.icon("pause_circle", color="warning")
+            ui.label("Holding reply").classes("font-medium")
+        elif draft.basis in ("article", "model"):
+            ui.icon("menu_book", color="primary")
+            ui.label("Written from help-centre articles (citations checked below)")
+    if draft.note:
+        ui.label(draft.note).classes("text-sm bg-orange-1 rounded p-2 w-full").mark("draft-note")
+
+
+def field_inputs(fields: list[str], on_change: Callable[[], None]) -> dict[str, Any]:
+    """One input per [[field]] the agent must fill before the reply can be sent."""
+    inputs: dict[str, Any] = {}
+    if not fields:
+        return inputs
+    with ui.column().classes("w-full gap-1").mark("draft-fields"):
+        ui.label("Fill in before sending").classes("cd-section-title")
+        for number, name in enumerate(fields, start=1):
+            inputs[name] = (
+                ui.input(name, on_change=lambda _: on_change())
+                .props("dense outlined")
+                .classes("w-full")
+                .mark(f"field-{number}")
+            )
+    return inputs
+
+
+def alternative_buttons(alternatives: list[dict[str, Any]], on_pick: Callable[[dict[str, Any]], None]) -> None:
+    """The next past replies, one click away."""
+    if not alternatives:
+        return
+    with ui.row().classes("items-center gap-2 w-full").mark("draft-alternatives"):
+        ui.label("Other past replies:").classes("cd-muted text-sm")
+        for number, option in enumerate(alternatives, start=1):
+            ui.button(
+                f"#{option['ticket_id']} ({option['similarity']:.2f})", on_click=lambda o=option: on_pick(o)
+            ).props("outline dense no-caps size=sm").mark(f"alternative-{number}")
+
+
+def guidance_card(guidance: list[dict[str, Any]]) -> None:
+    """Internal steps for this case, beside the draft: for the agent, never sent to the customer."""
+    if not guidance:
+        return
+    with ui.card().classes("cd-card w-full gap-1").mark("guidance"):
+        ui.label("Steps for this case").classes("cd-section-title")
+        for item in guidance:
+            ui.label(f"{item.get('title', '')} (internal guidance, not sent)").classes("cd-muted text-sm")
+            for number, step in enumerate(item.get("steps", []), start=1):
+                ui.label(f"{number}. {step}").classes("text-sm cd-text")
+            if item.get("actions"):
+                with ui.row().classes("gap-1"):
+                    for action in item["actions"]:
+                        ui.chip(action, icon="bolt").props("dense outline")

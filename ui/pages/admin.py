@@ -30,6 +30,7 @@ from engine.privacy import audit
 from engine.privacy.erasure import CustomerMatch, CustomerNotFound, erase_customer, export_customer, find_customers
 from engine.store.account_models import User
 from engine.store.audit_models import AuditEntry
+from ui.components.channels_card import ChannelsCard
 from ui.pages.login import CODE_PROPS, current_user, login_url, require
 from ui.state import engine
 from ui.theme import frame
@@ -53,6 +54,7 @@ def admin_page() -> None:
     with frame("Admin"):
         UsersPanel(audit_panel.refresh).build()
         CustomerPanel(audit_panel.refresh).build()
+        ChannelsCard().build()
         audit_panel.build()
 
 

@@ -24,6 +24,7 @@ from engine.kpi_series import TicketRef
 from engine.kpi_tiles import DEFINITIONS, Kpi, KpiDefinition
 from engine.store.models import utcnow
 from ui.components import charts
+from ui.components.acceptance_card import acceptance_section
 from ui.state import engine
 from ui.theme import frame
 
@@ -176,6 +177,7 @@ class DashboardScreen:
                     self._chart_card(key, title, table)
             self._point_card()
             self._quality_section()
+            acceptance_section()
         # The first load runs while the browser loads the page (its updates go out once it connects), then the timer
         # refreshes whenever tickets change.
         background_tasks.create(self.refresh(), name="dashboard-first-load", context=ui.context.client)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from nicegui import events, run, ui
 
-from engine.ingest.attachments import safe_filename
 from engine.ingest.bulk_import import FORMATS, ImportProgress, import_tickets
 from engine.ingest.dead_letter_store import IngestError
-from engine.ingest.dead_letters import DeadLetterRow, discard_dead_letter, list_dead_letters, retry_dead_letter
+from engine.ingest.dead_letters import (
+    DeadLetterRow,
+    dead_letter_capacity,
+    discard_dead_letter,
+    list_dead_letters,
+    retry_dead_letter,
+)
+from engine.ingest.uploads import create_upload, discard_upload
 from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
+
+log = logging.getLogger(__name__)
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "id", "label": "#", "field": "id", "sortable": True, "align": "left"},
@@ -27,6 +35,7 @@ COLUMNS: list[dict[str, Any]] = [
         "align": "left",
         "style": "max-width: 520px; white-space: normal",
     },
+    {"name": "received", "label": "Times", "field": "received", "sortable": True, "align": "left"},
     {"name": "retries", "label": "Retries", "field": "retries", "sortable": True, "align": "left"},
     {"name": "state", "label": "State", "field": "state", "align": "left"},
 ]
@@ -48,8 +57,9 @@ def import_card(on_done: Callable[[], None]) -> None:
         ui.label("Import past tickets").classes("cd-section-title")
         ui.label(
             "CSV or JSONL with a text column (optional: external_id, channel, customer, email, created_at, status, "
-            "reply, intent), an mbox archive or a single .eml. Interrupted imports continue where they stopped; "
-            "rows already stored are skipped, bad rows go to the dead letters below."
+            "reply, intent), an mbox archive or a single .eml. The file is deleted when its import ends; upload an "
+            "interrupted import again and it continues where it stopped. Rows already stored are skipped, bad rows "
+            "go to the dead letters below."
         ).classes("cd-muted text-sm")
         upload = (
             ui.upload(label="Choose a file", auto_upload=True, max_files=1)
@@ -72,20 +82,26 @@ def import_card(on_done: Callable[[], None]) -> None:
         if state["running"]:
             ui.notify("An import is already running", type="warning")
             return
-        target = uploaded_path(event.file.name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        await event.file.save(target)
-        state.update(running=True, progress=None, message=f"Importing {target.name}…")
+        state.update(running=True, progress=None, message=f"Importing {event.file.name}…")
+        target, handle = create_upload(engine().settings, event.file.name)
         try:
+            with handle:
+                async for chunk in event.file.iterate():
+                    handle.write(chunk)
             result = await run.io_bound(import_tickets, engine(), target, progress=on_progress)
         except IngestError as exc:
             state["message"] = f"Not imported: {exc}"
             ui.notify(state["message"], type="warning")
+        except Exception as exc:  # the page must not stay on "Importing…": say what stopped it
+            log.warning("the import of %s stopped: %s", target.name, exc, exc_info=True)
+            state["message"] = f"The import stopped: {exc}. Committed rows are kept; upload the file again to continue."
+            ui.notify(state["message"], type="negative")
         else:
             if result is not None:  # None: the app is shutting down
                 state.update(progress=result, message=summary(result))
                 ui.notify(state["message"], type="positive")
         finally:
+            discard_upload(target)
             state["running"] = False
             upload.reset()
             on_done()
@@ -116,6 +132,7 @@ def letter_dict(letter: DeadLetterRow) -> dict[str, Any]:
         "created": letter.created_at.strftime("%Y-%m-%d %H:%M"),
         "source": letter.source,
         "error": letter.error,
+        "received": letter.received,
         "retries": letter.retries,
         "state": "resolved" if letter.resolved else "open",
         "preview": letter.preview,
@@ -130,6 +147,7 @@ def dead_letter_card() -> Callable[[], None]:
             ui.label("Dead letters").classes("cd-section-title")
             ui.space()
             ui.switch("Show resolved", on_change=lambda e: toggle_resolved(e.value)).mark("show-resolved")
+        full_notice = ui.label("").classes("text-sm text-negative").mark("dead-letters-full")
         table = (
             ui.table(
                 columns=COLUMNS,
@@ -173,6 +191,14 @@ def dead_letter_card() -> Callable[[], None]:
         load()
 
     def load() -> None:
+        room = dead_letter_capacity(engine())
+        full_notice.text = (
+            f"The dead-letter table is full ({room.rows:,} of {room.cap:,} rows): new refused requests are counted "
+            "but not kept. Retry or discard letters, or raise dead_letter_max_rows."
+            if room.full
+            else ""
+        )
+        full_notice.visible = room.full
         current = table.selected[0]["id"] if table.selected else None
         letters = list_dead_letters(engine(), include_resolved=show_resolved["value"])
         table.rows = [letter_dict(letter) for letter in letters]
@@ -201,8 +227,3 @@ def dead_letter_card() -> Callable[[], None]:
 
     load()
     return load
-
-
-def uploaded_path(name: str) -> Path:
-    """Where an uploaded import file is kept."""
-    return engine().settings.data_dir / "imports" / "uploads" / safe_filename(name)

@@ -1,13 +1,15 @@
-"""Knowledge base: the documents drafts may cite, their chunks, uploads, folders and deletion."""
+"""Knowledge base: articles drafts may quote, guidance for agents only, their chunks, uploads, folders, deletion."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from nicegui import events, run, ui
 
+from engine.accounts_roles import Permission, can
 from engine.knowledge.documents import DocumentError, load_file, load_folder
 from engine.knowledge.knowledge_base import KnowledgeBase
+from engine.server_paths import PathNotAllowed, inside
+from engine.store.account_models import User
+from ui.pages.login import current_user
 from ui.state import engine
 from ui.theme import frame
 
@@ -30,12 +32,17 @@ def add_uploaded(name: str, data: bytes) -> str:
     return f"Indexed {spec.title}"
 
 
-def add_folder(folder: str) -> str:
-    """Index every supported file under a folder on this machine; bad files are listed, the rest indexed."""
+def add_folder(folder: str, user: User | None) -> str:
+    """Index every supported file under a server folder (admins, inside the configured roots); bad files listed."""
+    if not can(user, Permission.INDEX_SERVER_FOLDERS):
+        raise DocumentError("only an admin may index a folder on the server; upload the files instead")
     kb = knowledge_base()
     if kb is None:
         raise DocumentError("the knowledge index is still loading; try again in a moment")
-    path = Path(folder.strip()).expanduser()
+    try:
+        path = inside(folder.strip(), engine().settings.knowledge_root_paths, what="a folder to index")
+    except PathNotAllowed as exc:
+        raise DocumentError(f"{exc} (CAREDESK_KNOWLEDGE_ROOTS)") from exc
     if not path.is_dir():
         raise DocumentError(f"{path} is not a folder on this machine")
     specs, errors = load_folder(path)
@@ -71,6 +78,11 @@ def knowledge_page() -> None:
                 ui.button("Cancel", on_click=dialog.close).props("flat")
         dialog.open()
 
+    async def set_kind(key: str, title: str, kind: str) -> None:
+        kb = knowledge_base()
+        if kb is not None and await run.io_bound(kb.set_kind, key, kind):
+            ui.notify(f"{title} is now {'guidance (never sent to customers)' if kind == 'guidance' else 'an article'}")
+
     def refresh_documents() -> None:
         kb = knowledge_base()
         documents_card.clear()
@@ -86,6 +98,14 @@ def knowledge_page() -> None:
                         "flat no-caps align=left"
                     ).classes("grow text-left")
                     ui.label(document.source or "").classes("cd-muted text-xs")
+                    ui.toggle(
+                        {"article": "Article", "guidance": "Guidance"},
+                        value=document.kind,
+                        on_change=lambda e, d=document: set_kind(d.key, d.title, str(e.value)),
+                    ).props("dense no-caps size=sm").tooltip(
+                        "Article: customer-facing, drafts may quote and cite it. "
+                        "Guidance: internal procedure, shown to agents beside the draft, never sent."
+                    ).mark(f"kind-{document.id}")
                     ui.button(icon="delete", on_click=lambda d=document: confirm_delete(d.key, d.title)).props(
                         "flat round dense color=negative"
                     ).tooltip("Delete this document and its vectors")
@@ -110,18 +130,24 @@ def knowledge_page() -> None:
             ui.upload(on_upload=uploaded, multiple=True, auto_upload=True, max_file_size=UPLOAD_LIMIT_BYTES).props(
                 'accept=".md,.markdown,.txt,.text,.html,.htm,.pdf" flat bordered'
             ).classes("w-full").mark("kb-upload")
-            folder = ui.input("Or a folder on this machine").props("outlined dense").classes("w-full").mark("kb-folder")
+            if can(current_user(), Permission.INDEX_SERVER_FOLDERS):
+                folder_card()
 
-            async def index_folder() -> None:
-                try:
-                    message = await run.io_bound(add_folder, folder.value or "")
-                except DocumentError as exc:
-                    ui.notify(str(exc), type="warning")
-                    return
-                ui.notify(message, type="positive", multi_line=True)
-                refresh_documents()
+    def folder_card() -> None:
+        roots = ", ".join(str(p) for p in engine().settings.knowledge_root_paths) or "none configured"
+        folder = ui.input(f"Or a server folder under: {roots}").props("outlined dense").classes("w-full")
+        folder.mark("kb-folder")
 
-            ui.button("Index folder", icon="folder_open", on_click=index_folder).props("flat").mark("kb-index-folder")
+        async def index_folder() -> None:
+            try:
+                message = await run.io_bound(add_folder, folder.value or "", current_user())
+            except DocumentError as exc:
+                ui.notify(str(exc), type="warning")
+                return
+            ui.notify(message, type="positive", multi_line=True)
+            refresh_documents()
+
+        ui.button("Index folder", icon="folder_open", on_click=index_folder).props("flat").mark("kb-index-folder")
 
     with frame("Knowledge"), ui.row().classes("w-full gap-4 items-start no-wrap"):
         with ui.column().classes("gap-4").style("flex: 3; min-width: 0"):

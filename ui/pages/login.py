@@ -48,8 +48,14 @@ def signed_in_name() -> str:
 
 
 def safe_target(path: str | None) -> str:
-    """`path` when it is a local page of this app, else "/" (no open redirects)."""
+    """`path` when it is a local page of this app, else "/" (no open redirects).
+
+    Only a path that starts with exactly one `/` and holds no backslash and no control character passes: browsers
+    drop tab, CR and LF from a URL, so `/<tab>/host` would become `//host`, another site.
+    """
     if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in path):
         return "/"
     return path
 

@@ -8,6 +8,7 @@ from nicegui import events, run, ui
 
 from engine.desk import QueueRow, age_text, queue_rows, ticket_counts
 from engine.kpi_calibration import Calibration, calibration_at, reliability
+from ui.components.deliveries import FailedDeliveries
 from ui.state import engine
 from ui.theme import frame
 
@@ -137,6 +138,8 @@ def queue_page() -> None:
                 for key, text in (("j", "down"), ("k", "up"), ("Enter", "open")):
                     ui.html(f'<span class="cd-kbd">{key}</span>', sanitize=False)
                     ui.label(text).classes("mr-2")
+        failed = FailedDeliveries()
+        failed.panel()
         table = (
             ui.table(
                 columns=COLUMNS,
@@ -164,6 +167,7 @@ def queue_page() -> None:
         load()
 
     def load() -> None:
+        failed.panel.refresh()
         rows = queue_rows(engine())
         visible = [r for r in rows if matches(r, **filters)]  # type: ignore[arg-type]
         table.rows = [row_dict(r, threshold, bins) for r in visible]

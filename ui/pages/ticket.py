@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from nicegui import events, run, ui
 
@@ -21,13 +22,22 @@ from engine.desk import (
     reopen,
     reveal_message,
     ticket_view,
+    use_alternative,
 )
 from engine.feedback.capture import FeedbackError
 from engine.kpi_calibration import calibration_at, reliability
 from engine.privacy.redaction import redact
 from engine.store.models import Direction, Message
 from ui.components.badges import CHANNEL_ICONS, sentiment_chip, status_badge
-from ui.components.draft_panel import draft_check, source_cards
+from ui.components.deliveries import DeliveryChips
+from ui.components.draft_panel import (
+    alternative_buttons,
+    basis_line,
+    draft_check,
+    field_inputs,
+    guidance_card,
+    source_cards,
+)
 from ui.components.intent_summary import intent_summary
 from ui.components.resolved_panel import resolved_panel
 from ui.components.routing_panel import routing_panel
@@ -136,12 +146,15 @@ class TicketScreen:
     def conversation(self) -> None:
         with ui.card().classes("cd-card w-full"):
             ui.label("Conversation").classes("cd-section-title")
+            chips = DeliveryChips(self.ticket_id)
             with ui.column().classes("w-full gap-2").mark("conversation"):
                 for message in self.view.messages:
                     inbound = message.direction == Direction.INBOUND
                     with ui.column().classes("w-full gap-0 " + ("items-start" if inbound else "items-end")):
                         ui.label(f"{message.author} · {message.created_at:%d %b %H:%M}").classes("cd-muted text-xs")
                         self.message_text(message, "cd-bubble " + ("cd-bubble-in" if inbound else "cd-bubble-out"))
+                        if not inbound:
+                            chips.chip(message.id or 0)
                         for attachment in self.view.attachments.get(message.id or 0, []):
                             with ui.row().classes("items-center gap-1 text-sm"):
                                 ui.icon("attach_file")
@@ -190,6 +203,8 @@ class TicketScreen:
                 with ui.row().classes("items-center gap-2 bg-orange-1 rounded p-2 w-full"):
                     ui.icon("info", color="warning")
                     ui.label(f"Extractive draft: {draft.fallback_reason}").classes("text-sm").mark("fallback-note")
+            if draft is not None:
+                basis_line(draft, self.view.basis)
             initial = draft.text if draft is not None else self.stream.text()
             self.editor = (
                 ui.textarea(value=initial, placeholder="The reply to send")
@@ -197,12 +212,15 @@ class TicketScreen:
                 .classes("w-full")
                 .mark("draft")
             )
+            self.fields = field_inputs(list(draft.fields) if draft is not None else [], self.check_fields)
             if draft is not None:
+                alternative_buttons(draft.alternatives, self.use_alternative)
                 draft_check(draft, on_cite=self.show_source)
             with ui.row().classes("gap-2 items-center w-full"):
                 self.send_button = (
                     ui.button("Approve & send", icon="send", on_click=self.send).props("unelevated").mark("approve")
                 )
+                self.check_fields()
                 ui.button("Reject", icon="block", on_click=self.ask_reject).props("outline color=negative").mark(
                     "reject"
                 )
@@ -211,8 +229,27 @@ class TicketScreen:
                 ui.html(
                     '<span class="cd-kbd">Ctrl</span>+<span class="cd-kbd">Enter</span> sends', sanitize=False
                 ).classes("cd-muted text-xs")
+        if draft is not None:
+            guidance_card(draft.guidance)
         if draft is not None and draft.sources:
             source_cards(draft.sources)
+
+    def check_fields(self) -> None:
+        """Send stays disabled while a field of the draft is empty."""
+        empty = [name for name, box in self.fields.items() if not (box.value or "").strip()]
+        if empty:
+            self.send_button.disable()
+            self.send_button.tooltip(f"Fill in {', '.join(empty)} first")
+        else:
+            self.send_button.enable()
+
+    async def use_alternative(self, option: dict[str, Any]) -> None:
+        """Make another past reply the draft, with its own fields."""
+        if self.view.draft is None or self.view.draft.id is None:
+            return
+        await run.io_bound(use_alternative, engine(), self.view.draft.id, int(option["ticket_id"]))
+        self.view = ticket_view(engine(), self.ticket_id) or self.view
+        self.draft_panel.refresh()
 
     def waiting_text(self) -> str:
         drafter = engine().status["drafter"]
@@ -278,17 +315,24 @@ class TicketScreen:
         self.send_button.disable()
         draft_id = self.view.draft.id if self.view.draft else None
         try:
+            values = {name: box.value or "" for name, box in self.fields.items()}
             feedback = await run.io_bound(
-                approve_or_edit, engine(), self.ticket_id, draft_id, self.editor.value or "", agent=self.agent
+                approve_or_edit,
+                engine(),
+                self.ticket_id,
+                draft_id,
+                self.editor.value or "",
+                agent=self.agent,
+                fields=values,
             )
         except FeedbackError as exc:
             ui.notify(str(exc), type="warning")
             self.send_button.enable()
             return
         verb = (
-            "Approved and sent"
+            "Approved; sending to the customer"
             if feedback.kind == "approve"
-            else f"Edited ({feedback.edit_distance} characters) and sent"
+            else f"Edited ({feedback.edit_distance} characters); sending to the customer"
         )
         ui.notify(verb, type="positive")
         ui.navigate.to(f"/ticket/{self.ticket_id}")

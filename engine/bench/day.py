@@ -1,0 +1,475 @@
+"""Day bench: a support day against real local servers: customers write, a team answers, replies leave the desk.
+
+- Servers: aiosmtpd (the customers' mail server), Dovecot IMAP (the support mailbox; when it cannot start here the
+  customers' e-mails go in through the desk's own inbound e-mail path instead), a webhook receiver standing in for
+  the chat, SMS, social and voice platforms, and the desk's webhook API over HTTP.
+- Traffic: N first messages, half by e-mail and half by webhook; some customers answer the reply they got.
+- Team: agents work the queue through the desk API (approve, edit, reject then write, change intent, reopen).
+- `flaky`: each outbound channel refuses or times out that share of its attempts.
+Ground truth is what the simulation did; the report compares what reached the servers and the desk with it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlmodel import col, select
+
+from engine.app import Engine, build_engine
+from engine.bench.servers.callbacks import CallbackReceiver
+from engine.bench.servers.imap import Dovecot, dovecot_missing
+from engine.bench.servers.mail import FlakyProxy, SmtpServer
+from engine.config import Settings
+from engine.desk import approve_or_edit, change_intent, intent_labels, reject, reopen, ticket_view
+from engine.feedback.capture import FeedbackError
+from engine.ingest.email_channel import ingest_email, poll_imap
+from engine.ingest.webhook import build_router, message_key
+from engine.ingest.webhook_auth import signed_headers
+from engine.outbox import Courier
+from engine.routing.auto_resolve import AI_AUTHOR
+from engine.store.models import Direction, Message, Ticket, TicketStatus
+from engine.store.outbox_models import DeliveryState, OutboundReply
+
+log = logging.getLogger(__name__)
+
+SOURCE, SECRET = "platform", "bench-secret"
+CUSTOMER_DOMAIN = "customers.example"
+AGENTS = 3
+ANSWER_SHARE = 0.3  # customers who answer the first reply they get
+REOPEN_SHARE = 0.05  # resolved tickets an agent reopens and answers again
+TIMEOUT = 0.5  # seconds the desk waits for a channel; the flaky servers hang longer than that
+OUTBOX = {
+    "backoff_seconds": 0.05,
+    "backoff_max_seconds": 1.0,
+    "max_attempts": 40,
+    "senders": 8,
+    "callback_timeout": TIMEOUT,
+    "poll_seconds": 0.05,
+}
+QUESTIONS = (
+    "Where is my order {i}? It has not arrived.",
+    "I want a refund for order {i}, the item was damaged.",
+    "How do I change the shipping address of order {i}?",
+    "I cannot log in to my account, please help (ref {i}).",
+    "Please cancel my subscription, customer {i}.",
+)
+WEBHOOK_CHANNELS = ("chat", "sms", "social", "voice")
+
+
+@dataclass
+class Conversation:
+    """One customer's issue as the simulator knows it."""
+
+    number: int
+    channel: str
+    first_key: str  # the stored external id of the first message
+    ticket_id: int | None = None
+    answered: bool = False
+    answer_key: str = ""
+
+
+@dataclass
+class Truth:
+    """What the simulation did, to compare the desk and the servers with."""
+
+    conversations: dict[int, Conversation] = field(default_factory=dict)
+    team_replies: int = 0
+    reopened: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, action: str) -> None:
+        with self.lock:
+            self.actions[action] = self.actions.get(action, 0) + 1
+
+
+def run(*, tickets: int, flaky_channel: float = 0.0, seed: int = 7) -> dict[str, Any]:
+    """Run the day with `tickets` first messages; outbound channels fail `flaky_channel` of their attempts."""
+    started = time.monotonic()
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="caredesk-bench-day-") as tmp:
+        day = Day(Path(tmp), flaky_channel, rng)
+        try:
+            day.run(tickets)
+            report = day.report()
+        finally:
+            day.close()
+    return report | {"seconds": round(time.monotonic() - started, 1)}
+
+
+class Day:
+    """The servers, the desk and the simulated people of one bench run."""
+
+    def __init__(self, data_dir: Path, flaky: float, rng: random.Random) -> None:
+        self.rng = rng
+        self.flaky = flaky
+        self.truth = Truth()
+        self.smtp = SmtpServer()
+        fault_rng = random.Random(rng.random())
+        self.proxy = FlakyProxy(self.smtp.port, lambda: _fault(fault_rng, flaky, "refuse"), hang_seconds=2 * TIMEOUT)
+        self.receiver = CallbackReceiver(
+            SECRET, lambda n: _fault(fault_rng, flaky, "status:503"), hang_seconds=2 * TIMEOUT
+        )
+        missing = dovecot_missing()
+        self.dovecot = None if missing else Dovecot()
+        self.inbound_path = "Dovecot IMAP" if self.dovecot else f"the desk's e-mail intake ({missing})"
+        settings = Settings.load(
+            data_dir=data_dir,
+            model_backend="fake",
+            demo=False,
+            smtp=self.smtp.settings(port=self.proxy.port, timeout=TIMEOUT),
+            imap=self.dovecot.settings if self.dovecot else {},
+            webhook_secrets={SOURCE: SECRET},
+            webhook_callbacks={SOURCE: self.receiver.url},
+            outbox=OUTBOX,
+        )
+        self.engine = build_engine(settings)
+        self.engine.start()
+        self.courier = Courier(self.engine.db, lambda: self.engine.settings, changed=self.engine.changed)
+        self.courier.start()
+        self.server, self.api = _serve(self.engine)
+        self.http = httpx.Client(timeout=30)
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    # ---- the day -----------------------------------------------------------------------------------------------
+    def run(self, tickets: int) -> None:
+        log.info(
+            "day bench: %d first messages, flaky channels %.0f %%, e-mail in through %s",
+            tickets,
+            self.flaky * 100,
+            self.inbound_path,
+        )
+        for name, loop in [(f"agent-{k}", self._agent(k)) for k in range(AGENTS)] + [
+            ("customers", self._customers),
+            ("mailbox", self._mailbox),
+        ]:
+            thread = threading.Thread(target=loop, name=f"bench-{name}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        for number in range(tickets):
+            self._first_message(number)
+        log.info("all %d first messages sent; waiting for the day to settle", tickets)
+        self._settle()
+
+    def _first_message(self, number: int) -> None:
+        text = QUESTIONS[number % len(QUESTIONS)].format(i=number)
+        if number % 2 == 0:
+            message_id = f"<c{number}.0@{CUSTOMER_DOMAIN}>"
+            self.truth.conversations[number] = Conversation(number, "email", message_id)
+            self._email_in(_customer_mail(number, message_id, f"Order {number}", text))
+        else:
+            channel = WEBHOOK_CHANNELS[number % len(WEBHOOK_CHANNELS)]
+            external_id = f"m{number}.0"
+            self.truth.conversations[number] = Conversation(number, channel, message_key(SOURCE, external_id))
+            self._webhook_in(number, channel, external_id, text)
+
+    def _email_in(self, raw: bytes) -> None:
+        if self.dovecot is not None:
+            self.dovecot.deliver(raw)
+        elif ingest_email(self.engine, raw, source="email:bench") is None:
+            raise RuntimeError("the desk refused a well-formed e-mail")
+
+    def _webhook_in(self, number: int, channel: str, external_id: str, text: str) -> None:
+        body = json.dumps(
+            {
+                "channel": channel,
+                "external_id": external_id,
+                "customer_handle": f"@c{number}",
+                "customer_name": f"Customer {number}",
+                "text": text,
+                "conversation_id": f"conv{number}",
+            }
+        ).encode()
+        headers = {"Content-Type": "application/json", **signed_headers(SOURCE, SECRET, body)}
+        for _ in range(5):
+            response = self.http.post(self.api, content=body, headers=headers)
+            if response.status_code == 202:
+                return
+            log.warning("webhook intake answered %s: %s", response.status_code, response.text[:200])
+            time.sleep(0.2)
+        raise RuntimeError(f"the webhook intake refused message {external_id}")
+
+    def _mailbox(self) -> None:
+        """The IMAP poller, as the desk's job runs it."""
+        while not self.stop.is_set():
+            if self.dovecot is not None:
+                try:
+                    poll_imap(self.engine)
+                except OSError as exc:
+                    log.warning("IMAP poll failed: %s", exc)
+            self.stop.wait(0.2)
+
+    # ---- the team ----------------------------------------------------------------------------------------------
+    def _agent(self, k: int) -> Callable[[], None]:
+        rng = random.Random(self.rng.random())
+        name = f"agent{k}"
+
+        def work() -> None:
+            while not self.stop.is_set():
+                ids = [i for i in _open_tickets(self.engine) if i % AGENTS == k]
+                for ticket_id in ids:
+                    self._answer(ticket_id, name, rng)
+                if not ids:
+                    self._maybe_reopen(k, name, rng)
+                    self.stop.wait(0.1)
+
+        return work
+
+    def _answer(self, ticket_id: int, agent: str, rng: random.Random) -> None:
+        view = ticket_view(self.engine, ticket_id)
+        if view is None or view.ticket.status == TicketStatus.RESOLVED:
+            return
+        draft = view.draft
+        roll = rng.random()
+        labels = intent_labels(self.engine)
+        if roll < 0.1 and labels:
+            change_intent(self.engine, ticket_id, rng.choice(labels), agent=agent)
+            self.truth.count("change_intent")
+        text = f"Hello, thank you for writing about ticket {ticket_id}. We have sorted it out for you."
+        draft_id = draft.id if draft is not None else None
+        if draft is not None and 0.1 <= roll < 0.2:
+            reject(self.engine, ticket_id, draft_id, "does not answer the question", agent=agent)
+            self.truth.count("reject")
+        elif draft is not None and roll < 0.75 and draft.text.strip():
+            text = draft.text
+            self.truth.count("approve")
+        elif draft is not None:
+            text = draft.text + "\n\nKind regards, the support team"
+            self.truth.count("edit")
+        else:
+            self.truth.count("write")
+        try:
+            approve_or_edit(self.engine, ticket_id, draft_id, text, agent=agent)
+        except FeedbackError as exc:
+            log.warning("agent could not send on ticket %s: %s", ticket_id, exc)
+            return
+        with self.truth.lock:
+            self.truth.team_replies += 1
+
+    def _maybe_reopen(self, k: int, agent: str, rng: random.Random) -> None:
+        with self.truth.lock:
+            budget = int(REOPEN_SHARE * len(self.truth.conversations)) - self.truth.reopened
+        if budget <= 0 or rng.random() > 0.5:
+            return
+        with self.engine.session() as session:
+            resolved = session.exec(
+                select(Ticket.id).where(Ticket.status == TicketStatus.RESOLVED).order_by(col(Ticket.id))
+            ).all()
+        mine = [i for i in resolved if i is not None and i % AGENTS == k]
+        if not mine:
+            return
+        try:
+            reopen(self.engine, rng.choice(mine), "the customer phoned: the problem is back", agent=agent)
+        except FeedbackError:
+            return
+        with self.truth.lock:
+            self.truth.reopened += 1
+
+    # ---- customers answering -----------------------------------------------------------------------------------
+    def _customers(self) -> None:
+        seen_mail, seen_posts = 0, 0
+        while not self.stop.is_set():
+            mails = list(self.smtp.mailbox.messages)
+            for raw in mails[seen_mail:]:
+                self._maybe_answer_mail(raw)
+            seen_mail = len(mails)
+            with self.receiver.lock:
+                posts = list(self.receiver.delivered.values())  # what reached the customer, once per reply
+            for post in posts[seen_posts:]:
+                self._maybe_answer_post(post)
+            seen_posts = len(posts)
+            self.stop.wait(0.1)
+
+    def _maybe_answer_mail(self, raw: bytes) -> None:
+        reply = message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
+        number = int(str(reply["To"]).split("@")[0].lstrip("c"))
+        conversation = self.truth.conversations[number]
+        if conversation.answered or self.rng.random() > ANSWER_SHARE:
+            conversation.answered = True
+            return
+        conversation.answered = True
+        conversation.answer_key = f"<c{number}.1@{CUSTOMER_DOMAIN}>"
+        key = str(reply["Message-ID"])
+        headers = {"In-Reply-To": key, "References": key}
+        self._email_in(
+            _customer_mail(
+                number, conversation.answer_key, f"Re: Order {number}", "Thanks, one more question.", headers
+            )
+        )
+
+    def _maybe_answer_post(self, sent: dict[str, Any]) -> None:
+        try:
+            number = int(str(sent["conversation_id"]).removeprefix("conv"))
+        except (ValueError, KeyError):
+            return
+        conversation = self.truth.conversations.get(number)
+        if conversation is None or conversation.answered:
+            return
+        conversation.answered = True
+        if self.rng.random() > ANSWER_SHARE:
+            return
+        external_id = f"m{number}.1"
+        conversation.answer_key = message_key(SOURCE, external_id)
+        self._webhook_in(number, conversation.channel, external_id, "Thanks, one more question.")
+
+    # ---- settling and the report -------------------------------------------------------------------------------
+    def _settle(self, timeout: float = 3600.0) -> None:
+        deadline = time.monotonic() + timeout
+        quiet_rounds = 0
+        while time.monotonic() < deadline:
+            busy = _open_tickets(self.engine) or _undelivered(self.engine) or not self.courier.idle()
+            missing = self._missing_inbound()
+            quiet_rounds = 0 if busy or missing else quiet_rounds + 1
+            if quiet_rounds >= 10:  # a second with nothing open, nothing queued and every message stored
+                return
+            time.sleep(0.1)
+        log.warning("the day did not settle within %.0f s", timeout)
+
+    def _missing_inbound(self) -> int:
+        keys = [c.first_key for c in self.truth.conversations.values()]
+        keys += [c.answer_key for c in self.truth.conversations.values() if c.answer_key]
+        return len(keys) - len(_stored(self.engine, keys))
+
+    def report(self) -> dict[str, Any]:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)
+        engine = self.engine
+        conversations = self.truth.conversations.values()
+        first = _stored(engine, [c.first_key for c in conversations])
+        answers = {c.answer_key: c for c in conversations if c.answer_key}
+        answered = _stored(engine, list(answers))
+        threaded = sum(1 for key, c in answers.items() if answered.get(key) == first.get(c.first_key))
+        with engine.session() as session:
+            rows = session.exec(select(OutboundReply.key, OutboundReply.message_id, OutboundReply.state)).all()
+            outbound = session.exec(
+                select(Message.id, Message.author).where(Message.direction == Direction.OUTBOUND)
+            ).all()
+        by_key = {key: message_id for key, message_id, _ in rows if key}
+        ai_replies = sum(1 for _, author in outbound if author == AI_AUTHOR)
+        mail_keys = [str(m["Message-ID"]) for m in self.smtp.mailbox.parsed()]
+        delivered_messages: dict[int, int] = {}
+        for key in mail_keys:
+            if key in by_key:
+                delivered_messages[by_key[key]] = delivered_messages.get(by_key[key], 0) + 1
+        for key in self.receiver.delivered:
+            if key in by_key:  # the receiver, like a platform honouring Idempotency-Key, shows a key once
+                delivered_messages[by_key[key]] = delivered_messages.get(by_key[key], 0) + 1
+        expected = self.truth.team_replies + ai_replies
+        states: dict[str, int] = {}
+        for _, _, state in rows:
+            states[state] = states.get(state, 0) + 1
+        return {
+            "tickets": len(self.truth.conversations),
+            "flaky_channel": self.flaky,
+            "email_inbound_path": self.inbound_path,
+            "replies_expected": expected,
+            "replies_delivered": len(delivered_messages),
+            "duplicates_delivered": sum(n - 1 for n in delivered_messages.values()),
+            "lost": len(self.truth.conversations) - len(first) + len(answers) - len(answered),
+            "threaded_back": round(threaded / len(answers), 4) if answers else None,
+            "customer_answers": len(answers),
+            "surveys_sent": 0,
+            "surveys_answered": 0,
+            "kpi_mismatches": None,
+            "outbox_states": states,
+            "webhook_retries_deduplicated": sum(v["copies"] - 1 for v in self.receiver.delivered.values()),
+            "smtp_connections": self.proxy.faults,
+            "team_actions": self.truth.actions | {"reopen": self.truth.reopened},
+            "ai_replies": ai_replies,
+        }
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.should_exit = True
+        self.courier.stop()
+        self.engine.stop()
+        self.http.close()
+        self.proxy.close()
+        self.smtp.close()
+        self.receiver.close()
+        if self.dovecot is not None:
+            self.dovecot.close()
+
+
+def _fault(rng: random.Random, share: float, refusal: str) -> str | None:
+    """A refusal or a hang for `share` of the attempts, half each."""
+    roll = rng.random()
+    if roll >= share:
+        return None
+    return refusal if roll < share / 2 else "hang"
+
+
+def _customer_mail(
+    number: int, message_id: str, subject: str, text: str, headers: dict[str, str] | None = None
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = f"Customer {number} <c{number}@{CUSTOMER_DOMAIN}>"
+    message["To"] = "help@shop.example"
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message["Date"] = email.utils.formatdate()
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text)
+    return message.as_bytes()
+
+
+def _open_tickets(engine: Engine) -> list[int]:
+    with engine.session() as session:
+        query = select(Ticket.id).where(
+            col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.ESCALATED])
+        )
+        return [i for i in session.exec(query) if i is not None]
+
+
+def _undelivered(engine: Engine) -> int:
+    with engine.session() as session:
+        query = select(OutboundReply.id).where(
+            col(OutboundReply.state).in_([DeliveryState.QUEUED, DeliveryState.SENDING])
+        )
+        return len(session.exec(query).all())
+
+
+def _stored(engine: Engine, keys: list[str]) -> dict[str, int]:
+    """The ticket each stored inbound message (by external id) landed on."""
+    found: dict[str, int] = {}
+    with engine.session() as session:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = session.exec(
+                select(Message.external_id, Message.ticket_id).where(col(Message.external_id).in_(chunk))
+            )
+            found.update({key: ticket for key, ticket in rows if key})
+    return found
+
+
+def _serve(engine: Engine) -> tuple[Any, str]:
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.include_router(build_router(engine))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    threading.Thread(target=server.run, name="bench-day-http", daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, f"http://127.0.0.1:{port}/api/v1/messages"

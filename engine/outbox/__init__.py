@@ -1,0 +1,27 @@
+"""The outbox: every reply queued in its own transaction and delivered once over the ticket's channel."""
+
+from engine.outbox.config import OutboxSettings, too_long
+from engine.outbox.courier import Courier, recover
+from engine.outbox.desk import (
+    Delivery,
+    delivery_counts,
+    failed_deliveries,
+    retry_delivery,
+    send_test_message,
+    ticket_deliveries,
+)
+from engine.outbox.enqueue import enqueue_reply
+
+__all__ = [
+    "Courier",
+    "Delivery",
+    "OutboxSettings",
+    "delivery_counts",
+    "enqueue_reply",
+    "failed_deliveries",
+    "recover",
+    "retry_delivery",
+    "send_test_message",
+    "ticket_deliveries",
+    "too_long",
+]
