@@ -72,7 +72,7 @@ async def test_an_unknown_ticket_shows_no_confidence_for_the_rejected_guess(user
     await user.open(f"/ticket/{ticket.id}")
     await user.should_see("No known intent fits")
     await user.should_not_see(marker="confidence")
-    assert texts(user, "closest-intent") == ["Closest known intent, not trusted: payment_issue"]
+    assert texts(user, "closest-intent") == ["Closest known intent, not trusted: “payment_issue”"]
     assert texts(user, "review-reason") == [UNLIKE_PAST]
     assert not any("99" in t for t in texts(user, "closest-intent"))
 

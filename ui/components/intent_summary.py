@@ -34,9 +34,8 @@ def intent_summary(
             label for label, _ in close_alternatives(alternatives[1:], chosen="")
         ]
         if guesses:
-            ui.label(f"Closest known intent, not trusted: {', '.join(guesses)}").classes("text-sm cd-muted").mark(
-                "closest-intent"
-            )
+            names = ", ".join(f"“{g}”" for g in guesses)
+            ui.label(f"Closest known intent, not trusted: {names}").classes("text-sm cd-muted").mark("closest-intent")
         return None
     if set_by is not None:
         ui.label(f"Set by {set_by}: a person's choice, not a model's confidence.").classes("text-sm cd-muted").mark(
