@@ -41,8 +41,16 @@ def showcase_ticket() -> int:
     return ranked[0][0].id or 0
 
 
+@pytest.fixture
+def fuller_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enough resolved demo history that the confidence line has checked tickets to speak of."""
+    monkeypatch.setenv("CAREDESK_DEMO_TICKET_COUNT", "40")
+
+
 @pytest.mark.real_models
-def test_readme_screens_show_review_reasons_no_bar_for_unknown_and_calibration(screen: Screen, artifacts: Path) -> None:
+def test_readme_screens_show_review_reasons_no_bar_for_unknown_and_calibration(
+    fuller_demo: None, screen: Screen, artifacts: Path
+) -> None:
     sign_in_browser(screen)
     wait_for(lambda: engine().ready, timeout=900, what="the real models to load")
     wait_for(all_drafted, timeout=600, what="the demo queue to be triaged, routed and drafted")
