@@ -140,27 +140,26 @@ def train_intent_command(
     csv: Annotated[Path | None, typer.Option("--csv", exists=True, dir_okay=False, help="text,label CSV")] = None,
 ) -> None:
     """Retrain the app's intent model from the database (or a CSV) and make it the active version."""
-    from engine.app import Services, State, build_engine
+    from engine.app import build_engine
     from engine.components import load_embedder
-    from engine.nlp.intent_registry import IntentModelRegistry
+    from engine.nlp.intent import IntentModelRegistry
     from engine.nlp.labeled_csv import LabeledDataError
     from engine.worker import train_intent
 
     _setup_logging()
     settings = Settings.load()
     engine = build_engine(settings)
-    services = Services(embedder=load_embedder(settings))
+    embedder = load_embedder(settings)
+    registry = IntentModelRegistry(settings.models_dir / "intent")
     with typer.progressbar(length=100, label="Training the intent model", file=sys.stderr) as bar:
         shown = [0]
 
-        def show(key: str, state: State, detail: str = "", progress: float | None = None) -> None:
-            if progress is not None:
-                bar.update(int(progress * 100) - shown[0])
-                shown[0] = int(progress * 100)
+        def show(fraction: float, message: str) -> None:
+            bar.update(int(fraction * 100) - shown[0])
+            shown[0] = int(fraction * 100)
 
-        engine.set_status = show  # type: ignore[method-assign]
         try:
-            _, version = train_intent(engine, services, IntentModelRegistry(settings.models_dir / "intent"), csv=csv)
+            _, version = train_intent(engine.settings, engine.db, embedder, registry, csv=csv, progress=show)
         except LabeledDataError as exc:
             typer.echo(f"Error: {exc}. The active model was not changed.", err=True)
             raise typer.Exit(2) from exc
@@ -273,14 +272,14 @@ def train_rollback_command(
     version: Annotated[str | None, typer.Argument(help="e.g. v0003; default: the version active before")] = None,
 ) -> None:
     """Make an earlier intent model version active again (audited); lists the versions when it cannot."""
-    from engine.feedback.retrain import rollback_engine
+    from engine.admin import rollback_intent_model
     from engine.feedback.rollback import RollbackError
     from engine.privacy.cli_ops import cli_actor, open_engine
 
     _setup_logging()
     engine = open_engine(Settings.load())
     try:
-        target = rollback_engine(engine, version=version, actor=cli_actor())
+        target = rollback_intent_model(engine, version=version, actor=cli_actor())
     except RollbackError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(2) from exc

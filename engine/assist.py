@@ -11,22 +11,40 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlmodel import Session, col, select
 
-from engine.drafting.adapt import Adapted, adapt_reply, ticket_values
-from engine.drafting.drafter import Drafter, DraftResult
-from engine.drafting.guidance import GuidanceFilter, steps_of
-from engine.drafting.holding import ARTICLE, HOLDING, HOLDING_NOTE, PAST_REPLY, holding_reply, stream_words
-from engine.drafting.sources import Source, sources_from_hits
+from engine.config import Settings
+from engine.demo import reply_values
+from engine.drafting import (
+    ARTICLE,
+    HOLDING,
+    HOLDING_NOTE,
+    PAST_REPLY,
+    Adapted,
+    Drafter,
+    DraftResult,
+    GuidanceFilter,
+    Source,
+    adapt_reply,
+    holding_reply,
+    sources_from_hits,
+    steps_of,
+    stream_words,
+    ticket_values,
+)
 from engine.ingest.attachments import extracted_texts
 from engine.knowledge.documents import GUIDANCE
 from engine.knowledge.knowledge_base import Hit, KnowledgeBase
 from engine.knowledge.reply_memory import MemoryEntry, ReplyMemory
 from engine.privacy.redaction import Redaction, redact, restore
 from engine.store.models import Customer, Direction, Draft, Message, Ticket, utcnow
-from engine.triage import customer_text
+from engine.triage import TriageModels, customer_text
+
+if TYPE_CHECKING:
+    from engine.runtime import Services
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +68,39 @@ class _Context:
     @property
     def first_name(self) -> str | None:
         return self.customer.name.split()[0] if self.customer and self.customer.name.strip() else None
+
+
+def triage_models(services: Services, review_threshold: float) -> TriageModels:
+    """The loaded models triage uses, with the current review threshold."""
+    assert services.intent is not None and services.sentiment is not None
+    return TriageModels(
+        services.embedder, services.intent, services.intent_version, services.sentiment, review_threshold
+    )
+
+
+def draft_with(
+    services: Services,
+    settings: Settings,
+    session: Session,
+    ticket_id: int,
+    on_token: Callable[[str], None] | None = None,
+) -> Draft:
+    """Draft a ticket from the reply memory and the knowledge base, reusing its triage embedding."""
+    assert services.kb is not None and services.drafter is not None
+    embedder = services.embedder
+    return draft_ticket(
+        session,
+        ticket_id,
+        kb=services.kb,
+        drafter=services.drafter,
+        vector=services.vectors.get(ticket_id),
+        k=settings.retrieval_k,
+        on_token=on_token,
+        memory=ReplyMemory(services.similar) if services.similar is not None else None,
+        store_values=reply_values(settings),
+        reply_fit=settings.reply_fit,
+        embed=lambda text: embedder.encode([text])[0],
+    )
 
 
 def draft_ticket(

@@ -6,19 +6,14 @@ import logging
 
 from sqlalchemy.engine import Engine as SAEngine
 
-from engine.app import Engine, State
 from engine.config import DEMO_DATA_DIR, Settings
-from engine.drafting.drafter import Drafter, DrafterUnavailable, FakeDrafter
-from engine.drafting.embed_cache import CachingEmbedder
-from engine.drafting.llama_drafter import LlamaDrafter
+from engine.drafting import CachingEmbedder, Drafter, DrafterUnavailable, FakeDrafter, LlamaDrafter
 from engine.knowledge.demo_kb import abcd_documents
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
 from engine.nlp.embedding_process import ProcessEmbedder
 from engine.nlp.sentiment import SentimentScorer
-from engine.server_paths import PathNotAllowed, inside
-from engine.settings_store import change_setting
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +80,3 @@ def load_drafter(settings: Settings, embedder: Embedder | None = None) -> tuple[
         log.warning("drafter unavailable, using extractive drafts: %s", exc)
         return ExtractiveDrafter(), False, f"{exc}; drafts are extractive until this is fixed in Settings"
     return drafter, True, settings.llm_path.name
-
-
-def switch_drafter(engine: Engine, path: str, *, actor: str) -> str:
-    """Load the GGUF at `path` (empty: the bundled model; else a file in the models folder) and make it the drafter;
-    a file that fails or lies elsewhere keeps the current drafter."""
-    try:
-        candidate = str(inside(path.strip(), [engine.settings.gguf_dir], what="the GGUF file")) if path.strip() else ""
-    except PathNotAllowed as exc:
-        raise DrafterUnavailable(str(exc)) from exc
-    trial = engine.settings._with({"gguf_path": candidate})
-    drafter, ok, detail = load_drafter(trial, engine.services.embedder if engine.services else None)
-    if not ok:
-        raise DrafterUnavailable(detail.split(";")[0])
-    change_setting(engine, "gguf_path", candidate, actor=actor)
-    if engine.services is not None:
-        engine.services.drafter = drafter
-    engine.set_status("drafter", State.READY, detail)
-    return detail

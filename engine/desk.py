@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from engine.app import Engine
-from engine.drafting.adapt import fill_fields, open_fields
+from engine.assist import draft_with, triage_models
+from engine.drafting import fill_fields, open_fields
 from engine.feedback.capture import FeedbackError, latest_draft, override_intent, reject_draft, send_reply
 from engine.feedback.reopen import reopen_ticket
 from engine.ingest.attachments import attachment_file, ticket_attachments
@@ -22,6 +22,7 @@ from engine.privacy import audit
 from engine.privacy.redaction import redact
 from engine.resolution import Resolution, resolution
 from engine.routing.auto_resolve import one_at_a_time, record_outcome
+from engine.runtime import Engine
 from engine.store.attachment_models import Attachment
 from engine.store.models import (
     Customer,
@@ -35,8 +36,8 @@ from engine.store.models import (
     TriageResult,
     utcnow,
 )
+from engine.store.models import Direction as Direction  # the message directions the ticket screen shows
 from engine.triage import triage_tickets
-from engine.worker import draft_with, triage_models
 
 log = logging.getLogger(__name__)
 
@@ -236,8 +237,9 @@ def draft_now(engine: Engine, ticket_id: int, on_token: Callable[[str], None] | 
         if ticket is None:
             raise LookupError(f"ticket {ticket_id} does not exist")
         if ticket.triaged_at is None or ticket_id not in services.vectors:
-            services.vectors.update(triage_tickets(session, [ticket_id], triage_models(engine, services)))
-        draft = draft_with(engine, services, session, ticket_id, on_token)
+            models = triage_models(services, engine.settings.review_threshold)
+            services.vectors.update(triage_tickets(session, [ticket_id], models))
+        draft = draft_with(services, engine.settings, session, ticket_id, on_token)
     engine.changed()
     return draft
 

@@ -27,11 +27,11 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine as SAEngine
 
-from engine.app import Engine
 from engine.feedback.drift import check_drift
-from engine.feedback.retrain import corrections_since_last_retrain, retrain_engine
+from engine.feedback.retrain import corrections_since_last_retrain, retrain_in_use
 from engine.ingest.email_channel import imap_interval_seconds, poll_imap
 from engine.privacy import audit
+from engine.runtime import Engine
 from engine.store.db import session_scope
 from engine.store.models import utcnow
 
@@ -215,7 +215,7 @@ def _retrain(engine: Engine, trigger: str, progress: Progress) -> str:
     if not _retrain_lock.acquire(blocking=False):
         return "another retrain is running"
     try:
-        result = retrain_engine(engine, trigger=trigger, progress=progress)
+        result = retrain_in_use(engine.services, engine.settings, engine.db, trigger=trigger, progress=progress)
     finally:
         _retrain_lock.release()
     verdict = "promoted" if result.promoted else "kept as a candidate"
@@ -224,7 +224,7 @@ def _retrain(engine: Engine, trigger: str, progress: Progress) -> str:
 
 def _retrain_on_corrections(engine: Engine, progress: Progress) -> str:
     every = int(engine.settings.extra.get("retrain_every", DEFAULT_RETRAIN_EVERY))
-    count = corrections_since_last_retrain(engine)
+    count = corrections_since_last_retrain(engine.db, engine.settings.models_dir)
     if count < every:
         return f"{count} of {every} corrections since the last retrain"
     return _retrain(engine, f"{count} corrections", progress)

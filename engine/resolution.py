@@ -32,6 +32,11 @@ def handling_state(route: str | None, outcome: str | None) -> str:
     return ROUTE_STATES[Route(route)] if route in ROUTE_STATES else "Not routed yet"
 
 
+def failed_by_ai(outcome: str | None) -> bool:
+    """True when the AI's automatic answer failed and a person took over."""
+    return outcome == Outcome.FAILED
+
+
 @dataclass(frozen=True)
 class Resolution:
     """What a resolved ticket shows instead of a draft: how it ended, the reply sent, and the survey."""

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session
 
 from engine.config import Settings
-from engine.outbox.config import too_long
+from engine.outbox import too_long
 from engine.privacy import audit
 from engine.routing.auto_resolve import AI_AUTHOR
 from engine.store.db import session_scope

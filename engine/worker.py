@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
-from engine.app import Engine, Services, State
-from engine.assist import draft_ticket
-from engine.config import DEMO_DATA_DIR
-from engine.demo.reply_values import reply_values
+from engine.assist import draft_with, triage_models
+from engine.components import load_drafter, load_embedder, load_knowledge, load_sentiment
+from engine.config import DEMO_DATA_DIR, Settings
 from engine.feedback.retrain import split_confirmed, training_rows
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
-from engine.knowledge.reply_memory import ReplyMemory
-from engine.nlp.intent import UNKNOWN, IntentClassifier
-from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate
+from engine.nlp.embedder import Embedder
+from engine.nlp.intent import UNKNOWN, IntentClassifier, IntentModelRegistry, train_and_activate
 from engine.nlp.labeled_csv import read_labeled_csv
-from engine.routing.service import routing_for
-from engine.store.models import Customer, Draft, Route, Ticket, TicketStatus
+from engine.runtime import Engine, Services, State
+from engine.store.models import Customer, Route, Ticket, TicketStatus
 from engine.triage import Scored, TriageBatch, TriageModels, pending_ticket_ids, read_batch, score_batch, store_batch
 
 log = logging.getLogger(__name__)
@@ -34,48 +34,93 @@ DRAFT_AFTER_QUIET_SECONDS = 2.0  # drafting (seconds of CPU each) waits until no
 DRAFT_ATTEMPTS = 3  # a ticket whose draft failed this often is left undrafted (logged) for an agent
 DRAFT_RETRY_SECONDS = 30.0  # the first retry of a failed draft; each further one waits twice as long
 IDLE_SECONDS = 5.0
+Progress = Callable[[float, str], None]
 
 
-def run_worker(engine: Engine) -> None:
-    """Boot every component, then loop: triage pending tickets, draft the most urgent undrafted one."""
-    try:
-        boot(engine)
-        gc.freeze()  # the loaded models live as long as the app: collections need not scan them (Engine.stop thaws)
-    except Exception as exc:  # the UI shows the message; tickets stay stored
-        log.exception("background start-up failed")
-        for status in engine.status.values():
-            if status.state in (State.WAITING, State.LOADING):
-                status.state, status.detail = State.ERROR, f"start-up failed: {exc}"
-        return
-    last_triage = 0.0
-    pipeline = TriagePipeline(engine)
-    drafting = DraftingStage(engine)
-    while not engine._stop.is_set():
-        quiet = time.monotonic() - last_triage
+class Worker:
+    """The background thread of an engine: boots the models, then triages and drafts as tickets arrive.
+
+    It owns its thread, the wake-up and stop events, and the gc freeze of the loaded models (thawed on stop).
+    """
+
+    def __init__(self, engine: Engine, *, batch_size: int = TRIAGE_BATCH) -> None:
+        self._engine = engine
+        self._batch_size = batch_size
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.run, name="caredesk-worker", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        """New tickets arrived: look for work now."""
+        self._wake.set()
+
+    @property
+    def woken(self) -> bool:
+        """True when a wake-up is waiting to be handled."""
+        return self._wake.is_set()
+
+    @property
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread, close the models it loaded, and thaw what was frozen after boot."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._engine.services is not None:
+            self._engine.services.embedder.close()
+        gc.unfreeze()  # objects frozen after boot are collected again, in order, before the interpreter exits
+
+    def run(self) -> None:
+        """Boot every component, then loop: triage pending tickets, draft the most urgent undrafted one."""
+        engine = self._engine
         try:
-            triaged = pipeline.step()
-        except Exception:  # the tickets stay pending and stored; the next round tries them again
-            log.exception("triage failed; retrying in %.0f s", IDLE_SECONDS)
-            pipeline.drop_ahead()
-            engine._stop.wait(IDLE_SECONDS)
-            continue
-        if triaged:
-            last_triage = time.monotonic()
-            engine.changed()
-            if triaged < TRIAGE_BATCH:  # messages are trickling in: let a few more arrive and embed them together
-                engine._stop.wait(TRIAGE_GATHER_SECONDS)
-        elif quiet >= DRAFT_AFTER_QUIET_SECONDS and drafting.step():
-            engine.changed()
-        else:
-            engine._wake.wait(IDLE_SECONDS if quiet >= DRAFT_AFTER_QUIET_SECONDS else DRAFT_AFTER_QUIET_SECONDS - quiet)
-            engine._wake.clear()
-    pipeline.close()
+            boot(engine)
+            gc.freeze()  # the loaded models live as long as the app: collections need not scan them (stop thaws)
+        except Exception as exc:  # the UI shows the message; tickets stay stored
+            log.exception("background start-up failed")
+            for status in engine.status.values():
+                if status.state in (State.WAITING, State.LOADING):
+                    status.state, status.detail = State.ERROR, f"start-up failed: {exc}"
+            return
+        last_triage = 0.0
+        pipeline = TriagePipeline(engine, batch_size=self._batch_size)
+        drafting = DraftingStage(engine)
+        while not self._stop.is_set():
+            quiet = time.monotonic() - last_triage
+            try:
+                triaged = pipeline.step()
+            except Exception:  # the tickets stay pending and stored; the next round tries them again
+                log.exception("triage failed; retrying in %.0f s", IDLE_SECONDS)
+                pipeline.drop_ahead()
+                self._stop.wait(IDLE_SECONDS)
+                continue
+            if triaged:
+                last_triage = time.monotonic()
+                engine.changed()
+                if triaged < self._batch_size:  # messages are trickling in: let a few more arrive, embed them together
+                    self._stop.wait(TRIAGE_GATHER_SECONDS)
+            elif quiet >= DRAFT_AFTER_QUIET_SECONDS and drafting.step():
+                engine.changed()
+            else:
+                self._wake.wait(
+                    IDLE_SECONDS if quiet >= DRAFT_AFTER_QUIET_SECONDS else DRAFT_AFTER_QUIET_SECONDS - quiet
+                )
+                self._wake.clear()
+        pipeline.close()
 
 
 def boot(engine: Engine) -> None:
     """Load embeddings, knowledge index, intent model, sentiment scorer and the Llama drafter, in that order."""
-    from engine.components import load_drafter, load_embedder, load_knowledge, load_sentiment
-
     settings = engine.settings
     engine.set_status("embeddings", State.LOADING, "loading all-MiniLM-L6-v2")
     embedder = load_embedder(settings)
@@ -87,7 +132,8 @@ def boot(engine: Engine) -> None:
     engine.set_status("knowledge", State.READY, detail)
 
     engine.set_status("intent", State.LOADING, "loading the active intent model")
-    services.intent, services.intent_version = load_intent(engine, services)
+    services.intent, services.intent_version = load_intent(engine, embedder)
+    engine.routing.learn_intents(settings, services.intent.labels)
     engine.set_status(
         "intent", State.READY, f"version {services.intent_version}, {len(services.intent.labels)} intents"
     )
@@ -104,71 +150,44 @@ def boot(engine: Engine) -> None:
     engine.changed()
 
 
-def load_intent(engine: Engine, services: Services) -> tuple[IntentClassifier, str]:
+def load_intent(engine: Engine, embedder: Embedder) -> tuple[IntentClassifier, str]:
     """The active intent model, or a first one trained from the demo labels and agent corrections."""
     registry = IntentModelRegistry(engine.settings.models_dir / "intent")
     active = registry.active()
     if active is not None:
         model, info = active
         return model, str(info["version"])
-    return train_intent(engine, services, registry)
+
+    def progress(fraction: float, message: str) -> None:
+        engine.set_status("intent", State.LOADING, message, progress=fraction)
+
+    return train_intent(engine.settings, engine.db, embedder, registry, progress=progress)
 
 
 def train_intent(
-    engine: Engine, services: Services, registry: IntentModelRegistry, *, csv: Path | None = None
+    settings: Settings,
+    db: SAEngine,
+    embedder: Embedder,
+    registry: IntentModelRegistry,
+    *,
+    csv: Path | None = None,
+    progress: Progress | None = None,
 ) -> tuple[IntentClassifier, str]:
     """Train on shipped labels plus confirmed tickets (or a CSV), save a new version and activate it.
 
     Out-of-scope detection is on: leave-intents-out runs during training set the "unknown" threshold.
     """
-    settings = engine.settings
     if csv is not None:
         texts, labels = read_labeled_csv(csv)
     else:
         base = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count, settings.demo_training_per_intent)
-        with engine.session() as session:  # the held-back slice stays out: retraining compares models on it
+        with Session(db) as session:  # the held-back slice stays out: retraining compares models on it
             confirmed, _ = split_confirmed(*confirmed_rows(session))
         texts, labels = training_rows(base, confirmed)
-
-    def progress(fraction: float, message: str) -> None:
-        engine.set_status("intent", State.LOADING, message, progress=fraction)
-
-    progress(0.0, f"embedding {len(texts)} training texts")
-    vectors = services.embedder.encode(texts)
+    if progress is not None:
+        progress(0.0, f"embedding {len(texts)} training texts")
+    vectors = embedder.encode(texts)
     return train_and_activate(registry, texts, labels, vectors, oos_label=UNKNOWN, progress=progress)
-
-
-def triage_models(engine: Engine, services: Services) -> TriageModels:
-    """The loaded models triage uses, with the current review threshold."""
-    assert services.intent is not None and services.sentiment is not None
-    return TriageModels(
-        services.embedder,
-        services.intent,
-        services.intent_version,
-        services.sentiment,
-        engine.settings.review_threshold,
-    )
-
-
-def draft_with(
-    engine: Engine, services: Services, session: Session, ticket_id: int, on_token: Callable[[str], None] | None = None
-) -> Draft:
-    """Draft a ticket from the reply memory and the knowledge base, reusing its triage embedding."""
-    assert services.kb is not None and services.drafter is not None
-    settings = engine.settings
-    return draft_ticket(
-        session,
-        ticket_id,
-        kb=services.kb,
-        drafter=services.drafter,
-        vector=services.vectors.get(ticket_id),
-        k=settings.retrieval_k,
-        on_token=on_token,
-        memory=ReplyMemory(services.similar) if services.similar is not None else None,
-        store_values=reply_values(settings),
-        reply_fit=settings.reply_fit,
-        embed=lambda text: services.embedder.encode([text])[0],
-    )
 
 
 class TriagePipeline:
@@ -177,8 +196,9 @@ class TriagePipeline:
     Embedding runs in torch, outside the interpreter lock, so on two cores it overlaps with the database work.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, batch_size: int = TRIAGE_BATCH) -> None:
         self._engine = engine
+        self._batch_size = batch_size
         self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caredesk-triage-scorer")
         self._ahead: tuple[TriageBatch, Future[Scored]] | None = None
 
@@ -187,7 +207,7 @@ class TriagePipeline:
         services = self._engine.services
         if services is None or services.intent is None or services.sentiment is None:
             return 0
-        models = triage_models(self._engine, services)
+        models = triage_models(services, self._engine.settings.review_threshold)
         current = self._ahead or self._start(models)
         if current is None:
             return 0
@@ -196,7 +216,7 @@ class TriagePipeline:
         scored = scoring.result()
         with self._engine.transaction() as session:
             vectors = store_batch(session, batch, scored, models)
-            routing = routing_for(self._engine)
+            routing = self._engine.routing
             for ticket_id, decision in routing.route(session, list(vectors)).items():
                 if decision.route == Route.AUTO_RESOLVE:
                     routing.auto_resolve(session, ticket_id, vector=vectors.get(ticket_id), similar=services.similar)
@@ -219,7 +239,7 @@ class TriagePipeline:
     def _start(self, models: TriageModels, skip: list[int] | None = None) -> tuple[TriageBatch, Future[Scored]] | None:
         """Read the oldest pending batch (without `skip`) and start scoring it on the scorer thread."""
         with self._engine.session() as session:
-            ids = pending_ticket_ids(session, TRIAGE_BATCH, skip=skip or ())
+            ids = pending_ticket_ids(session, self._batch_size, skip=skip or ())
             batch = read_batch(session, ids) if ids else None
         return (batch, self._scorer.submit(score_batch, batch, models)) if batch is not None else None
 
@@ -289,8 +309,8 @@ def draft_next(engine: Engine, *, skip: Sequence[int] = (), on_failure: Callable
 def _draft_and_answer(engine: Engine, services: Services, ticket_id: int) -> None:
     """Draft one ticket; an auto-resolved ticket that waited for its draft is answered with it."""
     with engine.transaction() as session:
-        draft = draft_with(engine, services, session, ticket_id)
+        draft = draft_with(services, engine.settings, session, ticket_id)
         # an auto-resolved ticket that needed a draft is answered now (no-op for any other ticket)
-        routing_for(engine).auto_resolve(
+        engine.routing.auto_resolve(
             session, ticket_id, draft=draft, vector=services.vectors.get(ticket_id), similar=services.similar
         )

@@ -9,11 +9,13 @@ from fastapi import HTTPException
 from fastapi.responses import Response
 from nicegui import app, ui
 
-from engine.accounts import ensure_demo_accounts, has_accounts, published_password_accounts
-from engine.accounts_bind import check_bind_address
-from engine.accounts_roles import Permission, can
-from engine.accounts_sessions import session_cookie_secret
-from engine.app import Engine, build_engine
+from engine.accounts import (
+    Permission,
+    can,
+    check_bind_address,
+    session_cookie_secret,
+)
+from engine.app import build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.desk import download_original
 from engine.ingest.demo_source import with_demo_source
@@ -22,18 +24,20 @@ from engine.ingest.webhook import build_router
 from engine.jobs import start_jobs, stop_jobs
 from engine.outbox import Courier
 from engine.privacy.log_redaction import install_log_redaction
+from engine.runtime import Engine
 from engine.survey_form import build_survey_router
 from engine.survey_links import with_links
+from ui import auth
 from ui.api_docs import register_api_docs
+from ui.auth import current_user
 from ui.guard import guarded
 from ui.pages import admin, dashboard, inbox_tools, knowledge, login, queue, report, ticket
 from ui.pages import settings as settings_page
-from ui.pages.login import current_user
 from ui.state import engine, set_engine
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = (*login.OPEN_PATHS, "/survey/", "/api/")
+PUBLIC_PATHS = (*auth.OPEN_PATHS, "/survey/", "/api/")
 
 
 def register(settings: Settings) -> Engine:
@@ -42,9 +46,9 @@ def register(settings: Settings) -> Engine:
     set_engine(engine)
     remove_leftover_uploads(settings)
     if settings.demo:
-        ensure_demo_accounts(engine.db)
+        engine.accounts.ensure_demo_accounts()
     app.add_static_files("/assets", str(REPO_ROOT / "assets"))
-    app.add_middleware(login.AuthMiddleware, open_paths=PUBLIC_PATHS)
+    app.add_middleware(auth.AuthMiddleware, open_paths=PUBLIC_PATHS)
     app.include_router(build_router(engine))
     app.include_router(build_survey_router(engine.db, lambda: engine.settings))
     app.on_startup(engine.start)
@@ -55,7 +59,7 @@ def register(settings: Settings) -> Engine:
     app.on_shutdown(lambda: stop_jobs(engine))
     app.on_shutdown(lambda: engine.stop())
     ui.page("/login")(login.login_page)
-    ui.page("/logout")(login.logout_page)
+    ui.page("/logout")(auth.logout_page)
     pages = (
         ("/", Permission.WORK_TICKETS, queue.queue_page),
         ("/ticket/{ticket_id}", Permission.WORK_TICKETS, ticket.ticket_page),
@@ -96,8 +100,8 @@ def run_app(settings: Settings) -> None:
     engine = register(settings)
     check_bind_address(
         settings.host,
-        has_accounts(engine.db),
-        demo_accounts=published_password_accounts(engine.db),
+        engine.accounts.has_accounts(),
+        demo_accounts=engine.accounts.published_password_accounts(),
         port=settings.port,
     )
     ui.run(

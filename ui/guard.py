@@ -1,4 +1,4 @@
-"""Wrap a page so only a signed-in user with the right permission sees it."""
+"""Page guards: only a signed-in user with the right permission sees a page."""
 
 from __future__ import annotations
 
@@ -7,8 +7,25 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from engine.accounts_roles import Permission
-from ui.pages.login import require
+from nicegui import ui
+
+from engine.accounts import Permission, User, can
+from ui.auth import current_user, login_url
+from ui.theme import frame
+
+
+def require(permission: Permission) -> User | None:
+    """Page guard: the signed-in user holding `permission`; otherwise go to /login or say why not, and give None."""
+    user = current_user()
+    if user is None:
+        ui.navigate.to(login_url(ui.context.client.request.url.path))
+        return None
+    if not can(user, permission):
+        with frame("Not allowed"):
+            ui.label(f"Your role ({user.role}) cannot open this page.").classes("text-lg").mark("not-allowed")
+            ui.button("Back to the queue", on_click=lambda: ui.navigate.to("/"))
+        return None
+    return user
 
 
 def guarded(permission: Permission, page: Callable[..., Any]) -> Callable[..., Any]:

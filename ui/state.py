@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.app import Engine
+from engine.runtime import Engine
 
 _engine: Engine | None = None
 

@@ -7,8 +7,9 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
-from engine.accounts_roles import Permission, can
-from engine.app import State
+from engine.accounts import Permission, can
+from engine.runtime import State
+from ui.auth import current_user
 from ui.state import engine
 
 NAV = (
@@ -25,8 +26,6 @@ STATE_COLOURS = {State.READY: "positive", State.LOADING: "warning", State.WAITIN
 @contextmanager
 def frame(title: str) -> Iterator[None]:
     """Header with navigation and live model status; the page's content goes inside."""
-    from ui.pages.login import current_user  # login imports this module
-
     user = current_user()
     ui.colors(primary="#1f4e79", secondary="#3d6e99", accent="#c2571a", positive="#2e7d32", negative="#c62828")
     ui.add_head_html('<link rel="stylesheet" href="/assets/caredesk.css">')

@@ -32,11 +32,11 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
 from engine.accounts import create_user
-from engine.app import COMPONENTS
 from engine.bench.kpi import _percentile, build_database
 from engine.config import REPO_ROOT
 from engine.kpi import refresh
 from engine.privacy.crypto import ENV_VAR, Cipher, set_cipher
+from engine.runtime import COMPONENTS
 from engine.store.models import utcnow
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.bench.servers.callbacks import CallbackReceiver
 from engine.bench.servers.imap import Dovecot, dovecot_missing
 from engine.bench.servers.mail import FlakyProxy, SmtpServer
@@ -41,6 +41,7 @@ from engine.ingest.webhook import build_router, message_key
 from engine.ingest.webhook_auth import signed_headers
 from engine.outbox import Courier
 from engine.routing.auto_resolve import AI_AUTHOR
+from engine.runtime import Engine
 from engine.store.models import Direction, Message, Ticket, TicketStatus
 from engine.store.outbox_models import DeliveryState, OutboundReply
 

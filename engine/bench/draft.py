@@ -14,10 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.config import DEMO_DATA_DIR, Settings
-from engine.drafting.drafter import DraftResult
-from engine.drafting.embed_cache import CachingEmbedder
-from engine.drafting.llama_drafter import GENERATION, LlamaDrafter
-from engine.drafting.sources import sources_from_hits
+from engine.drafting import GENERATION, CachingEmbedder, DraftResult, LlamaDrafter, sources_from_hits
 from engine.knowledge.demo_kb import abcd_documents
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.nlp.embedder import MiniLMEmbedder

@@ -23,16 +23,17 @@ from typing import Any
 import numpy as np
 from sqlmodel import col, select
 
-from engine.app import Engine, Services, build_engine
+from engine.app import build_engine
 from engine.bench.reply_judge import ReplyJudge, nearest_replies, template_markers
 from engine.config import DEMO_DATA_DIR, Settings
-from engine.drafting.holding import HOLDING
+from engine.drafting import HOLDING
 from engine.feedback.capture import send_reply
 from engine.ingest.bulk_import import import_tickets
 from engine.ingest.intake import InboundMessage, intake_many
 from engine.knowledge.documents import load_folder
 from engine.knowledge.reply_memory import MAX_REPLY_CHARS
 from engine.nlp.embedder import MiniLMEmbedder
+from engine.runtime import Engine, Services
 from engine.store.models import Draft, Ticket
 from engine.triage import TriageModels, triage_tickets
 
@@ -132,7 +133,7 @@ def load_services(engine: Engine, past: History, kb_folder: Path | None) -> None
     """Embedder, knowledge base (demo guidance or the --kb folder's articles), intent model, drafter."""
     from engine.components import load_drafter, load_knowledge, load_sentiment
     from engine.knowledge.demo_kb import abcd_documents
-    from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate
+    from engine.nlp.intent import IntentModelRegistry, train_and_activate
 
     embedder = MiniLMEmbedder()
     embedder.load()
@@ -246,7 +247,7 @@ def score(
     past: History, rows: list[dict[str, str]], drafts: list[dict[str, Any]], guidance: list[str]
 ) -> dict[str, Any]:
     """The bench's JSON: basis mix, leaks, latency, and (when TICKETS has intent and reply) topic and similarity."""
-    from engine.drafting.guidance import GuidanceFilter
+    from engine.drafting import GuidanceFilter
 
     n = len(drafts)
     checker = GuidanceFilter(guidance)

@@ -21,12 +21,14 @@ from urllib.parse import urlsplit
 import numpy as np
 from sqlmodel import col, func, select
 
-from engine.app import Engine, State, build_engine
+from engine.app import build_engine
 from engine.config import DEMO_DATA_DIR, REPO_ROOT, Settings
 from engine.ingest.webhook import build_router, message_key
 from engine.ingest.webhook_auth import signed_headers
 from engine.ingest.writer import WRITER_THREAD
+from engine.runtime import Engine, State
 from engine.store.models import Message, Ticket
+from engine.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +137,7 @@ def _start_models(engine: Engine) -> str:
     deadline = time.monotonic() + READY_TIMEOUT
     while not engine.ready and time.monotonic() < deadline:
         failed = [f"{s.label}: {s.detail}" for s in engine.status.values() if s.state == State.ERROR]
-        if failed and engine._thread is not None and not engine._thread.is_alive():
+        if failed and not (isinstance(engine.worker, Worker) and engine.worker.alive):
             return "models failed to load: " + "; ".join(failed)
         time.sleep(0.5)
     return "" if engine.ready else f"models not ready after {READY_TIMEOUT:.0f} s"
@@ -160,7 +162,7 @@ def _serve(engine: Engine) -> tuple[Any, str]:
 
 def _bodies(tickets: int) -> list[bytes]:
     """JSON bodies of real customer requests from the demo data (the senders sign each request as they send it)."""
-    from engine.demo.seed import bitext_requests, cfpb_requests
+    from engine.demo import bitext_requests, cfpb_requests
 
     texts = cycle([r.text for r in bitext_requests(DEMO_DATA_DIR) + cfpb_requests(DEMO_DATA_DIR)])
     bodies = []

@@ -14,8 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from engine.nlp.embedder import MiniLMEmbedder
-from engine.nlp.intent import IntentClassifier
-from engine.nlp.intent_metrics import evaluate
+from engine.nlp.intent import IntentClassifier, evaluate
 from engine.nlp.labeled_csv import read_labeled_csv
 
 log = logging.getLogger(__name__)

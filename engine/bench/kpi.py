@@ -26,8 +26,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import col
 
 from engine.config import DEMO_DATA_DIR
-from engine.demo.history import MODEL_VERSION, Story, enrich_demo_history, simulate_story
-from engine.demo.seed import seed_demo_queue
+from engine.demo import MODEL_VERSION, Story, enrich_demo_history, seed_demo_queue, simulate_story
 from engine.kpi import KpiFilter, all_time, dashboard, ensure_kpi_indexes, refresh
 from engine.privacy.crypto import Cipher, set_cipher
 from engine.store.db import make_db, session_scope

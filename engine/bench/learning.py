@@ -22,8 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from engine.feedback.retrain import RetrainResult, accuracy, retrain
 from engine.nlp.embedder import Embedder, MiniLMEmbedder
-from engine.nlp.intent import IntentClassifier
-from engine.nlp.intent_registry import IntentModelRegistry
+from engine.nlp.intent import IntentClassifier, IntentModelRegistry
 from engine.nlp.labeled_csv import read_labeled_csv
 
 log = logging.getLogger(__name__)

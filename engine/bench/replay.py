@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.engine import Engine as SAEngine
 
 from engine.config import Settings
+from engine.demo import DemoStoreServer, StoreData
 from engine.ingest.intake import InboundMessage, intake_many
 from engine.nlp.embedder import Embedder, MiniLMEmbedder
 from engine.nlp.intent import IntentClassifier
@@ -34,7 +35,6 @@ from engine.routing.actions.client import StoreClient
 from engine.routing.actions.runner import ActionRunner
 from engine.routing.policy import ALL_INTENTS, RoutingPolicy, default_policy
 from engine.routing.router import Decision, route_tickets
-from engine.routing.store_service import DemoStoreServer, StoreData
 from engine.store.db import make_db, session_scope
 from engine.store.models import Route, Ticket
 from engine.triage import TriageModels, triage_tickets

@@ -11,8 +11,7 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from engine.nlp.embedder import MiniLMEmbedder
 from engine.nlp.labeled_csv import read_labeled_csv
-from engine.nlp.sentiment import SentimentScorer
-from engine.nlp.sentiment_model import LABELS
+from engine.nlp.sentiment import LABELS, SentimentScorer
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,21 @@
+"""Demo data: the seeded queue, its simulated history and the demo shop API the routing actions call."""
+
+from engine.demo.history import MODEL_VERSION, Story, enrich_demo_history, simulate_story
+from engine.demo.reply_values import reply_values
+from engine.demo.seed import bitext_requests, cfpb_requests, seed_demo_queue, split_queue_and_training
+from engine.demo.shop import DemoStoreServer, StoreData, store_url
+
+__all__ = [
+    "MODEL_VERSION",
+    "DemoStoreServer",
+    "StoreData",
+    "Story",
+    "bitext_requests",
+    "cfpb_requests",
+    "enrich_demo_history",
+    "reply_values",
+    "seed_demo_queue",
+    "simulate_story",
+    "split_queue_and_training",
+    "store_url",
+]

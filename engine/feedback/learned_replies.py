@@ -15,17 +15,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
+from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
-from engine.drafting.sources import Source
+from engine.drafting import Source
 from engine.knowledge.documents import DocumentSpec
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.privacy import audit
 from engine.privacy.redaction import redact
+from engine.store.db import session_scope
 from engine.store.models import Direction, Feedback, FeedbackKind, Message, Ticket
 
 if TYPE_CHECKING:
-    from engine.app import Engine
+    from engine.knowledge.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +111,9 @@ def as_sources(replies: list[LearnedReply], *, start: int) -> list[Source]:
     ]
 
 
-def promote_to_kb(engine: Engine, feedback_id: int, *, actor: str = "agent") -> DocumentSpec:
+def promote_to_kb(db: SAEngine, kb: KnowledgeBase | None, feedback_id: int, *, actor: str = "agent") -> DocumentSpec:
     """Turn one learned reply into a knowledge-base article (indexed now when the knowledge base is loaded)."""
-    with engine.transaction() as session:
+    with session_scope(db) as session:
         feedback = session.get(Feedback, feedback_id)
         if (
             feedback is None
@@ -139,7 +141,6 @@ def promote_to_kb(engine: Engine, feedback_id: int, *, actor: str = "agent") -> 
             subject=f"feedback:{feedback_id}",
             details={"key": spec.key},
         )
-    kb = engine.services.kb if engine.services is not None else None
     if kb is not None:
         kb.add_document(spec)
     else:

@@ -24,19 +24,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, func, select
 
-from engine.config import DEMO_DATA_DIR
+from engine.config import DEMO_DATA_DIR, Settings
 from engine.feedback.embedding_cache import DiskEmbeddingCache
-from engine.feedback.rollback import rollback_intent
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
-from engine.nlp.intent import UNKNOWN, IntentClassifier, training_data_hash
-from engine.nlp.intent_registry import IntentModelRegistry
+from engine.nlp.intent import UNKNOWN, IntentClassifier, IntentModelRegistry, training_data_hash
 from engine.privacy import audit
+from engine.store.db import session_scope
 from engine.store.models import Feedback, FeedbackKind
 
 if TYPE_CHECKING:
-    from engine.app import Engine
+    from engine.runtime import Services
 
 log = logging.getLogger(__name__)
 
@@ -207,24 +207,25 @@ def verdict(has_active: bool, held: int, held_unknown: int, candidate: Exam, act
     return True, reason
 
 
-def retrain_engine(engine: Engine, *, trigger: str, progress: Progress | None = None) -> RetrainResult:
-    """Retrain the running engine's intent model; a promoted version replaces the model in use at once."""
-    services = engine.services
+def retrain_in_use(
+    services: Services | None, settings: Settings, db: SAEngine, *, trigger: str, progress: Progress | None = None
+) -> RetrainResult:
+    """Retrain the intent model in use; a promoted version replaces `services.intent` at once."""
     if services is None or not services.booted:
         raise RetrainError("the models are still loading")
-    with engine.session() as session:
+    with Session(db) as session:
         confirmed = confirmed_rows(session)
         last_id = latest_feedback_id(session)
-    base = demo_training_rows(DEMO_DATA_DIR, engine.settings.demo_ticket_count)
-    cache = DiskEmbeddingCache(engine.settings.models_dir / "training_embeddings.npz", services.embedder)
-    registry = IntentModelRegistry(engine.settings.models_dir / "intent")
+    base = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count)
+    cache = DiskEmbeddingCache(settings.models_dir / "training_embeddings.npz", services.embedder)
+    registry = IntentModelRegistry(settings.models_dir / "intent")
     model, result = retrain(
         registry, base=base, confirmed=confirmed, embed=cache.encode, trigger=trigger, progress=progress
     )
     if result.promoted:
         services.intent, services.intent_version = model, result.version
-    save_state(engine.settings.models_dir, last_id)
-    with engine.transaction() as session:
+    save_state(settings.models_dir, last_id)
+    with session_scope(db) as session:
         action = "intent_model_promoted" if result.promoted else "intent_model_candidate"
         audit.append(
             session,
@@ -236,23 +237,15 @@ def retrain_engine(engine: Engine, *, trigger: str, progress: Progress | None = 
     return result
 
 
-def rollback_engine(engine: Engine, *, version: str | None, actor: str) -> str:
-    """Roll the intent model back (to `version`, or the one active before), audited; the running app uses it at once."""
-    target, model = rollback_intent(engine.settings.models_dir, engine.transaction, version=version, actor=actor)
-    if engine.services is not None and engine.services.intent is not None:
-        engine.services.intent, engine.services.intent_version = model, target
-    return target
-
-
 def latest_feedback_id(session: Session) -> int:
     """The newest feedback row id (0 without feedback)."""
     return int(session.exec(select(func.max(Feedback.id))).one() or 0)
 
 
-def corrections_since_last_retrain(engine: Engine) -> int:
+def corrections_since_last_retrain(db: SAEngine, models_dir: Path) -> int:
     """Intent corrections agents made since the last retrain started."""
-    last = load_state(engine.settings.models_dir)
-    with engine.session() as session:
+    last = load_state(models_dir)
+    with Session(db) as session:
         query = select(func.count()).where(Feedback.kind == FeedbackKind.OVERRIDE_INTENT, col(Feedback.id) > last)
         return int(session.exec(query).one())
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from engine.nlp.intent import IntentClassifier
-from engine.nlp.intent_registry import IntentModelRegistry
+from engine.nlp.intent import IntentClassifier, IntentModelRegistry
 from engine.privacy import audit
 
 log = logging.getLogger(__name__)

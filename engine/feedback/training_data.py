@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from engine.demo.seed import bitext_requests, split_queue_and_training
+from engine.demo import bitext_requests, split_queue_and_training
 from engine.privacy.redaction import redact
 from engine.store.models import Direction, Feedback, FeedbackKind, Message, Ticket
 

@@ -7,11 +7,12 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Protocol
 
 from sqlmodel import Session, col, select
 
-from engine.app import Engine
 from engine.config import Settings
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name
 from engine.ingest.extractors import ExtractionError, Limits, extract_text
@@ -25,6 +26,19 @@ log = logging.getLogger(__name__)
 
 ATTACHMENTS_DIR = "attachments"
 DEAD_LETTER_KIND = "attachment"
+
+
+class AttachmentHost(Protocol):
+    """What attachment work uses: sessions, the settings (data dir, limits) and a wake-up for triage."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def session(self) -> Session: ...
+
+    def transaction(self) -> AbstractContextManager[Session]: ...
+
+    def notify(self) -> None: ...
 
 
 def safe_filename(name: str) -> str:
@@ -89,7 +103,7 @@ def save_attachments(
     return ids
 
 
-def attachment_file(engine: Engine, attachment_id: int) -> tuple[bytes, Attachment] | None:
+def attachment_file(engine: AttachmentHost, attachment_id: int) -> tuple[bytes, Attachment] | None:
     """The original content of an attachment, decrypted, and its row (for a download link), or None."""
     with engine.session() as session:
         attachment = session.get(Attachment, attachment_id)
@@ -121,7 +135,7 @@ def extracted_texts(session: Session, message_ids: Sequence[int]) -> dict[int, s
     return {message_id: "\n\n".join(parts) for message_id, parts in texts.items()}
 
 
-def process_attachment(engine: Engine, attachment_id: int) -> Attachment:
+def process_attachment(engine: AttachmentHost, attachment_id: int) -> Attachment:
     """Extract an attachment's text and send its ticket back to triage; raises ExtractionError with the reason."""
     with engine.session() as session:
         attachment = session.get(Attachment, attachment_id)
@@ -140,7 +154,7 @@ def process_attachment(engine: Engine, attachment_id: int) -> Attachment:
     return _finish(engine, attachment_id, status, text=text or "")
 
 
-def extract_attachments(engine: Engine, attachment_ids: Iterable[int]) -> int:
+def extract_attachments(engine: AttachmentHost, attachment_ids: Iterable[int]) -> int:
     """Extract each attachment; failures become dead letters. Returns how many succeeded."""
     done = 0
     for attachment_id in attachment_ids:
@@ -164,25 +178,25 @@ def extract_attachments(engine: Engine, attachment_ids: Iterable[int]) -> int:
     return done
 
 
-def pending_attachment_ids(engine: Engine) -> list[int]:
+def pending_attachment_ids(engine: AttachmentHost) -> list[int]:
     """Attachments stored but not extracted yet (e.g. the app stopped before it got to them)."""
     with engine.session() as session:
         query = select(Attachment.id).where(Attachment.status == AttachmentStatus.PENDING).order_by(col(Attachment.id))
         return [i for i in session.exec(query) if i is not None]
 
 
-def extract_pending_attachments(engine: Engine) -> int:
+def extract_pending_attachments(engine: AttachmentHost) -> int:
     """Extract every pending attachment; returns how many succeeded."""
     return extract_attachments(engine, pending_attachment_ids(engine))
 
 
-def reprocess(engine: Engine, source: str, raw: str) -> None:
+def reprocess(engine: AttachmentHost, source: str, raw: str) -> None:
     """Dead-letter retry: extract the attachment again (after a fix or a raised limit)."""
     process_attachment(engine, int(json.loads(raw)["attachment_id"]))
 
 
 def _finish(
-    engine: Engine, attachment_id: int, status: AttachmentStatus, *, text: str = "", error: str = ""
+    engine: AttachmentHost, attachment_id: int, status: AttachmentStatus, *, text: str = "", error: str = ""
 ) -> Attachment:
     with engine.transaction() as session:
         attachment = session.get(Attachment, attachment_id)
@@ -214,5 +228,5 @@ def _original(path: Path, attachment: Attachment) -> bytes:
         raise ExtractionError(f"the stored original {attachment.path} cannot be decrypted: {exc}") from exc
 
 
-def _limits(engine: Engine) -> Limits:
+def _limits(engine: AttachmentHost) -> Limits:
     return Limits.from_extra(engine.settings.extra)

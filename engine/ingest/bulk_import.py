@@ -25,7 +25,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from engine.app import Engine
 from engine.config import Settings
 from engine.ingest.attachments import extract_attachments
 from engine.ingest.batch import run_batch
@@ -37,6 +36,7 @@ from engine.ingest.email_parse import parse_email
 from engine.ingest.field_limits import check_limits
 from engine.ingest.intake import InboundMessage
 from engine.ingest.text_decode import decode_text, repair_surrogates
+from engine.runtime import Engine
 from engine.store.models import Channel, Direction, Message, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)

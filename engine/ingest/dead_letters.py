@@ -9,10 +9,10 @@ from datetime import datetime
 
 from sqlmodel import col, func, select
 
-from engine.app import Engine
 from engine.ingest import attachments, bulk_import, email_channel, webhook
 from engine.ingest.dead_letter_store import raw_preview, source_kind
 from engine.ingest.webhook_refusals import Capacity, capacity
+from engine.runtime import Engine
 from engine.store.models import DeadLetter
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from engine.app import Engine
 from engine.config import Settings
 from engine.ingest.attachments import extract_attachments, save_attachment, save_attachments
 from engine.ingest.conversations import deliver
@@ -28,6 +27,7 @@ from engine.ingest.dead_letter_store import IngestError, record_dead_letter, sou
 from engine.ingest.email_parse import ParsedEmail, parse_email
 from engine.ingest.field_limits import cut_to_limits
 from engine.ingest.intake import InboundMessage, IntakeResult
+from engine.runtime import Engine
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Channel
 

@@ -28,7 +28,6 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
 
-from engine.app import Engine
 from engine.config import Settings
 from engine.ingest.attachments import extract_attachments, pending_attachment_ids, save_attachments
 from engine.ingest.batch import Grouped
@@ -50,6 +49,7 @@ from engine.ingest.webhook_refusals import (
 )
 from engine.ingest.webhook_schema import Accepted, MessageIn, Rejected
 from engine.ingest.writer import IngestWriter
+from engine.runtime import Engine
 
 log = logging.getLogger(__name__)
 

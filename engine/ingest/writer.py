@@ -9,8 +9,8 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from engine.app import Engine
 from engine.ingest.batch import Job, run_batch
+from engine.runtime import Engine
 
 log = logging.getLogger(__name__)
 

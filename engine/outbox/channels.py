@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.privacy import audit
-from engine.settings_store import save_override
+from engine.settings_file import save_override
 
 if TYPE_CHECKING:
-    from engine.app import Engine
+    from engine.runtime import Engine
 
 SMTP_FIELDS = ("host", "port", "user", "password", "from", "domain", "ssl", "starttls", "timeout")
 SECRET_FIELDS = {"password"}

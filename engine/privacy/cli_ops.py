@@ -18,11 +18,12 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
 from engine.accounts import normalise_username, reset_totp, set_password
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import Settings
 from engine.privacy import audit, crypto
 from engine.privacy.erasure import erase_customer, export_customer
 from engine.privacy.file_crypto import reencrypt
+from engine.runtime import Engine
 from engine.store.account_models import User
 from engine.store.attachment_models import Attachment
 from engine.store.db import session_scope

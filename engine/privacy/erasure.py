@@ -37,13 +37,13 @@ from sqlalchemy import Table, delete, func, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, col, select
 
-from engine.app import Engine
 from engine.ingest.dead_letter_store import unpack_raw
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import DIM
 from engine.privacy import audit
 from engine.privacy.compaction import compact_database
 from engine.privacy.file_crypto import read_decrypted
+from engine.runtime import Engine
 from engine.store.attachment_models import Attachment
 from engine.store.audit_models import AuditEntry
 from engine.store.models import Customer, DeadLetter, Message, Ticket, utcnow

@@ -11,10 +11,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from engine.privacy.pii_contact import find_addresses, find_emails
-from engine.privacy.pii_context import find_ids
-from engine.privacy.pii_kind import Found, PiiKind
-from engine.privacy.pii_numbers import find_cards, find_ibans, find_phones
+from engine.privacy.pii import (
+    Found,
+    PiiKind,
+    find_addresses,
+    find_cards,
+    find_emails,
+    find_ibans,
+    find_ids,
+    find_phones,
+)
 
 __all__ = ["PiiKind", "PiiSpan", "Redaction", "redact", "restore"]
 

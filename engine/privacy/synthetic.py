@@ -11,7 +11,7 @@ import random
 import re
 import string
 
-from engine.privacy.pii_kind import PiiKind
+from engine.privacy.pii import PiiKind
 
 
 def options(spec: str) -> list[str]:

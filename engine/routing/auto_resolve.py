@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlmodel import Session
 
-from engine.drafting.adapt import adapt_reply, ticket_values
+from engine.drafting import adapt_reply, ticket_values
 from engine.knowledge.reply_memory import ReplyMemory, track_score
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.outbox import enqueue_reply

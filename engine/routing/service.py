@@ -1,32 +1,36 @@
 """What the worker and the screens call for routing: one RoutingService per engine (policy, store client, actions).
 
-The store client is made on first use: settings extra `store_api_url` (a team's CRM / payment API), else the demo
-store started in-process on loopback. `store_timeout_seconds` (default 5) bounds every store call.
+The store client is made on first use by the `connect` callable the composition root passes in (a team's CRM /
+payment API, or the demo store started in-process on loopback).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
-from engine.app import Engine
-from engine.demo.reply_values import reply_values
+from engine.config import Settings
+from engine.demo import reply_values
 from engine.routing.account_ages import AccountAges
 from engine.routing.actions.base import ActionContext, ActionResult, Plan
-from engine.routing.actions.client import DEFAULT_TIMEOUT, StoreClient, StoreError
+from engine.routing.actions.client import StoreClient, StoreError
 from engine.routing.actions.registry import ACTIONS, action_named
 from engine.routing.actions.runner import ActionFailed, ActionRunner
 from engine.routing.auto_resolve import AutoResult, auto_resolve_ticket, one_at_a_time
 from engine.routing.policy import POLICY_AUDIT, RoutingPolicy, load_policy, save_policy
 from engine.routing.router import ROUTE_AUDIT, Decision, route_tickets, ticket_text
-from engine.routing.store_service import store_url
 from engine.store.audit_models import AuditEntry
+from engine.store.db import session_scope
 from engine.store.models import Customer, Draft, Ticket
+from engine.store.models import Route as Route  # the routes the ticket screen shows
 
 log = logging.getLogger(__name__)
 
@@ -63,25 +67,32 @@ class ApprovalRequired(ActionFailed):
 class RoutingService:
     """Routes tickets, finishes auto-resolved ones and runs actions for agents, with one policy and store client."""
 
-    def __init__(self, engine: Engine, policy: RoutingPolicy, client: StoreClient | None = None) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        policy: RoutingPolicy,
+        *,
+        db: SAEngine,
+        data_dir: Path,
+        connect: Callable[[], StoreClient],
+        settings: Callable[[], Settings],
+        knows_intents: bool = False,
+    ) -> None:
         self.policy = policy
-        self._client = client
+        self._settings = settings  # the settings in force (the UI can change them while the app runs)
+        self._db = db
+        self._data_dir = data_dir
+        self._connect = connect
         self._runner: ActionRunner | None = None
         self._accounts: AccountAges | None = None
         self._lock = threading.Lock()
-        self.knows_intents = False  # whether the default policy saw the model's intents
+        self.knows_intents = knows_intents  # whether the default policy saw the model's intents
 
     @property
     def runner(self) -> ActionRunner:
         """The action runner, connecting to the store on first use."""
         with self._lock:
             if self._runner is None:
-                client = self._client or StoreClient(
-                    store_url(self.engine),
-                    timeout=float(self.engine.settings.extra.get("store_timeout_seconds", DEFAULT_TIMEOUT)),
-                )
-                self._runner = ActionRunner(client)
+                self._runner = ActionRunner(self._connect())
             return self._runner
 
     @property
@@ -92,6 +103,12 @@ class RoutingService:
             if self._accounts is None:  # its own client: lookups stay out of the actions' audited call lists
                 self._accounts = AccountAges(StoreClient(base_url, timeout=ACCOUNT_TIMEOUT, retries=0))
             return self._accounts
+
+    def learn_intents(self, settings: Settings, intents: Sequence[str]) -> None:
+        """Suggest actions for the model's intents once it has loaded (the policy was made before it knew them)."""
+        if intents and not self.knows_intents:
+            self.policy = load_policy(settings, intents)
+            self.knows_intents = True
 
     def route(self, session: Session, ticket_ids: list[int]) -> dict[int, Decision]:
         """Route freshly triaged tickets (call after triage, in the same transaction)."""
@@ -117,17 +134,23 @@ class RoutingService:
             draft=draft,
             vector=vector,
             similar=similar,
-            store_values=reply_values(self.engine.settings),
+            store_values=reply_values(self._settings()),
         )
 
     def update_policy(self, new: RoutingPolicy, *, actor: str) -> RoutingPolicy:
         """Save a supervisor's policy change (audited) and use it from now on."""
-        self.policy = save_policy(self.engine.db, self.engine.settings.data_dir, self.policy, new, actor=actor)
+        self.policy = save_policy(self._db, self._data_dir, self.policy, new, actor=actor)
         return self.policy
+
+    def policy_changes(self, limit: int = 20) -> list[AuditEntry]:
+        """The latest routing-policy changes from the audit log, newest first."""
+        query = select(AuditEntry).where(AuditEntry.action == POLICY_AUDIT).order_by(col(AuditEntry.id).desc())
+        with Session(self._db, expire_on_commit=False) as session:
+            return list(session.exec(query.limit(limit)))
 
     def preview(self, ticket_id: int, action: str, params: dict[str, str], *, actor: str) -> Plan:
         """Dry run of an action on a ticket for an agent (audited)."""
-        with self.engine.transaction() as session:
+        with session_scope(self._db) as session:
             return self.runner.preview(session, action, _context(session, ticket_id, params), actor=actor)
 
     def needs_approval(self, ticket_id: int, action: str, params: dict[str, str]) -> bool:
@@ -135,7 +158,7 @@ class RoutingService:
         chosen = action_named(action)
         if not chosen.sensitive:
             return False
-        with self.engine.session() as session:
+        with Session(self._db, expire_on_commit=False) as session:
             context = _context(session, ticket_id, params)
         return chosen.needs_approval(chosen.plan(self.runner.client, context), self.policy.refund_approval_limit)
 
@@ -154,12 +177,12 @@ class RoutingService:
                 raise ActionFailed(f"{title} not done: {exc}. Nothing was changed; try again later.") from exc
             if needed:
                 raise ApprovalRequired(f"{title} needs a supervisor's approval with an authenticator code.")
-        with one_at_a_time(ticket_id), self.engine.transaction() as session:
+        with one_at_a_time(ticket_id), session_scope(self._db) as session:
             return self.runner.execute(session, action, _context(session, ticket_id, params), actor=actor)
 
     def view(self, ticket_id: int) -> RoutingView | None:
         """The routing decision of a ticket as the ticket page shows it."""
-        with self.engine.session() as session:
+        with Session(self._db, expire_on_commit=False) as session:
             ticket = session.get(Ticket, ticket_id)
             if ticket is None:
                 return None
@@ -192,29 +215,3 @@ def _context(session: Session, ticket_id: int, params: dict[str, str]) -> Action
     text = ticket_text(session, ticket_id)
     clean = {k: v.strip() for k, v in params.items() if v and v.strip()}
     return ActionContext(ticket_id, customer.email, customer.name, text, clean)
-
-
-_services: dict[int, RoutingService] = {}
-_services_lock = threading.Lock()
-
-
-def routing_for(engine: Engine) -> RoutingService:
-    """The engine's routing service, made on first use with the saved policy and the active model's intents."""
-    intents = engine.services.intent.labels if engine.services and engine.services.intent else []
-    with _services_lock:
-        service = _services.get(id(engine))
-        if service is None or service.engine is not engine:
-            service = RoutingService(engine, load_policy(engine.settings, intents))
-            service.knows_intents = bool(intents)
-            _services[id(engine)] = service
-        elif intents and not service.knows_intents:  # made before the model loaded: suggest actions for its intents
-            service.policy = load_policy(engine.settings, intents)
-            service.knows_intents = True
-        return service
-
-
-def policy_changes(engine: Engine, limit: int = 20) -> list[AuditEntry]:
-    """The latest routing-policy changes from the audit log, newest first."""
-    query = select(AuditEntry).where(AuditEntry.action == POLICY_AUDIT).order_by(col(AuditEntry.id).desc())
-    with engine.session() as session:
-        return list(session.exec(query.limit(limit)))

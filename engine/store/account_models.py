@@ -13,9 +13,9 @@ from engine.store.models import utcnow
 
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(index=True, unique=True)  # lower case, see engine.accounts.normalise_username
+    username: str = Field(index=True, unique=True)  # lower case, see engine.accounts.users.normalise_username
     password_hash: str  # Argon2id, see engine.privacy.passwords
-    role: str = Field(default="agent", index=True)  # engine.accounts_roles.Role
+    role: str = Field(default="agent", index=True)  # engine.accounts.roles.Role
     totp_secret: str | None = Field(default=None, sa_column=Column(EncryptedText, nullable=True))
     totp_last_counter: int = -1  # time step of the last accepted code: a code of this step or older is a replay
     active: bool = True

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
+from engine.demo import DemoStoreServer, StoreData
 from engine.ingest.intake import InboundMessage, intake
 from engine.routing.account_ages import AccountAges
 from engine.routing.actions.client import StoreClient
 from engine.routing.policy import RoutingPolicy
 from engine.routing.router import ROUTE_AUDIT, route_tickets
-from engine.routing.store_service import DemoStoreServer, StoreData
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import Ticket, TriageResult, utcnow

@@ -12,7 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from engine.accounts import (
+from engine.accounts.auth import AuthReason, StepUpError, authenticate, require_step_up
+from engine.accounts.bind import BindRefused, check_bind_address
+from engine.accounts.roles import Permission, Role, can
+from engine.accounts.sessions import IDLE_TIMEOUT, logout, session_cookie_secret, validate_session
+from engine.accounts.users import (
     DEMO_ACCOUNTS,
     DEMO_ADMIN_TOTP_SECRET,
     AccountError,
@@ -29,14 +33,11 @@ from engine.accounts import (
     set_password,
     set_role,
 )
-from engine.accounts_auth import AuthReason, StepUpError, authenticate, require_step_up
-from engine.accounts_bind import BindRefused, check_bind_address
-from engine.accounts_roles import Permission, Role, can
-from engine.accounts_sessions import IDLE_TIMEOUT, logout, session_cookie_secret, validate_session
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import Settings
 from engine.privacy import audit
 from engine.privacy.crypto import Cipher, set_cipher
+from engine.runtime import Engine
 from engine.store.account_models import User
 from engine.store.audit_models import AuditEntry
 from engine.store.models import utcnow

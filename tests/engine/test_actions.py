@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
+from engine.demo.shop import DemoStoreServer, StoreData
 from engine.ingest.intake import InboundMessage, intake
 from engine.routing.actions.base import ActionContext
 from engine.routing.actions.client import StoreClient
@@ -21,7 +22,6 @@ from engine.routing.actions.runner import ActionFailed, ActionRunner
 from engine.routing.auto_resolve import OFFER_A_PERSON, auto_resolve_ticket, record_outcome
 from engine.routing.policy import RoutingPolicy
 from engine.routing.router import route_tickets, ticket_text
-from engine.routing.store_service import DemoStoreServer, StoreData
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import (

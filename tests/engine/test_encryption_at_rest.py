@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sqlmodel import col, select
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import Settings
 from engine.feedback.capture import send_reply
 from engine.ingest.attachments import ATTACHMENTS_DIR, attachment_file, extract_attachments, save_attachment
@@ -23,6 +23,7 @@ from engine.nlp.embedder import MiniLMEmbedder
 from engine.privacy import cli_ops
 from engine.privacy.crypto import KEY_FILE, Cipher, DecryptionError, set_cipher
 from engine.privacy.log_redaction import RedactingFilter, install_log_redaction
+from engine.runtime import Engine
 from engine.store.attachment_models import Attachment, AttachmentStatus
 from engine.store.models import DeadLetter, Draft, Feedback, Message, Survey, Ticket
 

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from engine.accounts import ensure_demo_accounts
-from engine.app import Engine, Services, build_engine
+from engine.accounts.users import ensure_demo_accounts
+from engine.app import build_engine
 from engine.config import Settings
 from engine.feedback.training_data import confirmed_rows
 from engine.ingest.attachments import save_attachment
@@ -26,6 +26,7 @@ from engine.privacy import audit, cli_ops
 from engine.privacy.crypto import KEY_FILE, Cipher, set_cipher
 from engine.privacy.erasure import CustomerNotFound, erase_customer, export_customer
 from engine.privacy.redaction import redact
+from engine.runtime import Engine, Services
 from engine.store.account_models import User
 from engine.store.audit_models import AuditEntry
 from engine.store.models import (

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pypdf import PdfWriter
 from sqlmodel import select
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import Settings
 from engine.ingest.attachments import attachment_file, extract_attachments, extracted_texts, save_attachment
 from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
@@ -25,6 +25,7 @@ from engine.ingest.extractors import ExtractionError, Limits, extract_text
 from engine.ingest.intake import InboundMessage, intake
 from engine.ingest.webhook import build_router
 from engine.ingest.webhook_auth import signed_headers
+from engine.runtime import Engine
 from engine.store.attachment_models import Attachment, AttachmentStatus
 from engine.store.models import Ticket, utcnow
 

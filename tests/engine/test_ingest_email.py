@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.bench.servers.imap import Dovecot, dovecot_missing
 from engine.bench.servers.mail import Mailbox, SmtpServer
 from engine.config import Settings
@@ -22,6 +22,7 @@ from engine.ingest.attachments import attachment_file, ticket_attachments
 from engine.ingest.dead_letters import list_dead_letters
 from engine.ingest.email_channel import import_eml, poll_imap
 from engine.outbox import Courier, ticket_deliveries
+from engine.runtime import Engine
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, Message, Ticket
 from tests.engine.test_ingest_attachments import text_pdf

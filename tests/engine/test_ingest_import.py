@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, func, select
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.ingest.bulk_import import ImportProgress, import_tickets
 from engine.ingest.dead_letters import list_dead_letters
+from engine.runtime import Engine
 from engine.store.models import DeadLetter, Direction, Message, Ticket, TicketStatus
 
 COLUMNS = ["external_id", "channel", "customer", "email", "created_at", "status", "reply", "intent", "text"]

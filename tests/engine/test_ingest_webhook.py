@@ -14,14 +14,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import Settings
 from engine.ingest.attachments import attachment_file, extracted_texts, ticket_attachments
 from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
 from engine.ingest.webhook import build_router
 from engine.ingest.webhook_auth import SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER, signed_headers
+from engine.runtime import Engine
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, DeadLetter, Message, Ticket
+from engine.worker import Worker
 from tests.engine.test_ingest_attachments import text_pdf
 
 SECRET = "chat-secret"
@@ -76,7 +78,7 @@ def count(engine: Engine, table: type) -> int:
 
 
 def test_signed_message_is_accepted_and_becomes_a_ticket(engine: Engine, client: TestClient) -> None:
-    engine._wake.clear()
+    assert isinstance(engine.worker, Worker) and not engine.worker.woken
     response = post(client, payload())
     assert response.status_code == 202, response.text
     body = response.json()
@@ -88,7 +90,7 @@ def test_signed_message_is_accepted_and_becomes_a_ticket(engine: Engine, client:
         assert customer is not None and customer.handle == "@amelia" and customer.name == "Amelia Garcia"
         message = session.get(Message, body["message_id"])
         assert message is not None and message.body.startswith("My parcel has not arrived")
-    assert engine._wake.is_set(), "the triage worker is woken"
+    assert engine.worker.woken, "the triage worker is woken"
 
 
 def test_the_same_external_id_twice_stores_one_message(engine: Engine, client: TestClient) -> None:

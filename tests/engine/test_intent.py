@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from engine.nlp.embedder import HashingEmbedder, MiniLMEmbedder
-from engine.nlp.intent import UNKNOWN, IntentClassifier, IntentPrediction
-from engine.nlp.intent_metrics import evaluate, expected_calibration_error
-from engine.nlp.intent_registry import IntentModelRegistry, train_and_activate, training_data_hash
+from engine.nlp.intent.classifier import UNKNOWN, IntentClassifier, IntentPrediction
+from engine.nlp.intent.metrics import evaluate, expected_calibration_error
+from engine.nlp.intent.registry import IntentModelRegistry, train_and_activate, training_data_hash
 from engine.nlp.labeled_csv import LabeledDataError
 
 SUBJECTS = ["i", "we", "my wife", "my son", "my company", "my husband", "my friend", "our team", "my mum", "he"]

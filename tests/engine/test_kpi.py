@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from engine.config import DEMO_DATA_DIR
 from engine.demo.history import enrich_demo_history
 from engine.demo.seed import seed_demo_queue
-from engine.kpi import (
+from engine.kpi.dashboard import (
     KpiFilter,
     KpiParams,
     all_time,
@@ -26,8 +26,8 @@ from engine.kpi import (
     refresh,
     sentiment_point,
 )
-from engine.kpi_filter import cover
-from engine.kpi_queries import checks, confidence_counts, intent_counts, pairs, ticket_days
+from engine.kpi.filters import cover
+from engine.kpi.queries import checks, confidence_counts, intent_counts, pairs, ticket_days
 from engine.store.models import Customer, Feedback, Message, Survey, Ticket, TriageResult
 
 START = datetime(2026, 6, 1, tzinfo=UTC)

@@ -13,7 +13,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
-from engine.app import Engine
 from engine.config import Settings
 from engine.feedback.drift import acknowledge, check_drift, open_alerts
 from engine.feedback.learned_replies import LearnedReplyError, learned_replies, promote_to_kb, reusable_reply
@@ -23,7 +22,7 @@ from engine.ingest.bulk_import import import_tickets
 from engine.ingest.intake import InboundMessage, intake
 from engine.jobs import Jobs, history
 from engine.nlp.embedder import HashingEmbedder
-from engine.nlp.intent_registry import IntentModelRegistry
+from engine.nlp.intent.registry import IntentModelRegistry
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import Feedback, FeedbackKind, Ticket, TriageResult, utcnow
@@ -218,11 +217,10 @@ def test_promote_a_learned_reply_to_a_knowledge_article(settings: Settings, db: 
     with session_scope(db) as session:
         good = _sent(session, "How do I track my order?", "Hi Bo, open Orders and press Track.", intent="track_order")
         personal = _sent(session, "Where?", "Hi Bo, it goes to bo@x.org.", intent="track_order")
-    engine = Engine(settings=settings, db=db)
-    spec = promote_to_kb(engine, good, actor="ann")
+    spec = promote_to_kb(db, None, good, actor="ann")
     assert spec.key == f"learned/track_order/{good}" and "## Answer\n\nopen Orders and press Track." in spec.text
     with pytest.raises(LearnedReplyError, match="personal data"):
-        promote_to_kb(engine, personal)
+        promote_to_kb(db, None, personal)
     with Session(db) as session:
         assert (
             session.exec(select(AuditEntry).where(AuditEntry.action == "learned_reply_promoted")).one().actor == "ann"

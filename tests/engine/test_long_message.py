@@ -11,13 +11,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import Settings
 from engine.drafting.prompt import MESSAGE_TOKENS, build_prompt, clip_text
 from engine.drafting.sources import Source
 from engine.ingest.webhook import build_router
 from engine.ingest.webhook_auth import signed_headers
+from engine.runtime import Engine
 from engine.store.models import Ticket
+from engine.worker import Worker
 
 SECRET = "long-message-secret"
 JAPANESE = ("注文した商品がまだ届いていません。" * 80)[:1209]  # the attack run's message: 1,209 characters, no spaces
@@ -124,7 +126,7 @@ def test_a_draft_that_fails_is_set_aside_and_the_other_tickets_are_drafted(tmp_p
         found = wait_until_drafted(engine, others, 120)
         assert all(t.drafted_at is not None for t in found), "the other tickets are drafted"
         assert tickets(engine, [poisoned])[0].drafted_at is None
-        assert engine._thread is not None and engine._thread.is_alive(), "the worker thread is still running"
+        assert isinstance(engine.worker, Worker) and engine.worker.alive, "the worker thread is still running"
         later = post(client, "o-late", "And my refund for order 77?")
         assert wait_until_drafted(engine, [later], 60)[0].drafted_at is not None
     finally:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.bench.servers.callbacks import CallbackReceiver
 from engine.bench.servers.mail import FaultySmtp, Mailbox, SmtpServer, free_port
 from engine.config import Settings
@@ -22,6 +22,7 @@ from engine.ingest.webhook import store_message
 from engine.ingest.webhook_auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from engine.ingest.webhook_schema import MessageIn
 from engine.outbox import Courier, enqueue_reply, failed_deliveries, recover, retry_delivery, ticket_deliveries
+from engine.runtime import Engine
 from engine.store.models import Direction, Message, Ticket
 from engine.store.outbox_models import DeliveryState, OutboundReply, SendStage
 

@@ -16,8 +16,8 @@ from engine.ingest.intake import InboundMessage, intake
 from engine.knowledge.documents import DocumentSpec
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.nlp.embedder import HashingEmbedder
-from engine.nlp.intent import IntentClassifier
-from engine.nlp.sentiment import SentimentScorer
+from engine.nlp.intent.classifier import IntentClassifier
+from engine.nlp.sentiment.scorer import SentimentScorer
 from engine.triage import TriageModels, triage_tickets
 
 PII = ("jane.doe@example.com", "+44 7700 900123", "4111 1111 1111 1111")

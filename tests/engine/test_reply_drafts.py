@@ -21,7 +21,7 @@ from engine.knowledge.demo_kb import abcd_documents
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.knowledge.reply_memory import ReplyMemory, track_records
 from engine.knowledge.similar_tickets import SimilarTickets
-from engine.kpi_acceptance import draft_acceptance
+from engine.kpi.acceptance import draft_acceptance
 from engine.nlp.embedder import HashingEmbedder
 from engine.store.models import Draft, Ticket
 

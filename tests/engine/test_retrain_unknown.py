@@ -10,13 +10,14 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from engine.admin import rollback_intent_model
 from engine.feedback.capture import override_intent
-from engine.feedback.retrain import Exam, retrain, rollback_engine, verdict
+from engine.feedback.retrain import Exam, retrain, verdict
 from engine.feedback.rollback import RollbackError, intent_versions
 from engine.feedback.training_data import confirmed_rows
 from engine.ingest.intake import InboundMessage, intake
 from engine.nlp.intent import UNKNOWN
-from engine.nlp.intent_registry import IntentModelRegistry
+from engine.nlp.intent.registry import IntentModelRegistry
 from engine.store.audit_models import AuditEntry
 from tests.engine.test_ingest_import import make_engine
 from tests.engine.test_learning import _embed, _rows
@@ -92,10 +93,10 @@ def _two_versions(data_dir: Path) -> None:
 def test_rollback_to_a_chosen_version_is_audited_and_used_at_once(tmp_path: Path) -> None:
     engine = make_engine(tmp_path / "data")
     _two_versions(tmp_path / "data")
-    assert rollback_engine(engine, version="v0001", actor="ada") == "v0001"
+    assert rollback_intent_model(engine, version="v0001", actor="ada") == "v0001"
     assert [v.version for v in intent_versions(engine.settings.models_dir) if v.active] == ["v0001"]
     with pytest.raises(RollbackError, match="v0009"):
-        rollback_engine(engine, version="v0009", actor="ada")
+        rollback_intent_model(engine, version="v0009", actor="ada")
     with engine.session() as session:
         row = session.exec(select(AuditEntry).where(AuditEntry.action == "intent_model_rolled_back")).one()
     assert row.actor == "ada" and row.subject == "model:v0001" and row.details == {"from": "v0003", "to": "v0001"}

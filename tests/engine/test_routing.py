@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from engine.config import Settings
 from engine.ingest.intake import InboundMessage, intake
-from engine.nlp.intent import IntentPrediction
+from engine.nlp.intent.classifier import IntentPrediction
 from engine.routing.policy import PolicyError, RoutingPolicy, default_policy, load_policy, save_policy
 from engine.routing.risk import RiskInputs, money_at_stake, risk_score
 from engine.routing.router import SentimentSummary, route, route_tickets
@@ -251,8 +251,8 @@ def test_escalation_sets_status_and_outcome(session: Session) -> None:
 @pytest.mark.real_models
 def test_real_models_route_a_plain_question_and_escalate_an_angry_vip(session: Session) -> None:
     from engine.nlp.embedder import MiniLMEmbedder
-    from engine.nlp.intent import IntentClassifier
-    from engine.nlp.sentiment import SentimentScorer
+    from engine.nlp.intent.classifier import IntentClassifier
+    from engine.nlp.sentiment.scorer import SentimentScorer
     from engine.triage import TriageModels, triage_tickets
 
     embedder = MiniLMEmbedder()
@@ -307,17 +307,13 @@ def test_real_models_route_a_plain_question_and_escalate_an_angry_vip(session: S
 def test_service_suggests_actions_once_the_model_knows_its_intents_and_shows_the_decision(
     settings: Settings, tmp_path: Path
 ) -> None:
-    from engine.app import Engine, Services
-    from engine.nlp.embedder import HashingEmbedder
-    from engine.routing.service import routing_for
-    from engine.store.db import make_db
+    from engine.app import build_engine
 
     unreachable = {"store_api_url": "http://127.0.0.1:9", "store_timeout_seconds": 0.5}  # nothing listens there
-    engine = Engine(settings=replace(settings, extra=unreachable), db=make_db(f"sqlite:///{tmp_path / 's.db'}"))
-    assert routing_for(engine).policy.intent_actions == {}
-    model = type("Model", (), {"labels": ["track_order", "get_refund"]})()
-    engine.services = Services(embedder=HashingEmbedder(), intent=model)  # type: ignore[arg-type]
-    service = routing_for(engine)
+    engine = build_engine(replace(settings, extra=unreachable, demo=False))
+    assert engine.routing.policy.intent_actions == {}
+    engine.routing.learn_intents(engine.settings, ["track_order", "get_refund"])  # the worker does this at boot
+    service = engine.routing
     assert service.policy.intent_actions == {"track_order": "order_status", "get_refund": "refund"}
     with engine.transaction() as session:
         ticket_id = _triaged(session, "Where is my parcel?", confidence=0.97)

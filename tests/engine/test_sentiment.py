@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.nlp.embedder import HashingEmbedder, MiniLMEmbedder
-from engine.nlp.sentiment import SentimentScore, SentimentScorer, frustration_rising
+from engine.nlp.sentiment.scorer import SentimentScore, SentimentScorer, frustration_rising
 
 CALM = "Hi, could you tell me how to change the billing address on my account?"
 ANGRY = "THIS IS RIDICULOUS!!! I HAVE BEEN WAITING THREE WEEKS AND NOBODY HELPS ME. WORST SERVICE EVER"

@@ -10,11 +10,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from engine.app import Engine
 from engine.bench.servers.mail import SmtpServer
 from engine.desk import approve_or_edit
 from engine.outbox import Courier, enqueue_reply
 from engine.routing.auto_resolve import AI_AUTHOR
+from engine.runtime import Engine
 from engine.store.models import Direction, Feedback, Message, Outcome, Survey, Ticket, TicketStatus
 from engine.survey_form import build_survey_router
 from engine.survey_links import with_links

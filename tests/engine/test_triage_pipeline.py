@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, func, select
 
-from engine.app import Engine, Services, build_engine
+from engine.app import build_engine
 from engine.config import Settings
 from engine.ingest.intake import InboundMessage, intake, intake_many
 from engine.nlp.embedder import HashingEmbedder
-from engine.nlp.intent import IntentClassifier
-from engine.nlp.sentiment import SentimentScorer
+from engine.nlp.intent.classifier import IntentClassifier
+from engine.nlp.sentiment.scorer import SentimentScorer
+from engine.runtime import Engine, Services
 from engine.store.models import Ticket, TriageResult
 from engine.triage import TriageModels, read_batch, score_batch, store_batch, triage_tickets
 from engine.worker import TriagePipeline
@@ -75,13 +76,10 @@ def engine(tmp_path: Path) -> Engine:
     return engine
 
 
-def test_the_pipeline_triages_every_pending_ticket_once_across_batches(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("engine.worker.TRIAGE_BATCH", 3)
+def test_the_pipeline_triages_every_pending_ticket_once_across_batches(engine: Engine) -> None:
     with engine.transaction() as session:
         intake_many(session, [message(text, f"conv-{i}") for i, text in enumerate(TEXTS[:8])])
-    pipeline = TriagePipeline(engine)
+    pipeline = TriagePipeline(engine, batch_size=3)
 
     sizes = []
     while size := pipeline.step():

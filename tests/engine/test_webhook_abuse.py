@@ -11,11 +11,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from engine.app import Engine
 from engine.ingest.dead_letter_store import unpack_raw
 from engine.ingest.dead_letters import list_dead_letters, retry_dead_letter
 from engine.ingest.webhook import build_router
 from engine.ingest.webhook_auth import SIGNATURE_HEADER, SOURCE_HEADER, sign, signed_headers
+from engine.runtime import Engine
 from engine.store.models import DeadLetter, Message, Ticket
 from tests.engine.test_ingest_webhook import SECRET, count, make_engine, payload, post
 

@@ -16,10 +16,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from engine.app import Engine, build_engine
+from engine.app import build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.ingest.demo_source import DEMO_SOURCE, SECRET_FILE, curl_example, demo_source_secret, with_demo_source
 from engine.ingest.webhook import build_router
+from engine.runtime import Engine
 from engine.store.models import Message
 
 README_URL = "http://127.0.0.1:8080"

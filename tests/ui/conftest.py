@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from nicegui.testing import Screen, User
 
-from engine.app import Engine
+from engine.runtime import Engine
 from ui.state import engine
 
 

@@ -16,9 +16,9 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from sqlmodel import col, select
 
-from engine.accounts import create_user
+from engine.accounts.users import create_user
 from engine.ingest.intake import InboundMessage, intake
-from engine.kpi_tiles import DEFINITIONS
+from engine.kpi.tiles import DEFINITIONS
 from engine.store.models import Survey, Ticket
 from engine.surveys import create_survey
 from tests.ui.conftest import sign_in, sign_in_browser, wait_for, wait_for_async

@@ -8,7 +8,6 @@ from sqlmodel import col, select
 
 from engine.routing.actions.runner import EXECUTED
 from engine.routing.policy import POLICY_AUDIT
-from engine.routing.service import routing_for
 from engine.store.account_models import User as StaffUser
 from engine.store.audit_models import AuditEntry
 from engine.store.models import Direction, Draft, Feedback, Message, Ticket
@@ -196,7 +195,7 @@ async def test_a_supervisor_changes_the_routing_policy_and_the_change_is_audited
     user.find(marker="policy-auto_threshold").elements.pop().set_value(0.97)
     user.find(marker="save-routing").click()
     await user.should_see("Routing policy saved")
-    assert routing_for(engine()).policy.refund_approval_limit == 25.0
+    assert engine().routing.policy.refund_approval_limit == 25.0
     [change] = audit_rows(POLICY_AUDIT)
     assert change.actor == "supervisor"
     assert change.details["refund_approval_limit"]["to"] == 25.0 and change.details["auto_threshold"]["to"] == 0.97
@@ -204,4 +203,4 @@ async def test_a_supervisor_changes_the_routing_policy_and_the_change_is_audited
     user.find(marker="policy-review_threshold").elements.pop().set_value(0.99)  # above the auto-resolve threshold
     user.find(marker="save-routing").click()
     await user.should_see("cannot be above the auto-resolve threshold")
-    assert routing_for(engine()).policy.review_threshold != 0.99
+    assert engine().routing.policy.review_threshold != 0.99

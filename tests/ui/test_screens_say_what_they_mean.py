@@ -7,8 +7,7 @@ from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import col, select
 
-from engine.kpi import all_time, dashboard
-from engine.kpi_calibration import Calibration
+from engine.kpi import Calibration, all_time, dashboard
 from engine.review import UNLIKE_PAST
 from engine.store.models import Customer, Feedback, Outcome, Route, Ticket, TicketStatus, TriageResult
 from tests.ui.conftest import sign_in, wait_for_async
@@ -93,8 +92,8 @@ async def test_the_review_flag_means_an_uncertain_intent_and_says_why(user: User
             assert (t.intent_confidence or 0) < threshold
     await user.open("/")
     await user.should_see(marker="count-needs-review")
-    count = user.find(marker="count-needs-review").elements.pop()
-    await wait_for_async(lambda: count.text == str(sum(t.needs_review and t.intent is not None for t in open_rows)))
+    expected = str(sum(t.needs_review and t.intent is not None for t in open_rows))
+    await wait_for_async(lambda: texts(user, "count-needs-review") == [expected], 30, "the needs-review count")
     certain = handled_by_people[0]
     await user.open(f"/ticket/{certain.id}")
     await user.should_see(marker="routing")

@@ -6,7 +6,7 @@ from typing import Any
 
 from nicegui import run, ui
 
-from engine.kpi_acceptance import SMALL_EDIT, draft_acceptance
+from engine.kpi import SMALL_EDIT
 from ui.state import engine
 
 COLUMNS: list[dict[str, Any]] = [
@@ -44,7 +44,7 @@ def acceptance_section() -> None:
             summary.text = "no draft has been sent or rejected yet"
 
     async def load() -> None:
-        data.update(await run.io_bound(draft_acceptance, engine().db))
+        data.update(await run.io_bound(engine().kpi.draft_acceptance))
         show()
 
     ui.timer(0.1, load, once=True)

@@ -6,9 +6,8 @@ from typing import Any
 
 from nicegui import run, ui
 
-from engine.outbox import send_test_message
-from engine.outbox.channels import Channels, current_channels, save_channels
-from ui.pages.login import signed_in_name
+from engine.outbox import Channels, current_channels, save_channels, send_test_message
+from ui.auth import signed_in_name
 from ui.state import engine
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui import run, ui
 
 from engine.outbox import Delivery, failed_deliveries, retry_delivery, ticket_deliveries
-from ui.pages.login import signed_in_name
+from ui.auth import signed_in_name
 from ui.state import engine
 
 COLOURS = {"sent": "positive", "queued": "grey-7", "sending": "grey-7", "failed": "negative"}

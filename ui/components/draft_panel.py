@@ -7,7 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
-from engine.store.models import Draft
+from engine.desk import Draft
 
 
 def needs_check(row: dict[str, Any]) -> bool:

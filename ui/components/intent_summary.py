@@ -7,8 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
-from engine.nlp.intent import UNKNOWN
-from engine.nlp.intent_alternatives import close_alternatives
+from engine.nlp.intent import UNKNOWN, close_alternatives
 from ui.components.badges import confidence_bar
 
 

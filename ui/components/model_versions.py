@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
-from engine.accounts_roles import Permission, can
-from engine.feedback.retrain import rollback_engine
+from engine.accounts import Permission, can
+from engine.admin import rollback_intent_model
 from engine.feedback.rollback import RollbackError, intent_versions
-from ui.pages.login import current_user, signed_in_name
+from ui.auth import current_user, signed_in_name
 from ui.state import engine
 
 
@@ -59,7 +59,9 @@ def intent_versions_card() -> None:
                 ui.notify("Choose a version", type="warning")
                 return
             try:
-                target = await run.io_bound(rollback_engine, engine(), version=choice.value, actor=signed_in_name())
+                target = await run.io_bound(
+                    rollback_intent_model, engine(), version=choice.value, actor=signed_in_name()
+                )
             except RollbackError as exc:
                 ui.notify(str(exc), type="warning")
                 return

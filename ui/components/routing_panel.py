@@ -12,15 +12,13 @@ from typing import Any
 
 from nicegui import run, ui
 
-from engine.accounts_roles import Permission, can
-from engine.resolution import handling_state
+from engine.accounts import Permission, User, can
+from engine.resolution import failed_by_ai, handling_state
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.runner import ActionFailed
-from engine.routing.service import ActionOption, ApprovalRequired, RoutingView, routing_for
-from engine.store.account_models import User
-from engine.store.models import Outcome, Route
+from engine.routing.service import ActionOption, ApprovalRequired, Route, RoutingView
+from ui.auth import current_user, signed_in_name
 from ui.pages.admin import step_up_dialog
-from ui.pages.login import current_user, signed_in_name
 from ui.state import engine
 
 log = logging.getLogger(__name__)
@@ -41,7 +39,7 @@ class RoutingPanel:
     def __init__(self, ticket_id: int, resolved: bool) -> None:
         self.ticket_id = ticket_id
         self.resolved = resolved
-        self.service = routing_for(engine())
+        self.service = engine().routing
         self.user: User | None = current_user()
         self.last_result = ""  # kept across refreshes: what the last Execute did
 
@@ -62,7 +60,7 @@ class RoutingPanel:
 
     def decision(self, view: RoutingView) -> None:
         colour, icon = ROUTE_LOOK.get(Route(view.route), ("grey", "help")) if view.route else ("grey", "help")
-        if view.outcome == Outcome.FAILED:
+        if failed_by_ai(view.outcome):
             colour = "warning"
         with ui.row().classes("items-center gap-2"):
             ui.icon(icon, color=colour).classes("text-xl")

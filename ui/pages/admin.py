@@ -10,28 +10,24 @@ from collections.abc import Callable
 from typing import Any
 
 from nicegui import run, ui
-from sqlmodel import col, select
 
 from engine.accounts import (
     AccountError,
+    Permission,
+    Role,
+    StepUpError,
+    User,
     begin_totp_enrolment,
+    can,
     check_password,
-    confirm_totp,
-    create_user,
-    list_users,
     normalise_username,
-    set_active,
-    set_password,
-    set_role,
 )
-from engine.accounts_auth import StepUpError, require_step_up
-from engine.accounts_roles import Permission, Role, can
-from engine.privacy import audit
+from engine.admin import audit_log, verify_audit_chain
 from engine.privacy.erasure import CustomerMatch, CustomerNotFound, erase_customer, export_customer, find_customers
-from engine.store.account_models import User
-from engine.store.audit_models import AuditEntry
+from ui.auth import current_user, login_url
 from ui.components.channels_card import ChannelsCard
-from ui.pages.login import CODE_PROPS, current_user, login_url, require
+from ui.guard import require
+from ui.pages.login import CODE_PROPS
 from ui.state import engine
 from ui.theme import frame
 
@@ -90,7 +86,7 @@ def step_up_dialog(
                 dialog.close()
                 return
             try:
-                await run.io_bound(require_step_up, engine().db, admin, code.value or "", action=action)
+                await run.io_bound(engine().accounts.require_step_up, admin, code.value or "", action=action)
                 result = await run.io_bound(change, admin)
             except (StepUpError, AccountError, CustomerNotFound) as exc:
                 error.text = str(exc)
@@ -119,7 +115,7 @@ class UsersPanel:
 
     @ui.refreshable_method
     def rows(self) -> None:
-        for user in list_users(engine().db):
+        for user in engine().accounts.list_users():
             with ui.row().classes("w-full items-center gap-3 border-b py-1").mark(f"user-{user.username}"):
                 ui.label(user.username).classes("font-medium w-40")
                 ui.badge(user.role, color="primary" if user.role == Role.ADMIN else "secondary")
@@ -151,8 +147,7 @@ class UsersPanel:
             password.props("outlined").mark("new-password")
 
             def change(admin: User) -> User:
-                return create_user(
-                    engine().db,
+                return engine().accounts.create_user(
                     username=name.value or "",
                     password=password.value or "",
                     role=role.value,
@@ -170,14 +165,14 @@ class UsersPanel:
             password = ui.input("New password (10+ characters)", password=True, password_toggle_button=True)
             password.props("outlined").mark("reset-password")
             ui.label("Their open sessions end and any lockout is lifted.").classes("text-sm cd-muted")
-            return lambda admin: set_password(engine().db, _id(user), password.value or "", actor=admin.username)
+            return lambda admin: engine().accounts.set_password(_id(user), password.value or "", actor=admin.username)
 
         step_up_dialog(f"New password for {user.username}", "password_reset", build, self._done("Password changed"))
 
     def change_role(self, user: User) -> None:
         def build() -> Callable[[User], Any]:
             role = ui.select(ROLES, value=user.role, label="Role").props("outlined").mark("role-select")
-            return lambda admin: set_role(engine().db, _id(user), role.value, actor=admin.username)
+            return lambda admin: engine().accounts.set_role(_id(user), role.value, actor=admin.username)
 
         step_up_dialog(f"Role of {user.username}", "role_change", build, self._done("Role changed"))
 
@@ -185,7 +180,7 @@ class UsersPanel:
         def build() -> Callable[[User], Any]:
             verb = "Reactivate" if not user.active else "Deactivate (their sessions end)"
             ui.label(f"{verb}: {user.username}").classes("text-sm")
-            return lambda admin: set_active(engine().db, _id(user), not user.active, actor=admin.username)
+            return lambda admin: engine().accounts.set_active(_id(user), not user.active, actor=admin.username)
 
         step_up_dialog(f"{user.username}", "user_active", build, self._done("Saved"), confirm_label="Confirm")
 
@@ -198,7 +193,7 @@ class UsersPanel:
             their_code = ui.input(f"Code shown on {user.username}'s app").props(CODE_PROPS).mark("their-code")
 
             def change(admin: User) -> None:
-                if not confirm_totp(engine().db, _id(user), secret, their_code.value or "", actor=admin.username):
+                if not engine().accounts.confirm_totp(_id(user), secret, their_code.value or "", actor=admin.username):
                     raise AccountError(f"The code from {user.username}'s app does not match; try the current one.")
 
             return change
@@ -314,8 +309,7 @@ class AuditPanel:
         self.table.update_rows(self.rows())
 
     def rows(self) -> list[dict[str, Any]]:
-        with engine().session() as session:
-            entries = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(AUDIT_ROWS)).all()
+        entries = audit_log(engine(), AUDIT_ROWS)
         return [
             {
                 "id": e.id,
@@ -329,11 +323,7 @@ class AuditPanel:
         ]
 
     async def verify(self) -> None:
-        def check() -> audit.VerifyResult:
-            with engine().session() as session:
-                return audit.verify(session)
-
-        result = await run.io_bound(check)
+        result = await run.io_bound(verify_audit_chain, engine())
         if result is None:  # the app is shutting down
             return
         if result.ok:

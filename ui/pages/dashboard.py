@@ -11,18 +11,16 @@ from typing import Any
 from nicegui import background_tasks, events, run, ui
 
 from engine.kpi import (
+    DEFINITIONS,
     DashboardData,
+    Kpi,
+    KpiDefinition,
     KpiFilter,
     KpiParams,
-    all_time,
+    TicketRef,
     csv_text,
-    dashboard,
-    filter_options,
-    sentiment_point,
+    utcnow,
 )
-from engine.kpi_series import TicketRef
-from engine.kpi_tiles import DEFINITIONS, Kpi, KpiDefinition
-from engine.store.models import utcnow
 from ui.components import charts
 from ui.components.acceptance_card import acceptance_section
 from ui.state import engine
@@ -90,7 +88,7 @@ class Filters:
             start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
             return KpiFilter(start, start + timedelta(days=(last - first).days + 1), self.channels, self.intents)
         if self.preset == "all":
-            return all_time(engine().db, now=now, channels=self.channels, intents=self.intents)
+            return engine().kpi.all_time(now=now, channels=self.channels, intents=self.intents)
         return KpiFilter.last_days(int(self.preset), now=now, channels=self.channels, intents=self.intents)
 
 
@@ -98,8 +96,8 @@ def _load(filters: Filters) -> tuple[DashboardData, list[str], list[str]]:
     """One refresh (runs in a worker thread): every dashboard query and the filter menus' options."""
     now = utcnow()
     params = KpiParams.from_settings(engine().settings)
-    data = dashboard(engine().db, filters.resolve(now), params=params, now=now)
-    channels, intents = filter_options(engine().db)
+    data = engine().kpi.dashboard(filters.resolve(now), params=params, now=now)
+    channels, intents = engine().kpi.filter_options()
     return data, channels, intents
 
 
@@ -372,7 +370,7 @@ class DashboardScreen:
         if not points or self.data is None:
             return
         day, channel = (points[0].get("customdata") or [str(points[0].get("x")), ""])[:2]
-        refs = await run.io_bound(sentiment_point, engine().db, self.data.kpi_filter, str(day), channel or None)
+        refs = await run.io_bound(engine().kpi.sentiment_point, self.data.kpi_filter, str(day), channel or None)
         if refs is None:
             return
         self.point_rows = _rows(refs)

@@ -18,7 +18,7 @@ from engine.ingest.dead_letters import (
     retry_dead_letter,
 )
 from engine.ingest.uploads import create_upload, discard_upload
-from ui.pages.login import signed_in_name
+from ui.auth import signed_in_name
 from ui.state import engine
 from ui.theme import frame
 

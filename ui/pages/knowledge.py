@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from nicegui import events, run, ui
 
-from engine.accounts_roles import Permission, can
+from engine.accounts import Permission, User, can
 from engine.knowledge.documents import DocumentError, load_file, load_folder
 from engine.knowledge.knowledge_base import KnowledgeBase
 from engine.server_paths import PathNotAllowed, inside
-from engine.store.account_models import User
-from ui.pages.login import current_user
+from ui.auth import current_user
 from ui.state import engine
 from ui.theme import frame
 

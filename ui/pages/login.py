@@ -1,102 +1,21 @@
-"""Sign-in at /login (password, TOTP when needed, first-start admin setup), sign-out, and the guards pages use.
-
-The session token lives server-side in `app.storage.user` (NiceGUI needs `storage_secret` in `ui.run`); the
-database keeps only its hash. `AuthMiddleware` sends every page request without a valid session to /login
-(deny by default); `require(permission)` at the top of a page checks the role.
-"""
+"""Sign-in at /login: password, TOTP when needed, and the first-start admin setup."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from urllib.parse import quote
-
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import app, run, ui
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.responses import Response
-from starlette.types import ASGIApp
 
 from engine.accounts import (
     DEMO_ACCOUNTS,
     AccountError,
+    AuthReason,
+    AuthResult,
+    User,
     begin_totp_enrolment,
-    create_first_admin,
-    needs_admin_setup,
 )
-from engine.accounts_auth import AuthReason, AuthResult, authenticate
-from engine.accounts_roles import Permission, can
-from engine.accounts_sessions import logout, validate_session
-from engine.store.account_models import User
+from ui.auth import TOKEN_KEY, current_user, safe_target
 from ui.state import engine
-from ui.theme import frame
 
-TOKEN_KEY = "caredesk_session"
-OPEN_PATHS = ("/login", "/logout", "/_nicegui", "/assets/", "/favicon")
 CODE_PROPS = "outlined inputmode=numeric autocomplete=one-time-code maxlength=8"
-
-
-def current_user() -> User | None:
-    """The signed-in user of this browser, or None (no session, expired, or deactivated)."""
-    return validate_session(engine().db, app.storage.user.get(TOKEN_KEY))
-
-
-def signed_in_name() -> str:
-    """The signed-in user's name, for feedback and audit rows."""
-    user = current_user()
-    return user.username if user is not None else "unknown"
-
-
-def safe_target(path: str | None) -> str:
-    """`path` when it is a local page of this app, else "/" (no open redirects).
-
-    Only a path that starts with exactly one `/` and holds no backslash and no control character passes: browsers
-    drop tab, CR and LF from a URL, so `/<tab>/host` would become `//host`, another site.
-    """
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return "/"
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in path):
-        return "/"
-    return path
-
-
-def login_url(path: str) -> str:
-    """The sign-in page that comes back to `path` afterwards."""
-    return f"/login?redirect_to={quote(safe_target(path), safe='/')}"
-
-
-def require(permission: Permission) -> User | None:
-    """Page guard: the signed-in user holding `permission`; otherwise go to /login or say why not, and give None."""
-    user = current_user()
-    if user is None:
-        ui.navigate.to(login_url(ui.context.client.request.url.path))
-        return None
-    if not can(user, permission):
-        with frame("Not allowed"):
-            ui.label(f"Your role ({user.role}) cannot open this page.").classes("text-lg").mark("not-allowed")
-            ui.button("Back to the queue", on_click=lambda: ui.navigate.to("/"))
-        return None
-    return user
-
-
-class AuthMiddleware(BaseHTTPMiddleware):
-    """Redirect page requests without a valid session to /login; `open_paths` prefixes pass (deny by default)."""
-
-    def __init__(self, app: ASGIApp, open_paths: Sequence[str] = OPEN_PATHS) -> None:
-        super().__init__(app)
-        self.open_paths = tuple(open_paths)
-
-    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        path = request.url.path
-        if not path.startswith(self.open_paths) and current_user() is None:
-            return RedirectResponse(login_url(path))
-        return await call_next(request)
-
-
-def logout_page() -> RedirectResponse:
-    """End this browser's session and go to the sign-in page."""
-    logout(engine().db, app.storage.user.pop(TOKEN_KEY, None))
-    return RedirectResponse("/login")
 
 
 def login_page(redirect_to: str = "/") -> None:
@@ -109,7 +28,7 @@ def login_page(redirect_to: str = "/") -> None:
     with ui.column().classes("w-full items-center pt-16"):
         ui.label("CareDesk").classes("text-3xl font-bold tracking-tight text-primary")
         with ui.card().classes("cd-card w-full max-w-md gap-3 p-6"):
-            if needs_admin_setup(engine().db):
+            if engine().accounts.needs_admin_setup():
                 AdminSetup().build()
             else:
                 LoginForm(target).build()
@@ -174,7 +93,10 @@ class LoginForm:
         self.button.disable()
         try:
             result: AuthResult | None = await run.io_bound(
-                authenticate, engine().db, self.username.value or "", self.password.value or "", self.code.value or None
+                engine().accounts.authenticate,
+                self.username.value or "",
+                self.password.value or "",
+                self.code.value or None,
             )
         finally:
             self.button.enable()
@@ -196,8 +118,7 @@ class LoginForm:
 
             async def confirm() -> None:
                 result = await run.io_bound(
-                    authenticate,
-                    engine().db,
+                    engine().accounts.authenticate,
                     self.username.value or "",
                     self.password.value or "",
                     first_code.value or "",
@@ -236,8 +157,7 @@ class AdminSetup:
             return
         try:
             result = await run.io_bound(
-                lambda: create_first_admin(
-                    engine().db,
+                lambda: engine().accounts.create_first_admin(
                     username=self.username.value or "",
                     password=self.password.value or "",
                     totp_secret=self.secret,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from nicegui import events, run, ui
 
 from engine.desk import QueueRow, age_text, queue_rows, ticket_counts
-from engine.kpi_calibration import Calibration, calibration_at, reliability
+from engine.kpi import Calibration, calibration_at
+from engine.runtime import Engine
 from ui.components.deliveries import FailedDeliveries
 from ui.state import engine
 from ui.theme import frame
@@ -89,7 +92,7 @@ def row_dict(row: QueueRow, threshold: float, bins: list[Calibration]) -> dict[s
         "age_minutes": -row.created_at.timestamp(),
         "intent": row.intent,
         "confidence": None if row.confidence is None else round(row.confidence, 3),
-        "needs_review": row.needs_review and row.status != "resolved",
+        "needs_review": flagged(row),
         "review_reason": row.review_reason,
         "calibration": calibration.text() if calibration is not None else "",
         "sentiment": row.sentiment,
@@ -101,6 +104,11 @@ def row_dict(row: QueueRow, threshold: float, bins: list[Calibration]) -> dict[s
     }
 
 
+def flagged(row: QueueRow) -> bool:
+    """An open ticket whose intent a person should check (a resolved one was answered already)."""
+    return row.needs_review and row.status != "resolved" and bool(row.intent)
+
+
 def matches(row: QueueRow, *, status: str, channel: str, review_only: bool, search: str) -> bool:
     """Whether a row passes the queue's filters."""
     if status == "active" and row.status == "resolved":
@@ -109,117 +117,156 @@ def matches(row: QueueRow, *, status: str, channel: str, review_only: bool, sear
         return False
     if channel != "all" and row.channel != channel:
         return False
-    if review_only and not (row.needs_review and row.status != "resolved"):
+    if review_only and not flagged(row):
         return False
     needle = search.strip().lower()
     return not needle or any(needle in (v or "").lower() for v in (row.subject, row.customer, row.intent))
 
 
-def queue_page() -> None:
+@dataclass
+class QueueState:
+    """What the queue shows: its filters, the rows and counts loaded last, and the engine revision they are from."""
+
+    status: str = "active"
+    channel: str = "all"
+    review_only: bool = False
+    search: str = ""
+    rows: list[QueueRow] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    bins: list[Calibration] = field(default_factory=list)  # the live reliability data, per confidence bin
+    revision: int = -1
+
+    def visible(self) -> list[QueueRow]:
+        """The loaded rows that pass the filters."""
+        return [
+            r
+            for r in self.rows
+            if matches(r, status=self.status, channel=self.channel, review_only=self.review_only, search=self.search)
+        ]
+
+    def tiles(self) -> list[tuple[str, int]]:
+        """The count tiles above the table."""
+        review = sum(1 for r in self.rows if flagged(r))
+        return [
+            ("Open", self.counts.get("new", 0) + self.counts.get("open", 0)),
+            ("Escalated", self.counts.get("escalated", 0)),
+            ("Needs review", review),
+            ("Resolved", self.counts.get("resolved", 0)),
+        ]
+
+
+def load_queue(engine: Engine) -> tuple[int, list[QueueRow], dict[str, int], list[Calibration]]:
+    """The engine's revision, the queue rows, the ticket counts and the reliability data (run off the event loop)."""
+    revision = engine.revision
+    return revision, queue_rows(engine), ticket_counts(engine), engine.kpi.reliability()
+
+
+def count_tiles(state: QueueState) -> None:
+    """One card per count (each page refreshes its own copy)."""
+    with ui.row().classes("gap-3"):
+        for label, value in state.tiles():
+            with ui.card().classes("cd-card px-4 py-2 gap-0"):
+                ui.label(label).classes("cd-section-title")
+                ui.label(str(value)).classes("text-2xl font-semibold").mark(f"count-{label.lower().replace(' ', '-')}")
+
+
+def filter_bar(state: QueueState, changed: Callable[[], None]) -> None:
+    """Search, status, channel and review filters; each change shows the loaded rows again."""
+
+    def set_filter(key: str, value: Any) -> None:
+        setattr(state, key, value if value is not None else "")
+        changed()
+
+    with ui.row().classes("items-end gap-3 w-full"):
+        ui.input("Search subject, customer, intent", on_change=lambda e: set_filter("search", e.value)).props(
+            "dense outlined clearable"
+        ).classes("w-80").mark("search")
+        ui.select(STATUS_FILTERS, value=state.status, on_change=lambda e: set_filter("status", e.value)).props(
+            "dense outlined"
+        ).mark("status-filter")
+        ui.select(CHANNEL_FILTERS, value=state.channel, on_change=lambda e: set_filter("channel", e.value)).props(
+            "dense outlined"
+        ).mark("channel-filter")
+        ui.switch("Needs review only", on_change=lambda e: set_filter("review_only", e.value)).mark("review-filter")
+        ui.space()
+        with ui.row().classes("items-center gap-1 cd-muted text-sm"):
+            for key, text in (("j", "down"), ("k", "up"), ("Enter", "open")):
+                ui.html(f'<span class="cd-kbd">{key}</span>', sanitize=False)
+                ui.label(text).classes("mr-2")
+
+
+def queue_table() -> ui.table:
+    """The ticket table with its cell slots (rows are set by the page)."""
+    table = (
+        ui.table(
+            columns=COLUMNS, rows=[], row_key="id", selection="single", pagination={"rowsPerPage": 25, "sortBy": None}
+        )
+        .classes("w-full cd-card cd-queue")
+        .props("flat dense hide-selected-banner")
+        .mark("queue")
+    )
+    for name, slot in (
+        ("channel", CHANNEL_SLOT),
+        ("age", AGE_SLOT),
+        ("intent", INTENT_SLOT),
+        ("confidence", CONFIDENCE_SLOT),
+        ("sentiment", SENTIMENT_SLOT),
+        ("status", STATUS_SLOT),
+    ):
+        table.add_slot(f"body-cell-{name}", slot)
+    table.on("rowClick", lambda e: ui.navigate.to(f"/ticket/{e.args[1]['id']}"))
+    return table
+
+
+def move_selection(table: ui.table, step: int) -> None:
+    """Select the row `step` rows below (or above) the selected one."""
+    if not table.rows:
+        return
+    ids = [r["id"] for r in table.rows]
+    current = ids.index(table.selected[0]["id"]) if table.selected and table.selected[0]["id"] in ids else -1
+    index = min(max(current + step, 0), len(ids) - 1)
+    table.selected = [table.rows[index]]
+    table.update()
+
+
+async def queue_page() -> None:
+    state = QueueState()
     threshold = engine().settings.review_threshold
-    filters = {"status": "active", "channel": "all", "review_only": False, "search": ""}
-    seen_revision = [-1]
-    bins: list[Calibration] = []
+    tiles = ui.refreshable(count_tiles)  # per page: a refresh never reaches another browser's queue
     with frame("Queue"):
-        counts_row = ui.row().classes("gap-3")
-        with ui.row().classes("items-end gap-3 w-full"):
-            ui.input("Search subject, customer, intent", on_change=lambda e: update("search", e.value)).props(
-                "dense outlined clearable"
-            ).classes("w-80").mark("search")
-            ui.select(STATUS_FILTERS, value="active", on_change=lambda e: update("status", e.value)).props(
-                "dense outlined"
-            ).mark("status-filter")
-            ui.select(CHANNEL_FILTERS, value="all", on_change=lambda e: update("channel", e.value)).props(
-                "dense outlined"
-            ).mark("channel-filter")
-            ui.switch("Needs review only", on_change=lambda e: update("review_only", e.value)).mark("review-filter")
-            ui.space()
-            with ui.row().classes("items-center gap-1 cd-muted text-sm"):
-                for key, text in (("j", "down"), ("k", "up"), ("Enter", "open")):
-                    ui.html(f'<span class="cd-kbd">{key}</span>', sanitize=False)
-                    ui.label(text).classes("mr-2")
+        tiles(state)
+        filter_bar(state, lambda: show())
         failed = FailedDeliveries()
         failed.panel()
-        table = (
-            ui.table(
-                columns=COLUMNS,
-                rows=[],
-                row_key="id",
-                selection="single",
-                pagination={"rowsPerPage": 25, "sortBy": None},
-            )
-            .classes("w-full cd-card cd-queue")
-            .props("flat dense hide-selected-banner")
-            .mark("queue")
-        )
-        for name, slot in (
-            ("channel", CHANNEL_SLOT),
-            ("age", AGE_SLOT),
-            ("intent", INTENT_SLOT),
-            ("confidence", CONFIDENCE_SLOT),
-            ("sentiment", SENTIMENT_SLOT),
-            ("status", STATUS_SLOT),
-        ):
-            table.add_slot(f"body-cell-{name}", slot)
+        table = queue_table()
 
-    def update(key: str, value: Any) -> None:
-        filters[key] = value if value is not None else ""
-        load()
-
-    def load() -> None:
-        failed.panel.refresh()
-        rows = queue_rows(engine())
-        visible = [r for r in rows if matches(r, **filters)]  # type: ignore[arg-type]
-        table.rows = [row_dict(r, threshold, bins) for r in visible]
+    def show() -> None:
+        table.rows = [row_dict(r, threshold, state.bins) for r in state.visible()]
         if table.selected and table.selected[0]["id"] not in {r["id"] for r in table.rows}:
             table.selected = []
         table.update()
-        counts = ticket_counts(engine())
-        review = sum(1 for r in rows if r.needs_review and r.status != "resolved" and r.intent)
-        counts_row.clear()
-        with counts_row:
-            for label, value in (
-                ("Open", counts.get("new", 0) + counts.get("open", 0)),
-                ("Escalated", counts.get("escalated", 0)),
-                ("Needs review", review),
-                ("Resolved", counts.get("resolved", 0)),
-            ):
-                with ui.card().classes("cd-card px-4 py-2 gap-0"):
-                    ui.label(label).classes("cd-section-title")
-                    ui.label(str(value)).classes("text-2xl font-semibold").mark(
-                        f"count-{label.lower().replace(' ', '-')}"
-                    )
+        tiles.refresh(state)
 
-    def move(step: int) -> None:
-        if not table.rows:
+    async def poll() -> None:
+        if engine().revision == state.revision:
             return
-        ids = [r["id"] for r in table.rows]
-        current = ids.index(table.selected[0]["id"]) if table.selected and table.selected[0]["id"] in ids else -1
-        index = min(max(current + step, 0), len(ids) - 1)
-        table.selected = [table.rows[index]]
-        table.update()
-
-    def open_selected() -> None:
-        if table.selected:
-            ui.navigate.to(f"/ticket/{table.selected[0]['id']}")
+        loaded = await run.io_bound(load_queue, engine())
+        if loaded is None:  # the app is shutting down
+            return
+        state.revision, state.rows, state.counts, state.bins = loaded
+        failed.panel.refresh()
+        show()
 
     def on_key(e: events.KeyEventArguments) -> None:
         if not e.action.keydown or e.modifiers.ctrl or e.modifiers.meta or e.modifiers.alt:
             return
         if e.key == "j":
-            move(1)
+            move_selection(table, 1)
         elif e.key == "k":
-            move(-1)
-        elif e.key.enter:
-            open_selected()
+            move_selection(table, -1)
+        elif e.key.enter and table.selected:
+            ui.navigate.to(f"/ticket/{table.selected[0]['id']}")
 
-    async def poll() -> None:
-        if engine().revision != seen_revision[0]:
-            seen_revision[0] = engine().revision
-            bins[:] = await run.io_bound(reliability, engine().db) or []  # None: the app is stopping
-            load()
-
-    table.on("rowClick", lambda e: ui.navigate.to(f"/ticket/{e.args[1]['id']}"))
     ui.keyboard(on_key=on_key, ignore=["input", "select", "button", "textarea"])
     ui.timer(2.0, poll)
-    ui.timer(0.01, poll, once=True)
+    await poll()

@@ -7,8 +7,7 @@ from html import escape
 
 from nicegui import run, ui
 
-from engine.kpi import DashboardData, KpiFilter, KpiParams, dashboard
-from engine.store.models import utcnow
+from engine.kpi import DashboardData, KpiFilter, KpiParams, utcnow
 from ui.components import charts
 from ui.state import engine
 from ui.theme import frame
@@ -38,7 +37,7 @@ def last_week(now: datetime) -> KpiFilter:
 
 def _load() -> DashboardData:
     now = utcnow()
-    return dashboard(engine().db, last_week(now), params=KpiParams.from_settings(engine().settings), now=now)
+    return engine().kpi.dashboard(last_week(now), params=KpiParams.from_settings(engine().settings), now=now)
 
 
 def _table(headers: list[str], rows: list[list[str]], numeric: set[int]) -> str:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
-from engine.accounts_roles import Permission, can
-from engine.components import switch_drafter
-from engine.drafting.drafter import DrafterUnavailable
-from engine.settings_store import change_setting
+from engine.accounts import Permission, can
+from engine.admin import change_setting, switch_drafter
+from engine.drafting import DrafterUnavailable
+from ui.auth import current_user, signed_in_name
 from ui.components.model_versions import intent_versions_card
-from ui.pages.login import current_user, signed_in_name
-from ui.pages.routing_settings import learning_card, routing_settings_card
+from ui.components.routing_settings import learning_card, routing_settings_card
 from ui.pages.webhook_settings import webhook_source_card
 from ui.state import engine
 from ui.theme import frame

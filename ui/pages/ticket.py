@@ -9,8 +9,9 @@ from typing import Any
 
 from nicegui import events, run, ui
 
-from engine.app import State
 from engine.desk import (
+    Direction,
+    Message,
     NotReady,
     TicketView,
     age_text,
@@ -25,9 +26,10 @@ from engine.desk import (
     use_alternative,
 )
 from engine.feedback.capture import FeedbackError
-from engine.kpi_calibration import calibration_at, reliability
+from engine.kpi import calibration_at
 from engine.privacy.redaction import redact
-from engine.store.models import Direction, Message
+from engine.runtime import State
+from ui.auth import signed_in_name
 from ui.components.badges import CHANNEL_ICONS, sentiment_chip, status_badge
 from ui.components.deliveries import DeliveryChips
 from ui.components.draft_panel import (
@@ -41,7 +43,6 @@ from ui.components.draft_panel import (
 from ui.components.intent_summary import intent_summary
 from ui.components.resolved_panel import resolved_panel
 from ui.components.routing_panel import routing_panel
-from ui.pages.login import signed_in_name
 from ui.state import engine
 from ui.theme import frame
 
@@ -407,7 +408,7 @@ class TicketScreen:
 
     async def show_calibration(self, target: ui.label, confidence: float) -> None:
         """What this confidence has meant on past checked tickets, from the live reliability data."""
-        bins = await run.io_bound(reliability, engine().db)
+        bins = await run.io_bound(engine().kpi.reliability)
         found = calibration_at(bins or [], confidence)  # no bins: the app is stopping
         target.text = found.text() if found is not None else ""
 

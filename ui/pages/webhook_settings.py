@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from engine.accounts_roles import Permission, can
+from engine.accounts import Permission, can
 from engine.ingest.demo_source import DEMO_SOURCE, curl_example, demo_source_secret
-from ui.pages.login import current_user
+from ui.auth import current_user
 from ui.state import engine
 
 

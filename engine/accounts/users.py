@@ -1,8 +1,8 @@
 """Staff accounts: create and change users, first-start admin setup, demo accounts, TOTP enrolment.
 
 Every change is written to the audit log in the same transaction (actor = who made it). Callers check
-permissions (`engine.accounts_roles.can`) and ask for a TOTP step-up (`engine.accounts_auth.require_step_up`)
-before account changes; login lives in `engine.accounts_auth`, sessions in `engine.accounts_sessions`.
+permissions (`engine.accounts.roles.can`) and ask for a TOTP step-up (`engine.accounts.auth.require_step_up`)
+before account changes; login lives in `engine.accounts.auth`, sessions in `engine.accounts.sessions`.
 
 Demo mode creates three documented accounts (see DEMO_ACCOUNTS); the admin's TOTP secret is published too, so
 an authenticator app (or `python -c "import pyotp; print(pyotp.TOTP('<secret>').now())"`) gives its codes.
@@ -20,9 +20,9 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
-from engine.accounts_auth import AuthResult, authenticate
-from engine.accounts_roles import Role
-from engine.accounts_sessions import revoke_user_sessions
+from engine.accounts.auth import AuthResult, authenticate
+from engine.accounts.roles import Role
+from engine.accounts.sessions import revoke_user_sessions
 from engine.privacy import audit
 from engine.privacy.passwords import hash_password, verify_password
 from engine.privacy.totp import new_totp_secret, provisioning_uri, qr_data_url, totp_counter

@@ -22,17 +22,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
+from engine.config import Settings
 from engine.store.models import Customer
-
-if TYPE_CHECKING:
-    from engine.app import Engine
 
 log = logging.getLogger(__name__)
 
@@ -343,13 +341,13 @@ _running: dict[str, DemoStoreServer] = {}
 _start_lock = threading.Lock()
 
 
-def start_demo_store(engine: Engine) -> str:
-    """Start the demo store for this engine's customers on loopback (once per database); returns its base URL."""
+def start_demo_store(db: SAEngine) -> str:
+    """Start the demo store for this database's customers on loopback (once per database); returns its base URL."""
     with _start_lock:
         for url, server in _running.items():
-            if server.data.db is engine.db:
+            if server.data.db is db:
                 return url
-        server = DemoStoreServer(StoreData(engine.db))
+        server = DemoStoreServer(StoreData(db))
         url = server.start()
         _running[url] = server
         return url
@@ -368,7 +366,7 @@ def stop_demo_stores() -> None:
         _running.clear()
 
 
-def store_url(engine: Engine) -> str:
+def store_url(settings: Settings, db: SAEngine) -> str:
     """The store the actions call: settings extra `store_api_url`, else the in-process demo store."""
-    configured = str(engine.settings.extra.get("store_api_url") or "").strip()
-    return configured or start_demo_store(engine)
+    configured = str(settings.extra.get("store_api_url") or "").strip()
+    return configured or start_demo_store(db)

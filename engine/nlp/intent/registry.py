@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.nlp.intent import IntentClassifier, training_data_hash
+from engine.nlp.intent.classifier import IntentClassifier, training_data_hash
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from engine.kpi_filter import KpiParams
-from engine.kpi_queries import TICKET_MEASURES, DayRow
+from engine.kpi.filters import KpiParams
+from engine.kpi.queries import TICKET_MEASURES, DayRow
 
 Totals = Mapping[str, float | None]
 

@@ -2,8 +2,8 @@
 
 The label and valence come from a trained model (`SentimentModel`: word and character n-grams, the triage
 embedding, lexicon features); valence is P(positive) - P(negative). Arousal and urgency add lexical cues to the
-valence, as documented in `engine.nlp.sentiment_cues`. `SentimentScorer.default()` trains the model on the
-hand-written seed messages in `engine.nlp.sentiment_seeds`, so the product ships no model trained on data it
+valence, as documented in `engine.nlp.sentiment.cues`. `SentimentScorer.default()` trains the model on the
+hand-written seed messages in `engine.nlp.sentiment.seeds`, so the product ships no model trained on data it
 may not redistribute; `fit` retrains it on the user's own labelled messages.
 """
 
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from engine.nlp.embedder import Embedder, MiniLMEmbedder
-from engine.nlp.sentiment_cues import Cues, arousal_score, clean_text, extract_cues, urgency_score
-from engine.nlp.sentiment_lexicon import lexicon_features
-from engine.nlp.sentiment_model import LABELS, SentimentModel
-from engine.nlp.sentiment_seeds import SEED_LABELS, SEED_TEXTS
+from engine.nlp.sentiment.cues import Cues, arousal_score, clean_text, extract_cues, urgency_score
+from engine.nlp.sentiment.lexicon import lexicon_features
+from engine.nlp.sentiment.model import LABELS, SentimentModel
+from engine.nlp.sentiment.seeds import SEED_LABELS, SEED_TEXTS
 
 log = logging.getLogger(__name__)
 

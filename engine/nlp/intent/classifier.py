@@ -28,9 +28,9 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from engine.nlp.intent_calibration import balanced_threshold, combine, fit_weights
-from engine.nlp.intent_heads import Head, fit_heads, head_scores
-from engine.nlp.intent_metrics import expected_calibration_error
+from engine.nlp.intent.calibration import balanced_threshold, combine, fit_weights
+from engine.nlp.intent.heads import Head, fit_heads, head_scores
+from engine.nlp.intent.metrics import expected_calibration_error
 from engine.nlp.labeled_csv import LabeledDataError
 
 log = logging.getLogger(__name__)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
-from engine.accounts_roles import Permission, can
+from engine.accounts import Permission, can
 from engine.feedback.drift import acknowledge, open_alerts
 from engine.jobs import job_status, jobs_of
 from engine.routing.actions.registry import ACTIONS
 from engine.routing.policy import ALL_INTENTS, PolicyError, RoutingPolicy
-from engine.routing.service import policy_changes, routing_for
-from ui.pages.login import current_user, signed_in_name
+from ui.auth import current_user, signed_in_name
 from ui.state import engine
 
 NUMBERS = (
@@ -23,7 +22,7 @@ NUMBERS = (
 
 def routing_settings_card() -> None:
     """Supervisors edit thresholds, auto-resolvable intents and which intents trigger which action."""
-    service = routing_for(engine())
+    service = engine().routing
     policy = service.policy
     editable = can(current_user(), Permission.EDIT_THRESHOLDS)
     services = engine().services
@@ -103,7 +102,7 @@ def routing_settings_card() -> None:
 
         @ui.refreshable
         def changes() -> None:
-            rows = policy_changes(engine(), limit=5)
+            rows = engine().routing.policy_changes(limit=5)
             if rows:
                 with ui.expansion("Recent changes", icon="history").classes("w-full").mark("policy-history"):
                     for row in rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from engine.privacy.pii_kind import PiiKind
+from engine.privacy.pii.kind import PiiKind
 
 ORDER_WORDS = frozenset(
     re.findall(

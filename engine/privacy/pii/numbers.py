@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engine.privacy.pii_kind import Found
+from engine.privacy.pii.kind import Found
 
 # ---------------------------------------------------------------- payment cards
 _CARD_RE = re.compile(r"(?<![\w+.,/-])\d(?:[ .-]?\d){12,18}(?![\w-]|[.,]\d)")

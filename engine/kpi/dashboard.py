@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import col
 
-from engine.kpi_filter import KpiFilter, KpiParams, as_utc, ensure_kpi_indexes, sla_modifier
-from engine.kpi_quality import (
+from engine.kpi.filters import KpiFilter, KpiParams, as_utc, ensure_kpi_indexes, sla_modifier
+from engine.kpi.quality import (
     ConfidenceBin,
     ConfusionCell,
     EditDistance,
@@ -31,7 +31,7 @@ from engine.kpi_quality import (
     intent_quality,
     mean_confidence,
 )
-from engine.kpi_queries import (
+from engine.kpi.queries import (
     ROLLUPS,
     DayRow,
     checks,
@@ -41,8 +41,8 @@ from engine.kpi_queries import (
     pairs,
     ticket_days,
 )
-from engine.kpi_rollup import Reads, refresh_rollups
-from engine.kpi_series import (
+from engine.kpi.rollup import Reads, refresh_rollups
+from engine.kpi.series import (
     DayChannel,
     Funnel,
     SentimentDay,
@@ -52,7 +52,7 @@ from engine.kpi_series import (
     sentiment_by_day,
     volume_by_day,
 )
-from engine.kpi_tiles import Kpi, kpis_from_totals, period_totals
+from engine.kpi.tiles import Kpi, kpis_from_totals, period_totals
 from engine.store.models import Ticket, utcnow
 
 __all__ = [

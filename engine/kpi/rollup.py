@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateTable
 from sqlmodel import col
 
-from engine.kpi_filter import COVER, FULL_FROM, FULL_TO, cover, edge_tickets, ticket_scope
+from engine.kpi.filters import COVER, FULL_FROM, FULL_TO, cover, edge_tickets, ticket_scope
 from engine.store.models import Feedback, Survey, Ticket, TriageResult
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, true
 from sqlalchemy.engine import Engine as SAEngine
 
-from engine.kpi_queries import BINS, CHECK_ROLLUP
+from engine.kpi.queries import BINS, CHECK_ROLLUP
 
 MIN_CHECKED = 5  # fewer checked tickets in a bin say nothing about it
 CACHE_SECONDS = 60.0

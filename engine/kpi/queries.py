@@ -1,6 +1,6 @@
 """The dashboard's SQL: grouped queries whose named sums (measures) every KPI and chart is computed from.
 
-Three of them (ticket measures, reviews, intent bins) are kept per UTC day in rollups (engine/kpi_rollup.py): each is
+Three of them (ticket measures, reviews, intent bins) are kept per UTC day in rollups (engine/kpi/rollup.py): each is
 written once, as a query over the tickets a clause selects, and runs both to rebuild a rollup's days and live on the
 period's partial days. The open-ticket query (backlog, unanswered tickets past the SLA) depends on the moment and
 always runs live. Queries are built once per filter shape (which of the channel / intent filters is on) and cached;
@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from engine.kpi_filter import END, NOW, PREV_START, SLA, START, ticket_scope
-from engine.kpi_rollup import Rollup
+from engine.kpi.filters import END, NOW, PREV_START, SLA, START, ticket_scope
+from engine.kpi.rollup import Rollup
 from engine.store.models import Feedback, FeedbackKind, Outcome, Route, Survey, Ticket, TicketStatus, TriageResult
 
 BINS = 10

@@ -13,8 +13,8 @@ from sqlalchemy import DateTime, Select, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlmodel import col
 
-from engine.kpi_filter import tickets_in
-from engine.kpi_queries import DayRow, PairGroup, Shape
+from engine.kpi.filters import tickets_in
+from engine.kpi.queries import DayRow, PairGroup, Shape
 from engine.store.models import Ticket
 
 

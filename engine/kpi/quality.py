@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from engine.kpi_queries import BINS, CheckGroup, ConfidenceCount, PairGroup
+from engine.kpi.queries import BINS, CheckGroup, ConfidenceCount, PairGroup
 
 NOT_TRIAGED = "(not triaged)"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engine.privacy.pii_kind import Found
+from engine.privacy.pii.kind import Found
 
 _EMAIL_RE = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+'-]{0,63})@"

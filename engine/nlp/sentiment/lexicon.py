@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from engine.nlp.sentiment_cues import Cues
+from engine.nlp.sentiment.cues import Cues
 
 
 def _bag(words: str) -> frozenset[str]:

@@ -1,18 +1,17 @@
-"""Settings changed in the UI, kept in the data dir and applied on top of env vars at start-up."""
+"""The JSON settings file: settings changed in the UI, kept in the data dir, applied over env vars at start-up."""
 
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from sqlalchemy.engine import Engine as SAEngine
 
 from engine.config import Settings
 from engine.privacy import audit
 from engine.store.db import session_scope
-
-if TYPE_CHECKING:
-    from engine.app import Engine
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +58,11 @@ def save_override(settings: Settings, key: str, value: Any) -> Settings:
     return settings._with({key: value})
 
 
-def change_setting(engine: Engine, key: str, value: Any, *, actor: str) -> None:
-    """Save a setting for this and later runs, and record who changed it from what to what in the audit log."""
-    old = getattr(engine.settings, key)
-    engine.settings = save_override(engine.settings, key, value)
-    with session_scope(engine.db) as session:
+def save_setting(settings: Settings, db: SAEngine, key: str, value: Any, *, actor: str) -> Settings:
+    """Save a setting for this and later runs, audit who changed it from what to what; returns the new settings."""
+    old = getattr(settings, key)
+    changed = save_override(settings, key, value)
+    with session_scope(db) as session:
         audit.append(
             session,
             actor=actor,
@@ -71,3 +70,4 @@ def change_setting(engine: Engine, key: str, value: Any, *, actor: str) -> None:
             subject=f"setting:{key}",
             details={"from": str(old), "to": str(value)},
         )
+    return changed

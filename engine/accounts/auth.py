@@ -17,8 +17,8 @@ from functools import cache
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
-from engine.accounts_roles import Role
-from engine.accounts_sessions import aware, create_session
+from engine.accounts.roles import Role
+from engine.accounts.sessions import aware, create_session
 from engine.privacy import audit
 from engine.privacy.passwords import hash_password, needs_rehash, verify_password
 from engine.privacy.totp import totp_counter
