@@ -7,6 +7,7 @@ from engine.config import DEMO_DATA_DIR, Settings
 from engine.demo import enrich_demo_history, seed_demo_queue, store_url
 from engine.kpi import Kpis, ensure_kpi_indexes
 from engine.privacy.crypto import Cipher, load_keys, set_cipher
+from engine.privacy.redaction_context import configure as configure_redaction
 from engine.routing.actions.client import DEFAULT_TIMEOUT, StoreClient
 from engine.routing.policy import load_policy
 from engine.routing.service import RoutingService
@@ -22,6 +23,7 @@ def build_engine(settings: Settings) -> Engine:
     """Open (and upgrade) the database and prepare the engine; nothing heavy loads here."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = apply_overrides(settings)
+    configure_redaction(phone_region=settings.phone_region, keep_names=settings.kept_names)
     set_cipher(Cipher(load_keys(settings.data_dir)))
     db = make_db(settings.db_url)
     notes = upgrade_schema(db)

@@ -39,7 +39,8 @@ from engine.ingest.attachments import extracted_texts
 from engine.knowledge.documents import GUIDANCE
 from engine.knowledge.knowledge_base import Hit, KnowledgeBase
 from engine.knowledge.reply_memory import MemoryEntry, ReplyMemory
-from engine.privacy.redaction import Redaction, redact, restore
+from engine.privacy.redaction import Redaction, redact, redact_many, restore
+from engine.privacy.redaction_context import customer_context
 from engine.store.models import Customer, Direction, Draft, Message, Ticket, utcnow
 from engine.triage import TriageModels, customer_text
 
@@ -220,6 +221,7 @@ def _adapt(
         values=values,
         other_names=[entry.customer_name],
         other_message=entry.question,
+        this_message=context.latest_raw,
     )
     text, removed = checker.without_guidance(adapted.text)
     return replace(adapted, text=text), removed
@@ -273,7 +275,10 @@ def _context(session: Session, ticket_id: int) -> _Context:
             select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.created_at), col(Message.id))
         )
     )
-    question = redact(customer_text(messages, extracted_texts(session, [m.id for m in messages if m.id is not None])))
+    private = customer_context(customer.name, customer.email) if customer else None  # their name, their country
+    question = redact(
+        customer_text(messages, extracted_texts(session, [m.id for m in messages if m.id is not None])), private
+    )
     latest_raw = next((m.body for m in reversed(messages) if m.direction == Direction.INBOUND), "")
     roles = {Direction.INBOUND: "customer", Direction.OUTBOUND: "agent"}
     remember = customer is not None and not customer.ai_drafts_opt_out
@@ -281,10 +286,13 @@ def _context(session: Session, ticket_id: int) -> _Context:
         ticket=ticket,
         customer=customer,
         question=question,
-        latest=redact(latest_raw) if latest_raw else question,
+        latest=redact(latest_raw, private) if latest_raw else question,
         latest_raw=latest_raw,
-        conversation=[(roles.get(Direction(m.direction), "agent"), redact(m.body).text) for m in messages],
-        earlier=[redact(subject).text for subject in _earlier_tickets(session, ticket)] if remember else [],
+        conversation=[
+            (roles.get(Direction(m.direction), "agent"), r.text)
+            for m, r in zip(messages, redact_many([m.body for m in messages], private), strict=True)
+        ],
+        earlier=[r.text for r in redact_many(_earlier_tickets(session, ticket), private)] if remember else [],
     )
 
 

@@ -46,6 +46,11 @@ class Settings:
     demo: bool = True
     demo_ticket_count: int = 300
     demo_training_per_intent: int = 0  # 0: every shipped example trains the first intent model
+    # redaction: the region national phone numbers are read in (ISO 3166, e.g. "GB"), and names never hidden as
+    # [NAME_n] (the company's, the agents' as they sign replies; comma-separated)
+    phone_region: str = "US"
+    company_name: str = ""
+    staff_names: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
     knowledge_roots: str = ""  # folders (os.pathsep-separated) under which admins may index server folders
@@ -55,6 +60,11 @@ class Settings:
     def db_url(self) -> str:
         """The SQLAlchemy URL of the database (SQLite in the data dir by default)."""
         return self.database_url or f"sqlite:///{self.data_dir / 'caredesk.db'}"
+
+    @property
+    def kept_names(self) -> tuple[str, ...]:
+        """Names redaction never hides: the company's and the staff's."""
+        return tuple(n.strip() for n in [self.company_name, *self.staff_names.split(",")] if n.strip())
 
     @property
     def llm_path(self) -> Path:

@@ -19,7 +19,7 @@ from engine.knowledge.reply_memory import ReplyMemory, track_records
 from engine.nlp.intent import UNKNOWN
 from engine.nlp.sentiment import frustration_rising
 from engine.privacy import audit
-from engine.privacy.redaction import redact
+from engine.privacy.customer_redaction import message_pii_kinds
 from engine.resolution import Resolution, resolution
 from engine.routing.auto_resolve import one_at_a_time, record_outcome
 from engine.runtime import Engine
@@ -312,7 +312,7 @@ def reveal_message(engine: Engine, message_id: int, *, agent: str) -> str:
             actor=agent,
             action="reveal_pii",
             subject=f"ticket:{message.ticket_id}",
-            details={"message": message_id, "kinds": sorted({span.kind.name for span in redact(message.body).spans})},
+            details={"message": message_id, "kinds": message_pii_kinds(session, message)},
         )
         return message.body
 

@@ -106,6 +106,7 @@ def ask_for_person(db: SAEngine, token: str, *, settings: Settings) -> int:
         now = utcnow()
         ticket.status, ticket.resolved_at, ticket.updated_at = TicketStatus.OPEN, None, now
         ticket.needs_review, ticket.review_reason = True, PERSON_REASON  # the AI's intent may be what was wrong
+        ticket.reopens += 1
         if ticket.outcome == Outcome.RESOLVED_BY_AI:
             ticket.outcome = Outcome.FAILED  # the AI's answer did not settle it: an AI error on the dashboard
         ticket.route_reason = f"{ticket.route_reason} | {PERSON_REASON}".strip(" |")

@@ -15,10 +15,11 @@ from engine.ingest.attachments import extracted_texts
 from engine.nlp.embedder import Embedder
 from engine.nlp.intent import IntentClassifier, IntentPrediction
 from engine.nlp.sentiment import SentimentScore, SentimentScorer, frustration_rising
-from engine.privacy.redaction import redact
+from engine.privacy.redaction import RedactionContext, redact_many
+from engine.privacy.redaction_context import customer_context
 from engine.review import review_reason
 from engine.store.db import begin_write
-from engine.store.models import Direction, Message, Ticket, TriageResult, utcnow
+from engine.store.models import Customer, Direction, Message, Ticket, TriageResult, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -95,19 +96,17 @@ def read_batch(session: Session, ticket_ids: list[int]) -> TriageBatch:
     ids = [i for i in dict.fromkeys(ticket_ids) if i in loaded]
     threads = _threads(session, ids)
     attachments = extracted_texts(session, [m.id for thread in threads.values() for m in thread if m.id is not None])
-    redacted: dict[str, str] = {}  # each distinct text redacted once
-
-    def private(text: str) -> str:
-        if text not in redacted:
-            redacted[text] = redact(text).text
-        return redacted[text]
-
     inbound = [(i, m) for i in ids for m in threads[i] if m.direction == Direction.INBOUND]
+    raw = [(customer_text(threads[i], attachments), i) for i in ids] + [(m.body, i) for i, m in inbound]
+    distinct = list(dict.fromkeys(raw))  # a one-message ticket's text is its message: redacted once
+    contexts = _customer_contexts(session, [loaded[i].customer_id for i in ids])
+    redactions = redact_many([text for text, _ in distinct], [contexts[loaded[i].customer_id] for _, i in distinct])
+    private = {key: redaction.text for key, redaction in zip(distinct, redactions, strict=True)}
     return TriageBatch(
         ticket_ids=ids,
-        ticket_texts=[private(customer_text(threads[i], attachments)) for i in ids],
+        ticket_texts=[private[key] for key in raw[: len(ids)]],
         inbound=[(i, m.id) for i, m in inbound if m.id is not None],
-        message_texts=[private(m.body) for _, m in inbound],
+        message_texts=[private[key] for key in raw[len(ids) :]],
         newest_message={i: threads[i][-1].id if threads[i] else None for i in ids},
         known=_triaged_messages(session, ids),
     )
@@ -164,6 +163,13 @@ def _embed_once(embedder: Embedder, ticket_texts: list[str], message_texts: list
     tickets = vectors[[row[t] for t in ticket_texts]] if ticket_texts else empty
     messages = vectors[[row[t] for t in message_texts]] if message_texts else empty
     return tickets, messages
+
+
+def _customer_contexts(session: Session, customer_ids: list[int]) -> dict[int, RedactionContext]:
+    """What redaction knows about each customer: their own name, their e-mail's country."""
+    query = select(Customer).where(col(Customer.id).in_(set(customer_ids)))
+    contexts = {c.id: customer_context(c.name, c.email) for c in session.exec(query) if c.id is not None}
+    return {i: contexts.get(i, RedactionContext()) for i in customer_ids}
 
 
 def _threads(session: Session, ticket_ids: list[int]) -> dict[int | None, list[Message]]:

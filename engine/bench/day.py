@@ -15,6 +15,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import socket
 import tempfile
 import threading
@@ -39,11 +40,15 @@ from engine.feedback.capture import FeedbackError
 from engine.ingest.email_channel import ingest_email, poll_imap
 from engine.ingest.webhook import build_router, message_key
 from engine.ingest.webhook_auth import signed_headers
+from engine.kpi import all_time, dashboard
 from engine.outbox import Courier
 from engine.routing.auto_resolve import AI_AUTHOR
 from engine.runtime import Engine
 from engine.store.models import Direction, Message, Ticket, TicketStatus
 from engine.store.outbox_models import DeliveryState, OutboundReply
+from engine.survey_form import build_survey_router
+from engine.survey_links import with_links
+from engine.worktime import MAX_REPORT_SECONDS, record_handle_time
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +56,15 @@ SOURCE, SECRET = "platform", "bench-secret"
 CUSTOMER_DOMAIN = "customers.example"
 AGENTS = 3
 ANSWER_SHARE = 0.3  # customers who answer the first reply they get
+SURVEY_SHARE = 0.5  # survey links a customer answers
+SURVEY_LINK = re.compile(r"(http://[\w.:]+)/survey/([\w-]+)(?!/person)")
 REOPEN_SHARE = 0.05  # resolved tickets an agent reopens and answers again
-TIMEOUT = 0.5  # seconds the desk waits for a channel; the flaky servers hang longer than that
+TIMEOUT = 2.0  # seconds the desk waits for a channel to answer; the flaky servers hang longer than that
 OUTBOX = {
     "backoff_seconds": 0.05,
     "backoff_max_seconds": 1.0,
     "max_attempts": 40,
-    "senders": 8,
+    "senders": 32,  # deliveries in flight: a hung channel holds one for TIMEOUT seconds
     "callback_timeout": TIMEOUT,
     "poll_seconds": 0.05,
 }
@@ -69,6 +76,7 @@ QUESTIONS = (
     "Please cancel my subscription, customer {i}.",
 )
 WEBHOOK_CHANNELS = ("chat", "sms", "social", "voice")
+CHATTY_LOGGERS = ("mail.log", "httpx", "engine.outbox", "engine.ingest", "engine.routing", "engine.survey_links")
 
 
 @dataclass
@@ -90,6 +98,11 @@ class Truth:
     conversations: dict[int, Conversation] = field(default_factory=dict)
     team_replies: int = 0
     reopened: int = 0
+    reopened_tickets: set[int] = field(default_factory=set)
+    handle_seconds: dict[int, float] = field(default_factory=dict)  # by ticket: what the agents reported
+    surveys_seen: set[str] = field(default_factory=set)
+    survey_answers: dict[str, tuple[int, int]] = field(default_factory=dict)  # token -> (csat, ces)
+    survey_refusals: int = 0  # a second answer on a used link, refused as it should be
     actions: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -116,6 +129,8 @@ class Day:
     """The servers, the desk and the simulated people of one bench run."""
 
     def __init__(self, data_dir: Path, flaky: float, rng: random.Random) -> None:
+        for name in CHATTY_LOGGERS:  # a line per message (redacted on the way out) would cost more than the work
+            logging.getLogger(name).setLevel(logging.WARNING)
         self.rng = rng
         self.flaky = flaky
         self.truth = Truth()
@@ -140,9 +155,13 @@ class Day:
         )
         self.engine = build_engine(settings)
         self.engine.start()
-        self.courier = Courier(self.engine.db, lambda: self.engine.settings, changed=self.engine.changed)
+        self.server, self.base = _serve(self.engine)
+        self.api = f"{self.base}/api/v1/messages"
+        self.engine.settings = self.engine.settings._with({"surveys": {"base_url": self.base}})
+        self.courier = Courier(
+            self.engine.db, lambda: self.engine.settings, changed=self.engine.changed, links=with_links
+        )
         self.courier.start()
-        self.server, self.api = _serve(self.engine)
         self.http = httpx.Client(timeout=30)
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -254,6 +273,7 @@ class Day:
             self.truth.count("edit")
         else:
             self.truth.count("write")
+        self._work(ticket_id, agent, rng.uniform(20.0, 180.0))
         try:
             approve_or_edit(self.engine, ticket_id, draft_id, text, agent=agent)
         except FeedbackError as exc:
@@ -261,6 +281,16 @@ class Day:
             return
         with self.truth.lock:
             self.truth.team_replies += 1
+
+    def _work(self, ticket_id: int, agent: str, seconds: float) -> None:
+        """Report active time on the ticket as its page does, a report at a time."""
+        left = seconds
+        while left > 0:
+            chunk = min(left, MAX_REPORT_SECONDS)
+            record_handle_time(self.engine.db, ticket_id, chunk, agent=agent)
+            left -= chunk
+        with self.truth.lock:
+            self.truth.handle_seconds[ticket_id] = self.truth.handle_seconds.get(ticket_id, 0.0) + seconds
 
     def _maybe_reopen(self, k: int, agent: str, rng: random.Random) -> None:
         with self.truth.lock:
@@ -274,12 +304,14 @@ class Day:
         mine = [i for i in resolved if i is not None and i % AGENTS == k]
         if not mine:
             return
+        ticket_id = rng.choice(mine)
         try:
-            reopen(self.engine, rng.choice(mine), "the customer phoned: the problem is back", agent=agent)
+            reopen(self.engine, ticket_id, "the customer phoned: the problem is back", agent=agent)
         except FeedbackError:
             return
         with self.truth.lock:
             self.truth.reopened += 1
+            self.truth.reopened_tickets.add(ticket_id)
 
     # ---- customers answering -----------------------------------------------------------------------------------
     def _customers(self) -> None:
@@ -296,8 +328,35 @@ class Day:
             seen_posts = len(posts)
             self.stop.wait(0.1)
 
+    def _survey(self, text: str) -> None:
+        """Answer the reply's survey link over HTTP (some customers), as a phone's browser would post the form."""
+        match = SURVEY_LINK.search(text)
+        if match is None:
+            return
+        base, token = match.group(1), match.group(2)
+        with self.truth.lock:
+            if token in self.truth.surveys_seen:
+                return
+            self.truth.surveys_seen.add(token)
+        if self.rng.random() > SURVEY_SHARE:
+            return
+        page = self.http.get(f"{base}/survey/{token}")
+        if page.status_code != 200 or 'name="csat"' not in page.text:
+            log.warning("survey page for %s answered %s", token, page.status_code)
+            return
+        csat, ces = self.rng.randint(1, 10), self.rng.randint(1, 5)
+        done = self.http.post(f"{base}/survey/{token}", data={"csat": str(csat), "ces": str(ces)})
+        if done.status_code == 200:
+            with self.truth.lock:
+                self.truth.survey_answers[token] = (csat, ces)
+        if self.rng.random() < 0.05:  # the link opened again from the e-mail: a second answer is refused
+            again = self.http.post(f"{base}/survey/{token}", data={"csat": "1", "ces": "5"})
+            with self.truth.lock:
+                self.truth.survey_refusals += again.status_code == 409
+
     def _maybe_answer_mail(self, raw: bytes) -> None:
         reply = message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
+        self._survey(str(reply.get_content()))
         number = int(str(reply["To"]).split("@")[0].lstrip("c"))
         conversation = self.truth.conversations[number]
         if conversation.answered or self.rng.random() > ANSWER_SHARE:
@@ -314,6 +373,7 @@ class Day:
         )
 
     def _maybe_answer_post(self, sent: dict[str, Any]) -> None:
+        self._survey(str(sent.get("text", "")))
         try:
             number = int(str(sent["conversation_id"]).removeprefix("conv"))
         except (ValueError, KeyError):
@@ -375,6 +435,7 @@ class Day:
         states: dict[str, int] = {}
         for _, _, state in rows:
             states[state] = states.get(state, 0) + 1
+        checked, mismatches = self._kpi_check()
         return {
             "tickets": len(self.truth.conversations),
             "flaky_channel": self.flaky,
@@ -385,15 +446,44 @@ class Day:
             "lost": len(self.truth.conversations) - len(first) + len(answers) - len(answered),
             "threaded_back": round(threaded / len(answers), 4) if answers else None,
             "customer_answers": len(answers),
-            "surveys_sent": 0,
-            "surveys_answered": 0,
-            "kpi_mismatches": None,
+            "surveys_sent": len(self.truth.surveys_seen),
+            "surveys_answered": len(self.truth.survey_answers),
+            "kpi_mismatches": len(mismatches),
+            "kpi_checked": checked,
             "outbox_states": states,
             "webhook_retries_deduplicated": sum(v["copies"] - 1 for v in self.receiver.delivered.values()),
             "smtp_connections": self.proxy.faults,
             "team_actions": self.truth.actions | {"reopen": self.truth.reopened},
             "ai_replies": ai_replies,
+            "survey_reuse_refused": self.truth.survey_refusals,
+            "kpi_mismatch_details": mismatches,
         }
+
+    def _kpi_check(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Dashboard AHT, FCR, CSAT, CES and SLA breaches next to what the simulation knows; the ones that differ."""
+        shown = {k.key: k.value for k in dashboard(self.engine.db, all_time(self.engine.db)).kpis}
+        truth = self.truth
+        handled = [s for s in truth.handle_seconds.values() if s > 0]
+        first_contact = [
+            c
+            for c in truth.conversations.values()
+            if not c.answer_key
+            and (first := _stored(self.engine, [c.first_key]).get(c.first_key)) is not None
+            and first not in truth.reopened_tickets
+        ]
+        answers = list(truth.survey_answers.values())
+        expected = {
+            "avg_handle_time": sum(handled) / len(handled) / 60 if handled else None,
+            "first_contact_resolution": len(first_contact) / len(truth.conversations) if truth.conversations else None,
+            "csat": sum(a[0] for a in answers) / len(answers) if answers else None,
+            "ces": sum(a[1] for a in answers) / len(answers) if answers else None,
+            "sla_breaches": 0.0,  # every ticket is answered within minutes of the day's start
+        }
+        checked = {
+            key: {"dashboard": _round(shown.get(key)), "truth": _round(value)} for key, value in expected.items()
+        }
+        mismatches = {key: pair for key, pair in checked.items() if not _same(pair["dashboard"], pair["truth"])}
+        return checked, mismatches
 
     def close(self) -> None:
         self.stop.set()
@@ -406,6 +496,14 @@ class Day:
         self.receiver.close()
         if self.dovecot is not None:
             self.dovecot.close()
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= 1e-3 * max(1.0, abs(b)))
 
 
 def _fault(rng: random.Random, share: float, refusal: str) -> str | None:
@@ -466,6 +564,7 @@ def _serve(engine: Engine) -> tuple[Any, str]:
 
     app = FastAPI()
     app.include_router(build_router(engine))
+    app.include_router(build_survey_router(engine.db, lambda: engine.settings))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -473,4 +572,4 @@ def _serve(engine: Engine) -> tuple[Any, str]:
     threading.Thread(target=server.run, name="bench-day-http", daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}/api/v1/messages"
+    return server, f"http://127.0.0.1:{port}"

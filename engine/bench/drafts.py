@@ -1,10 +1,11 @@
 """Drafts bench: a team's history in, drafts for new tickets out, scored against the replies agents really sent.
 
-HISTORY (`text`, `reply`, optional `intent`) goes into a fresh temporary data dir through the app's own paths: the
-import (intake) stores each message as a ticket, and the agent's reply is sent on it through feedback capture, so
-the reply memory learns from it as from live work. The intent model is trained on HISTORY's labels as `train
-intent` would. Each TICKETS row (`text`) then arrives as a new e-mail, is triaged and drafted by the app's drafting
-path (`desk.draft_now`). TICKETS' `intent` and `reply` columns are read for scoring only (see reply_judge).
+HISTORY (`text`, `reply`, optional `intent`, `customer`, `email`) goes into a fresh temporary data dir through the
+app's own paths: the import (intake) stores each message as a ticket, and the agent's reply is sent on it through
+feedback capture, so the reply memory learns from it as from live work. The intent model is trained on HISTORY's
+labels as `train intent` would. Each TICKETS row (`text`) then arrives as a new e-mail, is triaged and drafted by
+the app's drafting path (`desk.draft_now`). TICKETS' `intent` and `reply` columns are read for scoring only (see
+reply_judge).
 
 Rows whose intent is empty or not one of HISTORY's are out of domain: a holding reply is the right answer there.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -42,6 +44,13 @@ log = logging.getLogger(__name__)
 HISTORY_AGENT = "history"
 TRIAGE_BATCH = 256
 CUSTOMERS = ("Maria Lopez", "Sam Carter", "Aiko Tanaka", "Tunde Bello", "Lea Novak", "Omar Haddad", "Ines Silva")
+PAST_FIRST = ("Anna", "Bruno", "Chloe", "Diego", "Elif", "Farid", "Greta")
+PAST_LAST = ("Berg", "Costa", "Dube", "Ekman", "Fischer", "Gomez", "Holm")
+
+
+def history_customer(row: int) -> str:
+    """The name of a past ticket's customer when HISTORY names none (never one of the new tickets' customers)."""
+    return f"{PAST_FIRST[row % len(PAST_FIRST)]} {PAST_LAST[row // len(PAST_FIRST) % len(PAST_LAST)]}"
 
 
 class BenchInputError(ValueError):
@@ -55,6 +64,7 @@ class History:
     texts: list[str] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     intents: list[str] = field(default_factory=list)
+    customers: list[tuple[str, str]] = field(default_factory=list)  # (name, e-mail) when HISTORY names them
     notes: dict[str, int] = field(default_factory=dict)
 
     def note(self, what: str, row: int, detail: str) -> None:
@@ -113,6 +123,8 @@ def read_history(path: Path) -> History:
         past.texts.append(message)
         past.replies.append(reply)
         past.intents.append(intent)
+        name, email = ((record.get(columns[c]) or "").strip() if c in columns else "" for c in ("customer", "email"))
+        past.customers.append((name, email))
     if not past.texts:
         raise BenchInputError(f"{path.name} has no row with a customer message")
     return past
@@ -168,9 +180,10 @@ def load_history(engine: Engine, past: History, folder: Path) -> dict[int, int]:
     with staging.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["external_id", "text", "intent", "customer", "email"])
-        for row, (text, intent) in enumerate(zip(past.texts, past.intents, strict=True)):
-            name = f"{CUSTOMERS[row % len(CUSTOMERS)].split()[0]} History{row}"
-            writer.writerow([f"history-{row}", text, intent, name, f"history-{row}@example.invalid"])
+        for row, (text, intent, (name, email)) in enumerate(zip(past.texts, past.intents, past.customers, strict=True)):
+            name, email = name or history_customer(row), email or f"history-{row}@example.invalid"
+            past.customers[row] = (name, email)
+            writer.writerow([f"history-{row}", text, intent, name, email])
     result = import_tickets(engine, staging)
     log.info("HISTORY imported: %d tickets, %d dead-lettered", result.imported, result.failed)
     with engine.transaction() as session:
@@ -261,6 +274,9 @@ def score(
         "placeholder_leak_rate": _rate(sum(bool(template_markers(d["draft"])) for d in drafts), n),
         "guidance_leak_rate": _rate(sum(bool(checker.guidance_sentences(d["draft"])) for d in drafts), n),
         "drafts_with_fields_rate": _rate(sum(bool(d["fields_to_fill"]) for d in drafts), n),
+        "other_customer_leak_rate": _rate(
+            sum(_names_other_customer(d["draft"], r["text"], past) for d, r in zip(drafts, rows, strict=True)), n
+        ),
         "ttft_p50_ms": _percentile(ttft, 50),
         "ttft_p95_ms": _percentile(ttft, 95),
         "seconds_per_draft_p95": _percentile([d["seconds"] for d in drafts], 95),
@@ -291,6 +307,20 @@ def score(
         "judge_on_reference_rate": _agreement(judge.intent_of(references), gold),
     }
     return result
+
+
+def _names_other_customer(draft: str, message: str, past: History) -> bool:
+    """True when a draft names a past ticket's customer (a word of the name or the e-mail address) that this
+    ticket's own message does not."""
+    words = set(re.findall(r"[^\W\d_]{2,}", draft)) - set(re.findall(r"[^\W\d_]{2,}", message))
+    return any(
+        (email and email in draft) or any(part in words for part in name.split() if len(part) > 1)
+        for name, email in _other_customers(past)
+    )
+
+
+def _other_customers(past: History) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(past.customers))
 
 
 def guidance_texts(kb_folder: Path | None) -> list[str]:

@@ -112,7 +112,7 @@ def with_pii(rng: random.Random, text: str, gold: list[Gold]) -> Sample:
                 text, gold, match.start(1) + len(match.group(1)), match.end(), value, [(kind, 0, len(value))]
             )
     lower = text[:1].islower()
-    pieces = [_sentence(rng, rng.choice(list(PiiKind)), lower) for _ in range(rng.choice([1, 1, 2, 3]))]
+    pieces = [_sentence(rng, rng.choice(list(TEMPLATES)), lower) for _ in range(rng.choice([1, 1, 2, 3]))]
     if rng.random() < 0.5:
         pieces.append((gen_negative(rng), []))
     boundaries = [0, len(text)] + [

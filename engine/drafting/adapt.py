@@ -8,7 +8,7 @@ otherwise a visible field `[[Order number]]` the agent fills before the reply ca
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from engine.drafting.grounding import greeting as greeting_line
@@ -23,6 +23,7 @@ _CODE = re.compile(r"\b(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,}\b")  # ord
 _AMOUNT = re.compile(
     r"(?:[$€£]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:dollars|euros|pounds|usd|eur|gbp)\b)"
 )
+_PERSON = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+ [A-Z][a-z]+\b")  # "David Miller", not a sentence start
 _NOISE_WORDS = {"anonymized", "the", "your", "customer's", "customers"}
 KIND_FIELDS = {
     PiiKind.EMAIL: "Email address",
@@ -79,6 +80,7 @@ def adapt_reply(
     values: Mapping[str, str],
     other_names: Sequence[str] = (),
     other_message: str = "",
+    this_message: str = "",
     greeting: bool = True,
 ) -> Adapted:
     """This customer's version of a past reply: greeting, slots filled or made fields, the other customer's data out."""
@@ -89,6 +91,8 @@ def adapt_reply(
     body, count = _replace_personal(body, values)
     replaced += count
     body, count = _replace_codes(body, other_message, values)
+    replaced += count
+    body, count = _replace_named_people(body, other_message, this_message)
     replaced += count
     filled: dict[str, str] = {}
     fields: list[str] = []
@@ -119,17 +123,38 @@ def open_fields(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in FIELD.finditer(text)))
 
 
+def _outside_slots(body: str, change: Callable[[str], tuple[str, int]]) -> tuple[str, int]:
+    """Apply `change` to the text between template slots only (slot names are the team's words, not data)."""
+    pieces: list[str] = []
+    total = 0
+    cursor = 0
+    for match in SLOT.finditer(body):
+        text, count = change(body[cursor : match.start()])
+        pieces += [text, match.group()]
+        total += count
+        cursor = match.end()
+    text, count = change(body[cursor:])
+    return "".join([*pieces, text]), total + count
+
+
+def _replace_named_people(body: str, other_message: str, this_message: str) -> tuple[str, int]:
+    """A person the other customer named ("the bill from David Miller") that the reply repeats becomes a field."""
+    people = {p for p in _PERSON.findall(other_message) if p not in this_message}
+    if not people:
+        return body, 0
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in sorted(people, key=len, reverse=True)) + r")\b")
+    return _outside_slots(body, lambda text: pattern.subn("[[Name]]", text))
+
+
 def _replace_names(body: str, names: Sequence[str], first_name: str | None) -> tuple[str, int]:
     """Every word of the other customer's name becomes this customer's first name (or a field)."""
     words = {w for name in names for w in re.findall(r"[^\W\d_]{2,}", name) if w.lower() not in {"unknown", "customer"}}
     if not words:
         return body, 0
     pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b")
-    found = pattern.findall(body)
     # the first name replaces the first word of a run ("Anna Berg" -> "Tom"), further words of the run go
     run = re.compile(r"(" + pattern.pattern + r")(?:\s+" + pattern.pattern + r")*")
-    body = run.sub(lambda _: first_name or "[[Customer name]]", body)
-    return body, len(found)
+    return _outside_slots(body, lambda text: run.subn(lambda _: first_name or "[[Customer name]]", text))
 
 
 def _replace_personal(body: str, values: Mapping[str, str]) -> tuple[str, int]:
@@ -140,8 +165,12 @@ def _replace_personal(body: str, values: Mapping[str, str]) -> tuple[str, int]:
     pieces: list[str] = []
     cursor = 0
     for span in found.spans:
-        name = KIND_FIELDS.get(span.kind, span.kind.value.capitalize())
-        pieces += [body[cursor : span.start], values.get(slot_key(name)) or f"[[{name}]]"]
+        if span.kind.value == "name":  # a person named in another customer's reply: this customer instead
+            replacement = values.get("first name") or "[[Customer name]]"
+        else:
+            name = KIND_FIELDS.get(span.kind, span.kind.value.capitalize())
+            replacement = values.get(slot_key(name)) or f"[[{name}]]"
+        pieces += [body[cursor : span.start], replacement]
         cursor = span.end
     pieces.append(body[cursor:])
     return "".join(pieces), len(found.spans)

@@ -22,6 +22,7 @@ def reopen_ticket(session: Session, *, ticket_id: int, reason: str, agent: str) 
     now = utcnow()
     ticket.status = TicketStatus.OPEN
     ticket.resolved_at = None
+    ticket.reopens += 1
     ticket.updated_at = now
     feedback = Feedback(
         ticket_id=ticket_id,

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from engine.config import Settings
 from engine.ingest.attachments import extract_attachments, save_attachment, save_attachments
+from engine.ingest.bounces import bounce_of, record_bounce
 from engine.ingest.conversations import deliver
 from engine.ingest.dead_letter_store import IngestError, record_dead_letter, source_name, unpack_raw
 from engine.ingest.email_parse import ParsedEmail, parse_email
@@ -120,7 +121,21 @@ def store_email(
 
 
 def ingest_email(engine: Engine, raw: bytes, *, source: str) -> IntakeResult | None:
-    """Store one raw e-mail (and extract its attachments); a failure is kept as a dead letter and gives None."""
+    """Store one raw e-mail (and extract its attachments); a failure is kept as a dead letter and gives None.
+
+    A bounce report about a reply the desk sent marks that reply not delivered and is kept as a dead letter (not
+    a customer message), so it never reopens the ticket as if the customer had written.
+    """
+    bounce = bounce_of(raw)
+    if bounce is not None:
+        with engine.transaction() as session:
+            ticket_id = record_bounce(session, *bounce)
+            if ticket_id is not None:
+                error = f"bounce report for the reply on ticket {ticket_id}: {bounce[1]}"
+                record_dead_letter(session, source=source, raw=raw, error=error, unique=True)
+        if ticket_id is not None:
+            engine.changed()
+            return None
     try:
         parsed = parse_email(raw)
         with engine.transaction() as session:

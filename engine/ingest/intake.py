@@ -134,10 +134,13 @@ def intake_many(session: Session, messages: Sequence[InboundMessage]) -> list[In
                 status[ticket] = TicketStatus.OPEN
                 if isinstance(ticket, int):
                     reopened.append(ticket)
+            more = updates.get(ticket, {}).get("more_contacts", 0) + 1 if isinstance(ticket, int) else 0
             if isinstance(ticket, int):
                 updates[ticket] = {"status": status[ticket], "updated_at": at, "triaged_at": None, "drafted_at": None}
+                updates[ticket]["more_contacts"] = more
             else:
                 ticket.values["updated_at"] = at
+                ticket.values["contacts"] = ticket.values.get("contacts", 1) + 1
         row = _Row(
             _new_row(
                 Message,
@@ -158,6 +161,9 @@ def intake_many(session: Session, messages: Sequence[InboundMessage]) -> list[In
     _insert(connection, TICKETS, new_tickets, "customer_id")
     _insert(connection, MESSAGES, new_messages, "ticket_id")
     for ticket_id, values in updates.items():
+        more = values.pop("more_contacts")  # every customer message is a contact about the issue
+        values["contacts"] = TICKETS.c.contacts + more
+        values["reopens"] = TICKETS.c.reopens + (1 if ticket_id in reopened else 0)
         connection.execute(update(TICKETS).where(TICKETS.c.id == ticket_id).values(**values))
     _forget_cached_tickets(session, set(updates))
     for ticket_id in reopened:

@@ -65,10 +65,10 @@ class IngestWriter:
         except Exception as exc:  # the database itself failed: every sender gets an error and may retry
             log.exception("ingest batch of %d could not be written", len(batch))
             results = [exc] * len(batch)
-        if not all(isinstance(r, Exception) for r in results):
-            self._engine.notify()  # before the senders hear back: the worker is awake once a 202 is out
         for (_, future), result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+        if not all(isinstance(r, Exception) for r in results):
+            self._engine.notify()

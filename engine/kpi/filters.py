@@ -16,9 +16,10 @@ from engine.store.models import Ticket
 # every ticket column the per-day measures read, by day, so rebuilding a day's rollup or reading a partial day live
 # is an index range scan that never reads the table.
 KPI_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_day ON ticket (date(created_at), channel, created_at, intent, route, "
-    "outcome, status, resolved_at, first_response_at, handle_seconds, contacts, triaged_at, valence, sentiment_label, "
-    "intent_confidence)",
+    "DROP INDEX IF EXISTS ix_kpi_ticket_day",  # replaced by ix_kpi_ticket_days (it covers reopens too)
+    "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_days ON ticket (date(created_at), channel, created_at, intent, route, "
+    "outcome, status, resolved_at, first_response_at, handle_seconds, contacts, reopens, triaged_at, valence, "
+    "sentiment_label, intent_confidence)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_created ON ticket (created_at, channel, intent)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_resolved ON ticket (resolved_at, channel, intent, created_at)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_feedback_ticket ON feedback (ticket_id, kind, edit_distance)",

@@ -63,8 +63,13 @@ TICKET_MEASURES: dict[str, tuple[str, ColumnElement[Any]]] = {
     "resolved_by_ai": ("outcome resolved by AI", _sum(_outcome == Outcome.RESOLVED_BY_AI)),
     "resolved": ("tickets resolved", _sum(_resolved)),
     "first_contact": (
-        "resolved after one customer contact, not failed",
-        _sum(_resolved & (col(Ticket.contacts) <= 1) & (func.coalesce(_outcome, "") != Outcome.FAILED)),
+        "resolved after one customer contact, never reopened, not failed",
+        _sum(
+            _resolved
+            & (col(Ticket.contacts) <= 1)
+            & (col(Ticket.reopens) == 0)
+            & (func.coalesce(_outcome, "") != Outcome.FAILED)
+        ),
     ),
     "handled": ("tickets an agent spent time on", _sum(_handle > 0)),
     "handle_minutes": ("agent minutes on them", func.coalesce(func.sum(case((_handle > 0, _handle))), 0.0) / 60.0),

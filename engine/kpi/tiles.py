@@ -134,7 +134,8 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
     KpiDefinition(
         "first_contact_resolution",
         "First contact resolution",
-        "Resolved tickets that needed a single customer contact and did not fail, among resolved tickets.",
+        "Resolved tickets that needed a single customer message, were never reopened and did not fail, among resolved "
+        "tickets.",
         ("first_contact",),
         ("resolved",),
         "%",

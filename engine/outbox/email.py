@@ -23,6 +23,8 @@ from engine.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
+DATA_END_TIMEOUT = 120.0  # seconds to wait for the answer to the end of data (RFC 5321 allows 10 minutes)
+
 
 def compose(
     server: MailServer,
@@ -69,6 +71,8 @@ def send(server: MailServer, message: EmailMessage, on_data_end: Callable[[], No
             smtp.send(data)
             _still_listening(smtp)
             on_data_end()
+            if smtp.sock is not None:  # RFC 5321 4.5.3.2.6: a server may take minutes to accept the data
+                smtp.sock.settimeout(max(server.timeout, DATA_END_TIMEOUT))
             smtp.send(b".\r\n")
             try:
                 code, reply = smtp.getreply()

@@ -1,28 +1,39 @@
-"""PII redaction: typed placeholders such as [EMAIL_1] for emails, phones, cards, IBANs, addresses, order/account ids.
+"""PII redaction: typed placeholders such as [EMAIL_1] for emails, phones, cards, IBANs, addresses, names and ids.
 
-Pure regular expressions plus checksums (Luhn for cards, mod-97 for IBANs). Detectors run in priority order; each
-sees the text with what earlier detectors claimed blanked out, so a Luhn-valid card is never also a phone and an
-IBAN is never read as an account number.
+Checksums come from python-stdnum (Luhn for cards, mod-97 for IBANs), phone numbers from libphonenumber (read in the
+desk's and the customer's regions), person names from spaCy's NER plus the names the caller knows, addresses from
+patterns per country. Detectors run in priority order; each sees the text with what earlier detectors claimed
+blanked out, so a Luhn-valid card is never also a phone and an IBAN is never read as an account number.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from engine.privacy.pii import (
+    ID_KEYWORD_BEFORE_RE,
     Found,
     PiiKind,
+    cued_names,
     find_addresses,
     find_cards,
     find_emails,
     find_ibans,
     find_ids,
+    find_phone_numbers,
     find_phones,
+    find_postal_addresses,
+    kept,
+    known_names,
+    lexicon_names,
+    ner_names,
+    plausible_phone,
 )
+from engine.privacy.redaction_context import RedactionContext, desk_context
 
-__all__ = ["PiiKind", "PiiSpan", "Redaction", "redact", "restore"]
+__all__ = ["PiiKind", "PiiSpan", "Redaction", "RedactionContext", "redact", "redact_many", "restore"]
 
 
 @dataclass(frozen=True)
@@ -49,31 +60,59 @@ class Redaction:
         return bool(self.spans)
 
 
-Detector = Callable[[str], Iterator[tuple[int, int, PiiKind]]]
+@dataclass(frozen=True)
+class _Hints:
+    context: RedactionContext
+    ner: list[tuple[int, int]]  # PERSON spans the NER model found in the original text
+
+
+Detector = Callable[[str, _Hints], Iterator[tuple[int, int, PiiKind]]]
 
 
 def _as(kind: PiiKind, find: Callable[[str], Found]) -> Detector:
-    return lambda text: ((start, end, kind) for start, end in find(text))
+    return lambda text, _: ((start, end, kind) for start, end in find(text))
+
+
+def _phones(text: str, hints: _Hints) -> Iterator[tuple[int, int, PiiKind]]:
+    for start, end in find_phone_numbers(text, hints.context.regions):
+        yield start, end, PiiKind.PHONE
+
+
+def _legacy_phones(text: str, _: _Hints) -> Iterator[tuple[int, int, PiiKind]]:
+    for start, end in find_phones(text):
+        if plausible_phone(text, start, end):
+            yield start, end, PiiKind.PHONE
+
+
+def _names(text: str, hints: _Hints) -> Iterator[tuple[int, int, PiiKind]]:
+    for start, end in [*known_names(text, hints.context.names)]:
+        yield start, end, PiiKind.NAME
+    for start, end in [*hints.ner, *cued_names(text), *lexicon_names(text)]:
+        if not kept(text[start:end], hints.context.keep):
+            yield start, end, PiiKind.NAME
 
 
 _DETECTORS: list[Detector] = [
     _as(PiiKind.EMAIL, find_emails),
     _as(PiiKind.IBAN, find_ibans),
-    _as(PiiKind.CARD, find_cards),
+    _as(PiiKind.CARD, lambda text: find_cards(text, after_id_keyword=ID_KEYWORD_BEFORE_RE)),
+    _as(PiiKind.ADDRESS, find_postal_addresses),  # before phones: a postcode block is not a phone number
     _as(PiiKind.ADDRESS, find_addresses),
-    find_ids,  # ORDER and ACCOUNT
-    _as(PiiKind.PHONE, find_phones),
+    lambda text, _: find_ids(text),  # ORDER and ACCOUNT: a number after "order", "acct #" is an id, not a phone
+    _phones,
+    _legacy_phones,  # shapes libphonenumber does not read as valid, with phone words around them
+    _names,
 ]
 _PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(k.name for k in PiiKind) + r")_\d+\]")
 _BLANK = "\u2588"  # what a claimed span looks like to later detectors
 
 
-def _detect(text: str) -> list[tuple[int, int, PiiKind]]:
+def _detect(text: str, hints: _Hints) -> list[tuple[int, int, PiiKind]]:
     taken: list[tuple[int, int, PiiKind]] = []
     visible = text
     for detect in _DETECTORS:
         new: list[tuple[int, int, PiiKind]] = []
-        for start, end, kind in sorted(detect(visible), key=lambda span: (span[0], -span[1])):
+        for start, end, kind in sorted(detect(visible, hints), key=lambda span: (span[0], -span[1])):
             if start < end and (not new or start >= new[-1][1]) and _BLANK not in visible[start:end]:
                 new.append((start, end, kind))
         if new:
@@ -86,14 +125,13 @@ def _detect(text: str) -> list[tuple[int, int, PiiKind]]:
     return sorted(taken)
 
 
-def redact(text: str) -> Redaction:
-    """Replace PII in `text` by typed placeholders; the same value gets the same placeholder within one text."""
+def _replace(text: str, found: Iterable[tuple[int, int, PiiKind]]) -> Redaction:
     counters: dict[PiiKind, int] = {}
     placeholders: dict[tuple[PiiKind, str], str] = {}  # keyed by exact spelling, so restore() is verbatim
     spans: list[PiiSpan] = []
     pieces: list[str] = []
     cursor = 0
-    for start, end, kind in _detect(text):
+    for start, end, kind in found:
         value = text[start:end]
         if (kind, value) not in placeholders:
             counters[kind] = counters.get(kind, 0) + 1
@@ -103,6 +141,25 @@ def redact(text: str) -> Redaction:
         cursor = end
     pieces.append(text[cursor:])
     return Redaction("".join(pieces), spans)
+
+
+def redact(text: str, context: RedactionContext | None = None) -> Redaction:
+    """Replace PII in `text` by typed placeholders; the same value gets the same placeholder within one text."""
+    return redact_many([text], [context])[0]
+
+
+def redact_many(
+    texts: Sequence[str], contexts: Sequence[RedactionContext | None] | RedactionContext | None = None
+) -> list[Redaction]:
+    """`redact` for many texts at once (the NER model reads them in batches); one context for all or one per text."""
+    if contexts is None or isinstance(contexts, RedactionContext):
+        contexts = [contexts] * len(texts)
+    desk = desk_context()
+    persons = ner_names(texts)
+    return [
+        _replace(text, _detect(text, _Hints((context or RedactionContext()).with_defaults(desk), ner)))
+        for text, context, ner in zip(texts, contexts, persons, strict=True)
+    ]
 
 
 def restore(redacted_text: str, spans: list[PiiSpan]) -> str:

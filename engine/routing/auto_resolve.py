@@ -189,8 +189,9 @@ def _answer(
 ) -> str | None:
     """A close past reply of this intent that adapts with nothing to fill, else a fully supported draft, else None."""
     if vector is not None and similar is not None and ticket.intent:
+        message = ticket_text(session, ticket.id or 0)
         values = ticket_values(
-            message=ticket_text(session, ticket.id or 0),
+            message=message,
             customer_name=customer.name,
             customer_email=customer.email,
             store_values=store_values,
@@ -204,6 +205,7 @@ def _answer(
                 values=values,
                 other_names=[entry.customer_name],
                 other_message=entry.question,
+                this_message=message,
                 greeting=False,
             )
             if not adapted.fields and not adapted.replaced:

@@ -91,7 +91,8 @@ class Ticket(SQLModel, table=True):
     outcome: str | None = Field(default=None, index=True)  # Outcome, set when the AI interaction ends
     first_response_at: datetime | None = None
     handle_seconds: float | None = None  # agent time spent on the ticket
-    contacts: int = 1  # customer contacts about this issue (1 = first contact)
+    contacts: int = 1  # customer messages about this issue (1 = first contact)
+    reopens: int = 0  # times the resolution did not hold (the customer wrote again, an agent or the customer reopened)
     triaged_at: datetime | None = Field(default=None, index=True)  # None: a customer message is not triaged yet
     drafted_at: datetime | None = None  # None: the latest customer message has no draft yet
     gold_intent: str | None = None  # the label the data came with; never shown to the model at triage

@@ -90,6 +90,9 @@ def test_signed_message_is_accepted_and_becomes_a_ticket(engine: Engine, client:
         assert customer is not None and customer.handle == "@amelia" and customer.name == "Amelia Garcia"
         message = session.get(Message, body["message_id"])
         assert message is not None and message.body.startswith("My parcel has not arrived")
+    deadline = time.monotonic() + 10
+    while not engine.worker.woken and time.monotonic() < deadline:  # the writer wakes it just after answering
+        time.sleep(0.01)
     assert engine.worker.woken, "the triage worker is woken"
 
 

@@ -17,6 +17,7 @@ from engine.bench.servers.mail import FaultySmtp, Mailbox, SmtpServer, free_port
 from engine.config import Settings
 from engine.desk import approve_or_edit
 from engine.feedback.capture import FeedbackError
+from engine.ingest.dead_letters import list_dead_letters
 from engine.ingest.email_channel import ingest_email
 from engine.ingest.webhook import store_message
 from engine.ingest.webhook_auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -162,7 +163,7 @@ def test_a_fault_before_the_end_of_data_is_retried_and_delivered_once(
 def test_no_answer_after_the_end_of_data_is_unconfirmed_and_never_resent(
     tmp_path: Path, courier_for: Callable[[Engine], Courier]
 ) -> None:
-    faulty = FaultySmtp("hang_after_data")
+    faulty = FaultySmtp("hang_after_data", hang_seconds=2.0)  # then it hangs up without having answered
     try:
         engine = make_engine(tmp_path / "data", smtp=faulty.settings(timeout=0.5))
         ticket_id = email_ticket(engine)
@@ -293,3 +294,43 @@ def test_a_ticket_without_a_channel_to_answer_says_so(tmp_path: Path) -> None:
     approve_or_edit(engine, ticket.id, None, "Hello!", agent="sam")
     found = delivery(engine, ticket.id)
     assert found.state == DeliveryState.FAILED and "did not arrive through a channel" in found.reason
+
+
+def delivery_report(returned_id: str, to: str) -> bytes:
+    """A mail server's delivery-status report (RFC 3464) returning the headers of a message it could not deliver."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.de>\r\nTo: help@shop.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-1@mx.example.de>\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+        "--b1\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.de\r\n\r\n"
+        f"Final-Recipient: rfc822; {to}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n"
+        f"--b1\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {returned_id}\r\nTo: {to}\r\n\r\n--b1--\r\n"
+    ).encode()
+
+
+def test_a_bounce_report_marks_the_reply_not_delivered_and_does_not_reopen_the_ticket(
+    tmp_path: Path, courier_for: Callable[[Engine], Courier]
+) -> None:
+    smtp = SmtpServer()
+    try:
+        engine = make_engine(tmp_path / "data", smtp=smtp.settings())
+        ticket_id = email_ticket(engine)
+        approve_or_edit(engine, ticket_id, None, "Refund sent.", agent="sam")
+        courier_for(engine)
+        wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="the reply to be sent")
+    finally:
+        smtp.close()
+    key = delivery(engine, ticket_id).key
+    assert ingest_email(engine, delivery_report(key, "jorg@example.de"), source="email:test") is None
+    bounced = delivery(engine, ticket_id)
+    assert (
+        bounced.state == DeliveryState.FAILED and "bounced: status 5.1.1" in bounced.reason and "550" in bounced.reason
+    )
+    with engine.session() as session:
+        ticket = session.get(Ticket, ticket_id)
+        inbound = session.exec(select(Message).where(Message.direction == Direction.INBOUND)).all()
+    assert ticket is not None and ticket.status == "resolved" and len(inbound) == 1, "not a customer message"
+    (letter,) = list_dead_letters(engine)
+    assert f"bounce report for the reply on ticket {ticket_id}" in letter.error

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session
 
+from engine.app import build_engine
 from engine.assist import draft_ticket
 from engine.bench.drafts import BenchInputError, read_history
-from engine.config import DEMO_DATA_DIR
+from engine.config import DEMO_DATA_DIR, Settings
+from engine.desk import approve_or_edit
 from engine.drafting.adapt import adapt_reply, fill_fields, open_fields
 from engine.drafting.drafter import FakeDrafter
 from engine.drafting.guidance import GuidanceFilter
 from engine.drafting.holding import HOLDING, PAST_REPLY
-from engine.feedback.capture import reject_draft, send_reply
+from engine.feedback.capture import FeedbackError, reject_draft, send_reply
 from engine.ingest.intake import InboundMessage, intake
 from engine.knowledge.demo_kb import abcd_documents
 from engine.knowledge.knowledge_base import KnowledgeBase
@@ -23,7 +26,9 @@ from engine.knowledge.reply_memory import ReplyMemory, track_records
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.kpi.acceptance import draft_acceptance
 from engine.nlp.embedder import HashingEmbedder
-from engine.store.models import Draft, Ticket
+from engine.routing.auto_resolve import auto_resolve_ticket
+from engine.routing.policy import RoutingPolicy
+from engine.store.models import Draft, Route, Ticket
 
 EMBEDDER = HashingEmbedder()
 TRACK_REPLY = (
@@ -193,3 +198,52 @@ def test_draft_acceptance_counts_unchanged_small_heavy_and_rejected_by_intent_an
     assert intent["copy_rate"] == 0.25 and intent["accepted_rate"] == 0.5
     assert len(report["week"]) == 1 and report["week"][0]["drafts"] == 4
     assert report["basis"][0]["key"] == "past_reply"
+
+
+def test_auto_resolve_answers_with_a_close_past_reply_adapted_to_the_customer(
+    db: SAEngine, session: Session, tmp_path: Path
+) -> None:
+    desk = Desk(db, tmp_path)
+    reply = "Hi Anna,\n\nYou can pay by card, PayPal or bank transfer on {{Website Name}}."
+    desk.past(session, "which payment methods do you accept", reply, "check_payment_methods")
+    new = desk.ticket(session, "which payment methods do you accept?", "check_payment_methods")
+    ticket = session.get(Ticket, new)
+    assert ticket is not None
+    ticket.route = Route.AUTO_RESOLVE
+    session.add(ticket)
+    policy = RoutingPolicy(auto_intents=("check_payment_methods",))
+    result = auto_resolve_ticket(
+        session,
+        new,
+        policy=policy,
+        runner=None,
+        vector=EMBEDDER.encode(["which payment methods do you accept?"])[0],
+        similar=desk.similar,
+        store_values={"Website Name": "shop.example"},
+    )
+    assert result.sent and "card, PayPal or bank transfer on shop.example" in result.reply
+    assert "Anna" not in result.reply and "{{" not in result.reply
+
+
+def test_a_reply_with_an_empty_field_is_refused_and_filled_fields_count_as_sent_unchanged(settings: Settings) -> None:
+    engine = build_engine(replace(settings, demo=False))
+    with engine.transaction() as session:
+        ticket_id = intake(session, InboundMessage(channel="email", customer_name="Tom", text="my order?")).ticket_id
+        draft = Draft(
+            ticket_id=ticket_id, text="Hi Tom,\n\nYour order [[Order Number]] ships today.", fields=["Order Number"]
+        )
+        session.add(draft)
+        session.flush()
+        draft_id = draft.id
+    with pytest.raises(FeedbackError, match="fill in Order Number"):
+        approve_or_edit(engine, ticket_id, draft_id, "Hi Tom,\n\nYour order [[Order Number]] ships today.", agent="a")
+    feedback = approve_or_edit(
+        engine,
+        ticket_id,
+        draft_id,
+        "Hi Tom,\n\nYour order [[Order Number]] ships today.",
+        agent="a",
+        fields={"Order Number": "A-17"},
+    )
+    assert feedback.kind == "approve" and feedback.final_text.endswith("Your order A-17 ships today.")
+    engine.db.dispose()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.components import switch_drafter
+from engine.admin import switch_drafter
 from engine.drafting.drafter import DrafterUnavailable
 from engine.server_paths import PathNotAllowed, inside
 from tests.engine.test_ingest_import import make_engine

@@ -61,3 +61,6 @@ def test_an_approved_reply_reaches_the_customer_by_smtp_and_the_page_says_sent(
     chip = "//*[contains(@class, 'q-chip') and contains(., 'Sent')]"
     wait_for(lambda: bool(screen.selenium.find_elements(By.XPATH, chip)), 30, "the page to say Sent")
     screen.selenium.save_screenshot(str(artifacts / "reply-sent.png"))
+    with engine().session() as s:
+        ticket = s.get(Ticket, ticket_id)
+    assert ticket is not None and (ticket.handle_seconds or 0) > 0, "the time on the page counts as handle time"

@@ -28,6 +28,7 @@ from engine.desk import (
 from engine.feedback.capture import FeedbackError
 from engine.kpi import calibration_at
 from engine.privacy.redaction import redact
+from engine.privacy.redaction_context import customer_context
 from engine.runtime import State
 from ui.auth import signed_in_name
 from ui.components.badges import CHANNEL_ICONS, sentiment_chip, status_badge
@@ -40,6 +41,7 @@ from ui.components.draft_panel import (
     guidance_card,
     source_cards,
 )
+from ui.components.handle_timer import HandleTimer
 from ui.components.intent_summary import intent_summary
 from ui.components.resolved_panel import resolved_panel
 from ui.components.routing_panel import routing_panel
@@ -104,6 +106,7 @@ class TicketScreen:
         self.agent = signed_in_name()
 
     def build(self) -> None:
+        self.timer = HandleTimer(self.ticket_id, self.agent)
         self.header()
         with ui.row().classes("w-full gap-4 items-start no-wrap"):
             with ui.column().classes("gap-4").style("flex: 7; min-width: 0"):
@@ -166,7 +169,8 @@ class TicketScreen:
 
     def message_text(self, message: Message, classes: str) -> None:
         """The message with its personal data hidden behind placeholders; "Show original" reveals it (audited)."""
-        redaction = redact(message.body)
+        customer = self.view.customer
+        redaction = redact(message.body, customer_context(customer.name, customer.email))
         bubble = ui.label(redaction.text).classes(classes).mark(f"message-{message.id}")
         if not redaction.found:
             return
@@ -314,6 +318,7 @@ class TicketScreen:
             ui.notify("Wait for the draft to finish, or edit it after", type="warning")
             return
         self.send_button.disable()
+        await self.timer.flush()  # the time worked so far counts before the reply resolves the ticket
         draft_id = self.view.draft.id if self.view.draft else None
         try:
             values = {name: box.value or "" for name, box in self.fields.items()}

