@@ -21,6 +21,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def smtp_table(port: int, more: dict[str, Any]) -> dict[str, Any]:
+    """The `[smtp]` settings table of a loopback server, sending as help@shop.example; `more` overrides."""
+    return {"host": "127.0.0.1", "port": port, "from": "help@shop.example", "domain": "shop.example"} | more
+
+
 class Mailbox:
     """aiosmtpd handler keeping every message it accepts; `refuse` can turn an attempt down (code and text)."""
 
@@ -63,20 +68,18 @@ class SmtpServer:
 
     def settings(self, **more: Any) -> dict[str, Any]:
         """The `[smtp]` table pointing at this server."""
-        return {"host": "127.0.0.1", "port": self.port, "from": "help@shop.example", "domain": "shop.example"} | more
+        return smtp_table(self.port, more)
 
     def close(self) -> None:
         self.controller.stop()
 
 
-class FaultySmtp:
-    """A raw SMTP server that misbehaves one way: 'greet_421', 'hang_greeting', 'drop_mid_data', 'hang_after_data'."""
+class RawServer:
+    """A TCP server on a loopback port whose accept loop hands each connection to `accepted` (in a thread)."""
 
-    def __init__(self, fault: str, hang_seconds: float = 5.0) -> None:
-        self.fault = fault
-        self.hang_seconds = hang_seconds
+    def __init__(self, backlog: int = 128) -> None:
         self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=backlog)
         self.port = int(self.listener.getsockname()[1])
         self._closed = threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
@@ -89,7 +92,27 @@ class FaultySmtp:
             except OSError:
                 continue
             self.connections += 1
-            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+            self.accepted(conn)
+
+    def accepted(self, conn: socket.socket) -> None:
+        """Deal with one new connection without blocking the accept loop."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._closed.set()
+        self.listener.close()
+
+
+class FaultySmtp(RawServer):
+    """A raw SMTP server that misbehaves one way: 'greet_421', 'hang_greeting', 'drop_mid_data', 'hang_after_data'."""
+
+    def __init__(self, fault: str, hang_seconds: float = 5.0) -> None:
+        self.fault = fault
+        self.hang_seconds = hang_seconds
+        super().__init__()
+
+    def accepted(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
 
     def _talk(self, conn: socket.socket) -> None:
         with conn:
@@ -134,14 +157,10 @@ class FaultySmtp:
 
     def settings(self, **more: Any) -> dict[str, Any]:
         """The `[smtp]` table pointing at this server."""
-        return {"host": "127.0.0.1", "port": self.port, "from": "help@shop.example", "domain": "shop.example"} | more
-
-    def close(self) -> None:
-        self._closed.set()
-        self.listener.close()
+        return smtp_table(self.port, more)
 
 
-class FlakyProxy:
+class FlakyProxy(RawServer):
     """A TCP proxy in front of a server: each connection is refused, hangs, or is passed through, as `fault()` says.
 
     `fault()` returns 'refuse' (closed at once), 'hang' (held open silently for `hang_seconds`) or None (passed).
@@ -152,24 +171,15 @@ class FlakyProxy:
         self.fault = fault
         self.hang_seconds = hang_seconds
         self.faults: dict[str, int] = {"refuse": 0, "hang": 0, "passed": 0}
-        self.listener = socket.create_server(("127.0.0.1", 0), backlog=128)
-        self.port = int(self.listener.getsockname()[1])
-        self._closed = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        self.listener.settimeout(0.2)
-        while not self._closed.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                continue
-            fault = self.fault()
-            self.faults[fault or "passed"] += 1
-            if fault == "refuse":
-                conn.close()
-            else:
-                threading.Thread(target=self._handle, args=(conn, fault), daemon=True).start()
+    def accepted(self, conn: socket.socket) -> None:
+        fault = self.fault()
+        self.faults[fault or "passed"] += 1
+        if fault == "refuse":
+            conn.close()
+        else:
+            threading.Thread(target=self._handle, args=(conn, fault), daemon=True).start()
 
     def _handle(self, conn: socket.socket, fault: str | None) -> None:
         if fault == "hang":
@@ -179,10 +189,6 @@ class FlakyProxy:
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
         threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
         _pipe(conn, upstream)
-
-    def close(self) -> None:
-        self._closed.set()
-        self.listener.close()
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:
