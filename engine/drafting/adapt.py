@@ -66,6 +66,8 @@ def ticket_values(
     if customer_email:
         values["email address"] = customer_email
     for span in redact(message).spans:
+        if span.kind == PiiKind.NAME:  # people the customer mentions are not slot values
+            continue
         values.setdefault(slot_key(KIND_FIELDS.get(span.kind, span.kind.value)), span.value)
     amount = _AMOUNT.search(message)
     if amount:
@@ -165,8 +167,9 @@ def _replace_personal(body: str, values: Mapping[str, str]) -> tuple[str, int]:
     pieces: list[str] = []
     cursor = 0
     for span in found.spans:
-        if span.kind.value == "name":  # a person named in another customer's reply: this customer instead
-            replacement = values.get("first name") or "[[Customer name]]"
+        if span.kind == PiiKind.NAME:  # a person another customer's reply names: a field, unless it is this one
+            own = set(values.get("customer name", "").split())
+            replacement = span.value if own and set(span.value.split()) <= own else "[[Name]]"
         else:
             name = KIND_FIELDS.get(span.kind, span.kind.value.capitalize())
             replacement = values.get(slot_key(name)) or f"[[{name}]]"
