@@ -146,7 +146,6 @@ def hand_over(session: Session, ticket: Ticket, note: str, *, failed: bool = Tru
     else:
         ticket.route = Route.ASSIST
     ticket.status = TicketStatus.OPEN
-    ticket.needs_review = True
     ticket.route_reason = f"{ticket.route_reason} | handed to an agent: {note}".strip(" |")
     ticket.updated_at = utcnow()
     session.add(ticket)

@@ -185,7 +185,7 @@ def test_slow_store_leaves_the_ticket_with_an_agent_and_nothing_half_done(db: SA
     with Session(db) as session:
         ticket = session.get(Ticket, ticket_id)
         assert ticket is not None
-        assert ticket.status == TicketStatus.OPEN and ticket.outcome == Outcome.FAILED and ticket.needs_review
+        assert ticket.status == TicketStatus.OPEN and ticket.outcome == Outcome.FAILED
         assert "handed to an agent: Refund not done" in ticket.route_reason
         replies = session.exec(
             select(Message).where(Message.ticket_id == ticket_id, Message.direction == Direction.OUTBOUND)
@@ -307,7 +307,7 @@ def test_a_reply_only_ticket_waits_for_its_draft_and_sends_only_a_supported_one(
     assert not kept.sent and "no safe answer to send automatically" in kept.note
     with Session(db) as session:
         ticket = session.get(Ticket, bad)
-        assert ticket is not None and ticket.route == Route.ASSIST and ticket.outcome is None and ticket.needs_review
+        assert ticket is not None and ticket.route == Route.ASSIST and ticket.outcome is None
 
 
 def test_a_refund_above_the_approval_limit_is_never_done_by_the_ai_alone(db: SAEngine, store: DemoStoreServer) -> None:
