@@ -35,6 +35,7 @@ from engine.ingest.intake import InboundMessage, intake_many
 from engine.knowledge.documents import load_folder
 from engine.knowledge.reply_memory import MAX_REPLY_CHARS
 from engine.nlp.embedder import MiniLMEmbedder
+from engine.privacy.redaction import redact
 from engine.runtime import Engine, Services
 from engine.store.models import Draft, Ticket
 from engine.triage import TriageModels, triage_tickets
@@ -156,7 +157,8 @@ def load_services(engine: Engine, past: History, kb_folder: Path | None) -> None
         services.kb.add_document(spec)
     labelled = [(t, i) for t, i in zip(past.texts, past.intents, strict=True) if i]
     if len({i for _, i in labelled}) >= 2:
-        texts, labels = [t for t, _ in labelled], [i for _, i in labelled]
+        # redacted as the app's own training rows are, so the model reads messages as triage shows them
+        texts, labels = [redact(t).text for t, _ in labelled], [i for _, i in labelled]
         log.info("training the intent model on %d labelled HISTORY messages", len(texts))
         services.intent, services.intent_version = train_and_activate(
             IntentModelRegistry(engine.settings.models_dir / "intent"),
