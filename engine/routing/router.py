@@ -20,6 +20,7 @@ from engine.nlp.intent import IntentPrediction
 from engine.nlp.sentiment import frustration_rising
 from engine.privacy import audit
 from engine.privacy.consent import wants_human
+from engine.privacy.redaction import redact
 from engine.routing.actions.base import ActionContext
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.registry import action_named
@@ -326,7 +327,8 @@ def _verdict(
     try:
         plan = runner.preview(session, name, context, actor="router")
     except StoreError as exc:
-        return ActionVerdict(False, f"action '{action.title}' could not be checked: {exc}")
+        # the reason reaches the audit log: the store's error text is redacted (it may quote an e-mail)
+        return ActionVerdict(False, f"action '{action.title}' could not be checked: {redact(str(exc)).text}")
     if plan.check.ok and action.over_limit(plan, refund_limit):
         return ActionVerdict(False, f"{plan.summary}: above the ${refund_limit:,.2f} limit, a supervisor approves it")
     return ActionVerdict(plan.check.ok, plan.check.text(action.title))
