@@ -16,6 +16,7 @@ from engine.settings_file import apply_overrides
 from engine.store.db import make_db, session_scope
 from engine.store.migrate import upgrade_schema
 from engine.store.models import utcnow
+from engine.supervisor import Supervisor
 from engine.worker import Worker
 
 
@@ -36,7 +37,8 @@ def build_engine(settings: Settings) -> Engine:
         settings=lambda: engine.settings,
     )
     engine = Engine(settings=settings, db=db, routing=routing, accounts=Accounts(db), kpi=Kpis(db), schema_notes=notes)
-    engine.worker = Worker(engine)
+    engine.supervisor = Supervisor(db)
+    engine.worker = Worker(engine, engine.supervisor)
     ensure_kpi_indexes(db)
     if settings.demo:
         with session_scope(db) as session:

@@ -20,6 +20,7 @@ from engine.nlp.intent import UNKNOWN
 from engine.nlp.sentiment import frustration_rising
 from engine.privacy import audit
 from engine.privacy.customer_redaction import message_pii_kinds
+from engine.resolution import Resolution, resolution
 from engine.routing.auto_resolve import one_at_a_time, record_outcome
 from engine.runtime import Engine
 from engine.store.attachment_models import Attachment
@@ -31,6 +32,7 @@ from engine.store.models import (
     KnowledgeDocument,
     Message,
     Ticket,
+    TicketStatus,
     TriageResult,
     utcnow,
 )
@@ -54,6 +56,7 @@ class QueueRow:
     intent: str | None
     confidence: float | None
     needs_review: bool
+    review_reason: str
     sentiment: str | None
     valence: float | None
     urgency: float | None
@@ -74,6 +77,7 @@ class TicketView:
     similar: list[dict[str, Any]] = field(default_factory=list)
     basis: dict[str, Any] = field(default_factory=dict)  # the past reply the draft starts from, and its record
     attachments: dict[int, list[Attachment]] = field(default_factory=dict)  # by message id
+    resolution: Resolution | None = None  # how a resolved ticket ended; None while it is open
 
 
 def queue_rows(engine: Engine, *, limit: int = 1000) -> list[QueueRow]:
@@ -95,8 +99,9 @@ def queue_rows(engine: Engine, *, limit: int = 1000) -> list[QueueRow]:
                 subject=t.subject,
                 created_at=t.created_at,
                 intent=t.intent,
-                confidence=t.intent_confidence,
+                confidence=None if t.intent == UNKNOWN else t.intent_confidence,  # a rejected guess's is no confidence
                 needs_review=t.needs_review,
+                review_reason=t.review_reason,
                 sentiment=t.sentiment_label,
                 valence=t.valence,
                 urgency=t.urgency,
@@ -146,6 +151,7 @@ def ticket_view(engine: Engine, ticket_id: int) -> TicketView | None:
             feedback=feedback,
             frustration_rising=frustration_rising([t.valence for t in triage if t.sentiment_label != "unknown"]),
             attachments=attachments,
+            resolution=resolution(session, ticket) if ticket.status == TicketStatus.RESOLVED else None,
         )
     view.similar = similar_resolved(engine, ticket_id)
     view.basis = draft_basis(engine, view.draft)

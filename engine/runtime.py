@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the types of the models the engine holds; none of them impo
     from engine.nlp.embedder import Embedder
     from engine.nlp.intent import IntentClassifier
     from engine.nlp.sentiment import SentimentScorer
+    from engine.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ class Background(Protocol):
     def wake(self) -> None: ...
 
     def stop(self, timeout: float) -> None: ...
+
+    @property
+    def alive(self) -> bool: ...
 
 
 class Router(Protocol):
@@ -116,6 +120,7 @@ class Engine:
     schema_notes: list[str] = field(default_factory=list)
     services: Services | None = None
     worker: Background | None = None
+    supervisor: Supervisor | None = None  # the background stages' failures, "needs attention", degraded
     revision: int = 0
 
     def session(self) -> Session:

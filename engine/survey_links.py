@@ -104,7 +104,8 @@ def ask_for_person(db: SAEngine, token: str, *, settings: Settings) -> int:
         if ticket.status != TicketStatus.RESOLVED:
             return ticket.id or 0  # already with a person: asking twice changes nothing
         now = utcnow()
-        ticket.status, ticket.resolved_at, ticket.updated_at, ticket.needs_review = TicketStatus.OPEN, None, now, True
+        ticket.status, ticket.resolved_at, ticket.updated_at = TicketStatus.OPEN, None, now
+        ticket.needs_review, ticket.review_reason = True, PERSON_REASON  # the AI's intent may be what was wrong
         ticket.reopens += 1
         if ticket.outcome == Outcome.RESOLVED_BY_AI:
             ticket.outcome = Outcome.FAILED  # the AI's answer did not settle it: an AI error on the dashboard

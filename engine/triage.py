@@ -17,6 +17,7 @@ from engine.nlp.intent import IntentClassifier, IntentPrediction
 from engine.nlp.sentiment import SentimentScore, SentimentScorer, frustration_rising
 from engine.privacy.redaction import RedactionContext, redact_many
 from engine.privacy.redaction_context import customer_context
+from engine.review import review_reason
 from engine.store.db import begin_write
 from engine.store.models import Customer, Direction, Message, Ticket, TriageResult, utcnow
 
@@ -251,7 +252,13 @@ def _update_ticket(
     rising = frustration_rising([s.valence for _, s in scored])
     ticket.intent = prediction.label
     ticket.intent_confidence = prediction.confidence
-    ticket.needs_review = prediction.is_unknown or prediction.confidence < models.review_threshold
+    ticket.review_reason = review_reason(
+        is_unknown=prediction.is_unknown,
+        confidence=prediction.confidence,
+        heads_agree=prediction.heads_agree,
+        threshold=models.review_threshold,
+    )
+    ticket.needs_review = bool(ticket.review_reason)
     if latest is not None:
         ticket.sentiment_label = latest.label
         ticket.valence = latest.valence

@@ -1,4 +1,10 @@
-"""The background worker: load every model without blocking the UI, then triage and draft as tickets arrive."""
+"""The background worker: load every model without blocking the UI, then triage and draft as tickets arrive.
+
+It is supervised (engine.supervisor): a failing stage is counted and the desk shows "degraded"; a batch that fails
+triage is split and its tickets tried one at a time, so one poisoned message fails alone; a ticket that fails a
+stage waits with backoff and after 3 tries is set aside as "needs attention" while the others flow on; a loop that
+dies is started again, and a watchdog restarts a dead thread.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from engine.nlp.intent import UNKNOWN, IntentClassifier, IntentModelRegistry, tr
 from engine.nlp.labeled_csv import read_labeled_csv
 from engine.runtime import Engine, Services, State
 from engine.store.models import Customer, Route, Ticket, TicketStatus
+from engine.supervisor import StageFailure, Supervisor, in_stage
 from engine.triage import Scored, TriageBatch, TriageModels, pending_ticket_ids, read_batch, score_batch, store_batch
 
 log = logging.getLogger(__name__)
@@ -31,9 +38,9 @@ log = logging.getLogger(__name__)
 TRIAGE_BATCH = 128
 TRIAGE_GATHER_SECONDS = 0.25  # after a partial batch, wait this long so the next one embeds more texts at once
 DRAFT_AFTER_QUIET_SECONDS = 2.0  # drafting (seconds of CPU each) waits until no message was triaged this long
-DRAFT_ATTEMPTS = 3  # a ticket whose draft failed this often is left undrafted (logged) for an agent
-DRAFT_RETRY_SECONDS = 30.0  # the first retry of a failed draft; each further one waits twice as long
 IDLE_SECONDS = 5.0
+WATCH_SECONDS = 2.0  # how often the watchdog checks that the worker thread is alive
+TRIAGE_STAGES = ("triage", "routing", "actions")
 Progress = Callable[[float, str], None]
 
 
@@ -43,18 +50,31 @@ class Worker:
     It owns its thread, the wake-up and stop events, and the gc freeze of the loaded models (thawed on stop).
     """
 
-    def __init__(self, engine: Engine, *, batch_size: int = TRIAGE_BATCH) -> None:
+    def __init__(self, engine: Engine, supervisor: Supervisor, *, batch_size: int = TRIAGE_BATCH) -> None:
         self._engine = engine
+        self.supervisor = supervisor
         self._batch_size = batch_size
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the thread (once)."""
+        """Start the thread and its watchdog (once)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self.run, name="caredesk-worker", daemon=True)
             self._thread.start()
+            self._watchdog = threading.Thread(target=self._watch, name="caredesk-watchdog", daemon=True)
+            self._watchdog.start()
+
+    def _watch(self) -> None:
+        """Start the worker thread again when it died (booted models are kept)."""
+        while not self._stop.wait(WATCH_SECONDS):
+            if self._thread is not None and not self._thread.is_alive() and self._engine.ready:
+                log.warning("the worker thread died: starting it again")
+                self.supervisor.restarted()
+                self._thread = threading.Thread(target=self._work, name="caredesk-worker", daemon=True)
+                self._thread.start()
 
     def wake(self) -> None:
         """New tickets arrived: look for work now."""
@@ -81,7 +101,7 @@ class Worker:
         gc.unfreeze()  # objects frozen after boot are collected again, in order, before the interpreter exits
 
     def run(self) -> None:
-        """Boot every component, then loop: triage pending tickets, draft the most urgent undrafted one."""
+        """Boot every component, then work until stopped."""
         engine = self._engine
         try:
             boot(engine)
@@ -92,17 +112,38 @@ class Worker:
                 if status.state in (State.WAITING, State.LOADING):
                     status.state, status.detail = State.ERROR, f"start-up failed: {exc}"
             return
+        self._work()
+
+    def _work(self) -> None:
+        """Run the work loop; a loop that dies of an unexpected error is counted and started again."""
+        while not self._stop.is_set():
+            try:
+                self._loop()
+            except Exception:
+                log.warning("the worker loop died; starting it again", exc_info=True)
+                self.supervisor.restarted()
+                self._stop.wait(1.0)
+
+    def _loop(self) -> None:
+        """Triage pending tickets, draft the most urgent undrafted one when triage is quiet."""
+        engine = self._engine
         last_triage = 0.0
-        pipeline = TriagePipeline(engine, batch_size=self._batch_size)
-        drafting = DraftingStage(engine)
+        pipeline = TriagePipeline(engine, self.supervisor, batch_size=self._batch_size)
+        drafting = DraftingStage(engine, self.supervisor)
+        try:
+            self._steps(engine, pipeline, drafting, last_triage)
+        finally:
+            pipeline.close()
+
+    def _steps(self, engine: Engine, pipeline: TriagePipeline, drafting: DraftingStage, last_triage: float) -> None:
         while not self._stop.is_set():
             quiet = time.monotonic() - last_triage
             try:
                 triaged = pipeline.step()
-            except Exception:  # the tickets stay pending and stored; the next round tries them again
-                log.exception("triage failed; retrying in %.0f s", IDLE_SECONDS)
-                pipeline.drop_ahead()
-                self._stop.wait(IDLE_SECONDS)
+            except StageFailure as failure:  # the tickets stay pending and stored; a failing one is isolated
+                pipeline.failed(failure)
+                if not pipeline.isolating:
+                    self._stop.wait(IDLE_SECONDS)
                 continue
             if triaged:
                 last_triage = time.monotonic()
@@ -116,7 +157,6 @@ class Worker:
                     IDLE_SECONDS if quiet >= DRAFT_AFTER_QUIET_SECONDS else DRAFT_AFTER_QUIET_SECONDS - quiet
                 )
                 self._wake.clear()
-        pipeline.close()
 
 
 def boot(engine: Engine) -> None:
@@ -196,30 +236,51 @@ class TriagePipeline:
     Embedding runs in torch, outside the interpreter lock, so on two cores it overlaps with the database work.
     """
 
-    def __init__(self, engine: Engine, *, batch_size: int = TRIAGE_BATCH) -> None:
+    def __init__(self, engine: Engine, supervisor: Supervisor, *, batch_size: int = TRIAGE_BATCH) -> None:
         self._engine = engine
+        self._supervisor = supervisor
         self._batch_size = batch_size
         self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caredesk-triage-scorer")
         self._ahead: tuple[TriageBatch, Future[Scored]] | None = None
+        self._current: list[int] = []  # the tickets of the step under way
+        self._suspects: list[int] = []  # tickets of a failed batch, triaged one at a time to find the failing one
+
+    @property
+    def isolating(self) -> bool:
+        """True while the tickets of a failed batch are being tried one by one."""
+        return bool(self._suspects)
 
     def step(self) -> int:
-        """Store and route one batch; how many tickets it held (0: nothing was pending)."""
+        """Store and route one batch; how many tickets it held (0: nothing was pending).
+
+        Raises StageFailure naming the stage (triage, routing, actions) that failed; the batch stays pending."""
         services = self._engine.services
         if services is None or services.intent is None or services.sentiment is None:
             return 0
         models = triage_models(services, self._engine.settings.review_threshold)
-        current = self._ahead or self._start(models)
+        current = self._next(models)
         if current is None:
             return 0
         batch, scoring = current
-        self._ahead = self._start(models, skip=batch.ticket_ids)
-        scored = scoring.result()
+        self._current = batch.ticket_ids
+        if not self._suspects:
+            self._ahead = self._start(models, skip=batch.ticket_ids)
+        with in_stage("triage"):
+            scored = scoring.result()
         with self._engine.transaction() as session:
-            vectors = store_batch(session, batch, scored, models)
+            with in_stage("triage"):
+                vectors = store_batch(session, batch, scored, models)
             routing = self._engine.routing
-            for ticket_id, decision in routing.route(session, list(vectors)).items():
+            with in_stage("routing"):
+                decisions = routing.route(session, list(vectors))
+            for ticket_id, decision in decisions.items():
                 if decision.route == Route.AUTO_RESOLVE:
-                    routing.auto_resolve(session, ticket_id, vector=vectors.get(ticket_id), similar=services.similar)
+                    with in_stage("actions"):
+                        routing.auto_resolve(
+                            session, ticket_id, vector=vectors.get(ticket_id), similar=services.similar
+                        )
+        for stage in TRIAGE_STAGES:
+            self._supervisor.succeeded(stage, batch.ticket_ids)
         services.vectors.update(vectors)
         if services.similar is not None and vectors:
             services.similar.add_many(list(vectors), np.stack(list(vectors.values())))  # journaled at once
@@ -227,9 +288,26 @@ class TriagePipeline:
                 services.similar.save()
         return len(batch.ticket_ids)
 
-    def drop_ahead(self) -> None:
-        """Forget the batch being scored ahead (it is read again)."""
-        self._ahead = None
+    def failed(self, failure: StageFailure) -> None:
+        """A step failed: a batch is split into single tickets; a single ticket's failure is counted against it."""
+        self._ahead = None  # read again later
+        if len(self._current) > 1:  # split the batch: each ticket alone, so a poisoned one fails by itself
+            self._supervisor.counted(failure.stage, self._current, failure.error)
+            self._suspects = list(self._current)
+        else:
+            self._supervisor.failed(failure.stage, self._current, failure.error)
+        self._current = []
+
+    def _next(self, models: TriageModels) -> tuple[TriageBatch, Future[Scored]] | None:
+        """The next single suspect, else the batch scored ahead, else the oldest pending batch."""
+        while self._suspects:
+            ticket_id = self._suspects.pop(0)
+            with self._engine.session() as session:
+                ticket = session.get(Ticket, ticket_id)
+                batch = read_batch(session, [ticket_id]) if ticket is not None and ticket.triaged_at is None else None
+            if batch is not None:
+                return batch, self._scorer.submit(score_batch, batch, models)
+        return self._ahead or self._start(models)
 
     def close(self) -> None:
         """Stop the scorer thread (a batch being scored ahead is dropped; its tickets stay pending)."""
@@ -237,46 +315,36 @@ class TriagePipeline:
         self._scorer.shutdown(wait=False, cancel_futures=True)
 
     def _start(self, models: TriageModels, skip: list[int] | None = None) -> tuple[TriageBatch, Future[Scored]] | None:
-        """Read the oldest pending batch (without `skip`) and start scoring it on the scorer thread."""
+        """Read the oldest pending batch (without `skip` and the tickets held back) and start scoring it."""
+        held = set().union(*(self._supervisor.blocked(stage) for stage in TRIAGE_STAGES))
         with self._engine.session() as session:
-            ids = pending_ticket_ids(session, self._batch_size, skip=skip or ())
+            ids = pending_ticket_ids(session, self._batch_size, skip=[*(skip or ()), *held])
             batch = read_batch(session, ids) if ids else None
         return (batch, self._scorer.submit(score_batch, batch, models)) if batch is not None else None
 
 
 class DraftingStage:
-    """Draft one ticket a step; a ticket whose draft fails is logged and set aside with backoff, the others go on."""
+    """Draft one ticket a step; a ticket whose draft fails waits with backoff (needs attention after 3 tries)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, supervisor: Supervisor) -> None:
         self._engine = engine
-        self._failures: dict[int, tuple[int, float]] = {}  # ticket id -> (failures, monotonic time of next try)
+        self._supervisor = supervisor
 
     def step(self) -> bool:
         """Draft the next ticket; False when there is none to draft now."""
-        now = time.monotonic()
-        set_aside = [
-            ticket_id
-            for ticket_id, (count, next_try) in self._failures.items()
-            if count >= DRAFT_ATTEMPTS or next_try > now
-        ]
         try:
-            return draft_next(self._engine, skip=set_aside, on_failure=self._failed)
+            return draft_next(self._engine, skip=sorted(self._supervisor.blocked("drafting")), on_failure=self._failed)
         except Exception:  # picking the ticket failed (the database): the loop waits and tries again
-            log.exception("drafting failed before a ticket was chosen")
+            log.warning("drafting failed before a ticket was chosen", exc_info=True)
             return False
 
-    def _failed(self, ticket_id: int) -> None:
-        count = self._failures.get(ticket_id, (0, 0.0))[0] + 1
-        self._failures[ticket_id] = (count, time.monotonic() + DRAFT_RETRY_SECONDS * 2 ** (count - 1))
-        log.exception(
-            "drafting ticket %d failed (%d of %d tries); the other tickets are drafted meanwhile",
-            ticket_id,
-            count,
-            DRAFT_ATTEMPTS,
-        )
+    def _failed(self, ticket_id: int, error: Exception) -> None:
+        self._supervisor.failed("drafting", [ticket_id], error)
 
 
-def draft_next(engine: Engine, *, skip: Sequence[int] = (), on_failure: Callable[[int], None] | None = None) -> bool:
+def draft_next(
+    engine: Engine, *, skip: Sequence[int] = (), on_failure: Callable[[int, Exception], None] | None = None
+) -> bool:
     """Draft the highest-priority open ticket (not in `skip`) that has no draft for its latest message.
 
     With `on_failure`, a failing draft is reported with its ticket id instead of raised (the step still counts)."""
@@ -299,10 +367,10 @@ def draft_next(engine: Engine, *, skip: Sequence[int] = (), on_failure: Callable
         return False
     try:
         _draft_and_answer(engine, services, ticket_id)
-    except Exception:
+    except Exception as exc:
         if on_failure is None:
             raise
-        on_failure(ticket_id)
+        on_failure(ticket_id, exc)
     return True
 
 

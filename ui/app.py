@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import HTTPException
@@ -18,6 +19,7 @@ from engine.accounts import (
 from engine.app import build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.desk import download_original
+from engine.health import engine_health
 from engine.ingest.demo_source import with_demo_source
 from engine.ingest.uploads import remove_leftover_uploads
 from engine.ingest.webhook import build_router
@@ -73,8 +75,15 @@ def register(settings: Settings) -> Engine:
     for path, permission, page in pages:
         ui.page(path)(guarded(permission, page))
     app.add_api_route("/attachments/{attachment_id}", download_attachment, methods=["GET"])
+    app.add_api_route("/api/v1/health", health, methods=["GET"], tags=["health"], summary="The desk's health")
     register_api_docs()
     return engine
+
+
+def health() -> dict[str, Any]:
+    """Each component's state, the worker (alive, restarts), each stage's failure count and the backlog; "status" is
+    ok, degraded or down. Open without a session for monitoring: it carries counts, never error texts."""
+    return engine_health(engine())
 
 
 def download_attachment(attachment_id: int) -> Response:

@@ -48,6 +48,24 @@ def frame(title: str) -> Iterator[None]:
         yield
 
 
+def degraded_chip() -> None:
+    """A "Degraded" chip while a background stage failed lately; supervisors see the last error on hover."""
+    supervisor = engine().supervisor
+    if supervisor is None or not supervisor.degraded:
+        return
+    with (
+        ui.chip("Degraded", color="negative", text_color="white")
+        .props("dense square")
+        .classes("text-xs")
+        .mark("degraded")
+    ):
+        last = supervisor.last_error()
+        if can(current_user(), Permission.VIEW_DASHBOARD) and last is not None:
+            ui.tooltip(f"{last[0]} failed: {last[1]}").mark("degraded-error")
+        else:
+            ui.tooltip("A background stage failed lately; a supervisor can see why")
+
+
 def model_status() -> None:
     """One chip per model; hover for detail. Refreshes while models load."""
 
@@ -58,9 +76,13 @@ def model_status() -> None:
                 colour = STATE_COLOURS[status.state]
                 with ui.chip(status.label, color=colour, text_color="white").props("dense square").classes("text-xs"):
                     ui.tooltip(f"{status.state}: {status.detail}" if status.detail else str(status.state))
+            degraded_chip()
 
     def signature() -> tuple[tuple[str, str], ...]:
-        return tuple((s.state.value, s.detail) for s in engine().status.values())
+        supervisor = engine().supervisor
+        degraded = supervisor is not None and supervisor.degraded
+        last = ("degraded", str(supervisor.last_error())) if supervisor is not None and degraded else ("ok", "")
+        return (*((s.state.value, s.detail) for s in engine().status.values()), last)
 
     shown = [signature()]
 

@@ -122,6 +122,7 @@ def override_intent(session: Session, *, ticket_id: int, new_intent: str, agent:
     ticket.intent = new_intent
     ticket.intent_confidence = 1.0
     ticket.needs_review = False
+    ticket.review_reason = ""
     session.add(ticket)
     session.add(feedback)
     session.flush()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -11,13 +10,24 @@ from pathlib import Path
 import numpy as np
 
 from engine.nlp.embedder import Embedder
+from engine.nlp.intent import text_key
 
 log = logging.getLogger(__name__)
 
 
-def text_key(text: str) -> str:
-    """A stable key of a text (SHA-256, 16 bytes)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+def forget_texts(path: Path, keys: set[str]) -> int:
+    """Rewrite the cache file without the vectors of texts with `keys` (erasure); how many it dropped."""
+    if not keys or not path.is_file():
+        return 0
+    with np.load(path, allow_pickle=False) as stored:
+        data = {name: stored[name] for name in stored.files}
+    keep = ~np.isin(data["keys"].astype(str), sorted(keys))
+    dropped = int((~keep).sum())
+    if dropped:
+        temporary = path.with_name(path.stem + ".tmp.npz")
+        np.savez(temporary, keys=data["keys"][keep], vectors=data["vectors"][keep], embedder=data["embedder"])
+        temporary.replace(path)
+    return dropped
 
 
 class DiskEmbeddingCache:

@@ -31,6 +31,7 @@ from engine.config import DEMO_DATA_DIR, Settings
 from engine.feedback.embedding_cache import DiskEmbeddingCache
 from engine.feedback.training_data import confirmed_rows, demo_training_rows
 from engine.nlp.intent import UNKNOWN, IntentClassifier, IntentModelRegistry, training_data_hash
+from engine.nlp.labeled_csv import LabeledDataError
 from engine.privacy import audit
 from engine.store.db import session_scope
 from engine.store.models import Feedback, FeedbackKind
@@ -164,7 +165,7 @@ def retrain(
         "trigger": trigger,
         "verdict": reason,
     }
-    version = registry.save_version(model, metrics=info, data_hash=training_data_hash(texts, labels))
+    version = registry.save_version(model, metrics=info, data_hash=training_data_hash(texts, labels), texts=texts)
     if promoted:
         registry.activate(version)
     seconds = round(time.perf_counter() - started, 2)
@@ -235,6 +236,31 @@ def retrain_in_use(
             details={"trigger": trigger, **asdict(result)},
         )
     return result
+
+
+def retrain_after_erasure(services: Services | None, settings: Settings, db: SAEngine) -> str | None:
+    """Train an intent model on what is left after an erasure and make it active whatever the gate says (the old
+    one holds the erased text); None when no model can be trained now."""
+    from engine.components import load_embedder
+
+    embedder = services.embedder if services is not None else load_embedder(settings)
+    with Session(db) as session:
+        confirmed = confirmed_rows(session)
+    base = demo_training_rows(DEMO_DATA_DIR, settings.demo_ticket_count)
+    cache = DiskEmbeddingCache(settings.models_dir / "training_embeddings.npz", embedder)
+    registry = IntentModelRegistry(settings.models_dir / "intent")
+    try:
+        model, result = retrain(registry, base=base, confirmed=confirmed, embed=cache.encode, trigger="erasure")
+    except LabeledDataError as exc:
+        log.warning("no intent model could be trained after the erasure: %s", exc)
+        return None
+    finally:
+        if services is None:
+            embedder.close()
+    registry.activate(result.version)
+    if services is not None:
+        services.intent, services.intent_version = model, result.version
+    return result.version
 
 
 def latest_feedback_id(session: Session) -> int:

@@ -47,17 +47,27 @@ def confirmed_rows(session: Session) -> tuple[list[str], list[str]]:
     for ticket_id, intent in [*session.exec(sent), *session.exec(imported)]:
         if ticket_id is not None and intent:
             labels.setdefault(ticket_id, intent)
-    first: dict[int, str] = {}
-    ids = list(labels)
-    for start in range(0, len(ids), ID_BATCH):
-        first_messages = select(Message.ticket_id, Message.body).where(
-            col(Message.ticket_id).in_(ids[start : start + ID_BATCH]), Message.direction == Direction.INBOUND
-        )
-        for ticket_id, body in session.exec(first_messages.order_by(col(Message.created_at), col(Message.id))):
-            first.setdefault(ticket_id, body)
+    first = first_messages(session, list(labels))
     texts, out = [], []
     for ticket_id, intent in labels.items():
         if first.get(ticket_id):
             texts.append(redact(first[ticket_id]).text)
             out.append(intent)
     return texts, out
+
+
+def first_messages(session: Session, ticket_ids: list[int]) -> dict[int, str]:
+    """The first customer message of each ticket (what a confirmed label trains on, before redaction)."""
+    first: dict[int, str] = {}
+    for start in range(0, len(ticket_ids), ID_BATCH):
+        query = select(Message.ticket_id, Message.body).where(
+            col(Message.ticket_id).in_(ticket_ids[start : start + ID_BATCH]), Message.direction == Direction.INBOUND
+        )
+        for ticket_id, body in session.exec(query.order_by(col(Message.created_at), col(Message.id))):
+            first.setdefault(ticket_id, body)
+    return first
+
+
+def training_texts(session: Session, ticket_ids: list[int]) -> list[str]:
+    """The texts these tickets would train the intent model on (redacted first messages), for erasure."""
+    return [redact(body).text for body in first_messages(session, ticket_ids).values() if body]

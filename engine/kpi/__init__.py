@@ -1,6 +1,7 @@
 """Supervisor KPIs: `dashboard()` runs every query for one refresh; tiles, series and quality are defined inside."""
 
 from engine.kpi.acceptance import SMALL_EDIT
+from engine.kpi.calibration import Calibration, calibration_at
 from engine.kpi.dashboard import DashboardData, all_time, csv_text, dashboard, filter_options, refresh, sentiment_point
 from engine.kpi.facade import Kpis
 from engine.kpi.filters import KpiFilter, KpiParams, ensure_kpi_indexes
@@ -11,6 +12,7 @@ from engine.store.models import utcnow
 __all__ = [
     "DEFINITIONS",
     "SMALL_EDIT",
+    "Calibration",
     "DashboardData",
     "Kpi",
     "KpiDefinition",
@@ -19,6 +21,7 @@ __all__ = [
     "Kpis",
     "TicketRef",
     "all_time",
+    "calibration_at",
     "csv_text",
     "dashboard",
     "ensure_kpi_indexes",

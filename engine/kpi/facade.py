@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.engine import Engine as SAEngine
 
 from engine.kpi.acceptance import draft_acceptance
+from engine.kpi.calibration import Calibration, reliability
 from engine.kpi.dashboard import DashboardData, all_time, dashboard, filter_options, sentiment_point
 from engine.kpi.filters import KpiFilter, KpiParams
 from engine.kpi.series import TicketRef
@@ -38,6 +39,10 @@ class Kpis:
     def draft_acceptance(self) -> dict[str, list[dict[str, Any]]]:
         """How drafts were received, by intent, week and basis."""
         return draft_acceptance(self._db)
+
+    def reliability(self) -> list[Calibration]:
+        """Per confidence bin, how many past tickets agents checked and how many had the predicted intent."""
+        return reliability(self._db)
 
     def sentiment_point(self, kpi_filter: KpiFilter, day: str, channel: str | None) -> list[TicketRef]:
         """The tickets behind one point of the sentiment chart."""

@@ -37,11 +37,14 @@ from sqlalchemy import Table, delete, func, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, col, select
 
+from engine.feedback.retrain import retrain_after_erasure
+from engine.feedback.training_data import training_texts
 from engine.ingest.dead_letter_store import unpack_raw
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.nlp.embedder import DIM
 from engine.privacy import audit
 from engine.privacy.compaction import compact_database
+from engine.privacy.erasure_models import ModelPurge, purge_models
 from engine.privacy.file_crypto import read_decrypted
 from engine.runtime import Engine
 from engine.store.attachment_models import Attachment
@@ -56,6 +59,7 @@ _IN_CHUNK = 500  # ids per IN (...) list
 _MIN_FRAGMENT_WORDS = 5
 _MAX_FRAGMENT_CHARS = 120
 _MAX_FRAGMENTS = 200
+_MIN_CODE_CHARS = 6
 
 
 class CustomerNotFound(LookupError):
@@ -73,6 +77,7 @@ class ErasureReport:
     audit_entry_id: int | None = None
     leftover_files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    models: ModelPurge = field(default_factory=ModelPurge)
 
     @property
     def complete(self) -> bool:
@@ -166,7 +171,8 @@ def _dead_letters_mentioning(session: Session, customer: Customer) -> list[int]:
 
 
 def _fragments(texts: Iterable[str]) -> list[str]:
-    """Per text, its longest run of at least five words without digits or '@' (what survives redaction)."""
+    """Per text: its longest run of at least five words without digits or '@' (what survives redaction), and every
+    word of 6+ characters holding a digit (an order number, a code: what a raw copy or a model's vocabulary keeps)."""
     out: list[str] = []
     for body in texts:
         best: list[str] = []
@@ -179,7 +185,18 @@ def _fragments(texts: Iterable[str]) -> list[str]:
                 run.append(word)
         if len(best) >= _MIN_FRAGMENT_WORDS:
             out.append(" ".join(best)[:_MAX_FRAGMENT_CHARS].rsplit(" ", 1)[0])
+        codes = [_code(word) for word in body.split()]
+        out += [code for code in codes if len(code) >= _MIN_CODE_CHARS and _is_code(code)]
     return list(dict.fromkeys(out))[:_MAX_FRAGMENTS]
+
+
+def _code(word: str) -> str:
+    return word.strip(".,;:!?()[]{}<>\"'")
+
+
+def _is_code(word: str) -> bool:
+    """A word that names one thing: it has a digit, and a letter too or 8+ characters (not a date or an amount)."""
+    return "@" not in word and any(c.isdigit() for c in word) and (any(c.isalpha() for c in word) or len(word) >= 8)
 
 
 def _needles(strings: Iterable[str]) -> list[bytes]:
@@ -249,6 +266,15 @@ def _remove_files(engine: Engine, paths: set[str]) -> int:
     return removed
 
 
+def _unique_name(session: Session, customer: Customer) -> str | None:
+    """The customer's name, when it is long enough to look for and no other customer has it."""
+    name = customer.name.strip()
+    if len(name) < _MIN_CODE_CHARS:
+        return None
+    others = select(func.count()).where(Customer.name == name, Customer.id != customer.id)
+    return name if not session.exec(others).one() else None
+
+
 def _shared_fragments(session: Session, fragments: list[str]) -> set[str]:
     """Fragments other customers' remaining messages also contain (not this customer's to erase).
 
@@ -283,9 +309,12 @@ def erase_customer(engine: Engine, customer_id: int, *, actor: str = "system") -
         customer = session.get(Customer, customer_id)
         assert customer is not None
         bodies = [row.body for row in _rows_of(session, tables["message"], found.get(tables["message"], set()))]
-        paths = {row.path for row in _rows_of(session, tables["attachment"], found.get(tables["attachment"], set()))}
+        attachments = _rows_of(session, tables["attachment"], found.get(tables["attachment"], set()))
+        bodies += [text for row in attachments for text in (row.extracted_text, row.filename) if text]
+        paths = {row.path for row in attachments}
         ticket_ids = {int(i) for i in found.get(tables["ticket"], set())}
-        identifiers = [term for term in (customer.email, customer.handle) if term]
+        identifiers = [term for term in (customer.email, customer.handle, _unique_name(session, customer)) if term]
+        trained_texts = training_texts(session, sorted(ticket_ids))
         dead_letters = _dead_letters_mentioning(session, customer)
         for table in reversed(SQLModel.metadata.sorted_tables):  # children before parents
             pk = _pk(table)
@@ -308,10 +337,22 @@ def erase_customer(engine: Engine, customer_id: int, *, actor: str = "system") -
         report.audit_entry_id = tombstone.id
     report.vectors, erased_vectors = _remove_vectors(engine, ticket_ids)
     report.attachment_files = _remove_files(engine, paths)
+    needles = _needles([*sorted(set(fragments) - shared), *identifiers]) + erased_vectors
+    report.models = purge_models(
+        engine.settings.models_dir,
+        trained_texts,
+        holds_needles=lambda folder: bool(files_containing(folder, needles)),
+        retrain_active=lambda: retrain_after_erasure(engine.services, engine.settings, engine.db),
+    )
+    report.notes += report.models.notes()
+    with engine.transaction() as session:  # which model versions the erasure changed: version ids only
+        details = {"dropped": report.models.dropped, "retrained": report.models.retrained}
+        audit.append(
+            session, actor=actor, action="erase_customer_models", subject=f"customer:{customer_id}", details=details
+        )
     report.notes += compact_database(engine.db)
     if shared:
         report.notes.append(f"{len(shared)} text fragments also occur in other customers' messages: not checked")
-    needles = _needles([*sorted(set(fragments) - shared), *identifiers]) + erased_vectors
     report.leftover_files = files_containing(engine.settings.data_dir, needles)
     if report.leftover_files:
         log.warning("after erasing customer %d, files still hold their text: %s", customer_id, report.leftover_files)

@@ -27,6 +27,7 @@ from engine.knowledge.reply_memory import ReplyMemory, track_score
 from engine.knowledge.similar_tickets import SimilarTickets
 from engine.outbox import enqueue_reply
 from engine.privacy import audit
+from engine.privacy.redaction import redact
 from engine.routing.actions.base import ActionContext, ActionResult
 from engine.routing.actions.runner import ActionFailed, ActionRunner
 from engine.routing.policy import RoutingPolicy
@@ -145,13 +146,11 @@ def hand_over(session: Session, ticket: Ticket, note: str, *, failed: bool = Tru
     else:
         ticket.route = Route.ASSIST
     ticket.status = TicketStatus.OPEN
-    ticket.needs_review = True
     ticket.route_reason = f"{ticket.route_reason} | handed to an agent: {note}".strip(" |")
     ticket.updated_at = utcnow()
     session.add(ticket)
-    audit.append(
-        session, actor=AI_AUTHOR, action="ai_handed_over", subject=f"ticket:{ticket.id}", details={"note": note}
-    )
+    details = {"note": redact(note).text}  # the store's words may carry an address: the audit log keeps none
+    audit.append(session, actor=AI_AUTHOR, action="ai_handed_over", subject=f"ticket:{ticket.id}", details=details)
     log.warning("ticket %s handed to an agent: %s", ticket.id, note)
     return AutoResult(ticket.id, False, note=note)
 

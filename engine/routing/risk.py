@@ -6,7 +6,7 @@ weights add up to 1, so a ticket that is maximal on every factor scores 1.
 | factor              | weight | scaled value                                                                     |
 |---------------------|-------:|----------------------------------------------------------------------------------|
 | money at stake      |  0.25  | largest amount named in the messages / MONEY_SCALE (500), capped at 1            |
-| account age         |  0.10  | 1 - age / NEW_ACCOUNT_DAYS (30): a brand-new account is 1, a month-old one 0     |
+| account age         |  0.10  | 1 - age / NEW_ACCOUNT_DAYS (30) of the store account; 0 when the store has none |
 | past complaints     |  0.15  | the customer's earlier negative or escalated tickets / 3, capped at 1            |
 | negative sentiment  |  0.15  | max(0, -valence) of the latest customer message                                  |
 | urgency             |  0.10  | urgency of the latest customer message (0..1)                                    |
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import Session, col, func, or_, select
 
@@ -154,13 +154,23 @@ def complaints_by_customer(session: Session, customer_ids: set[int]) -> dict[int
 
 
 def inputs_for(
-    ticket: Ticket, customer: Customer, text: str, *, rising: bool, complaints: int, now: datetime
+    ticket: Ticket,
+    customer: Customer,
+    text: str,
+    *,
+    rising: bool,
+    complaints: int,
+    now: datetime,
+    account_opened: datetime | None = None,
 ) -> RiskInputs:
-    """Risk inputs of a stored, triaged ticket; `complaints` counts the customer's tickets, this one included."""
-    created = customer.created_at if customer.created_at.tzinfo else customer.created_at.replace(tzinfo=UTC)
+    """Risk inputs of a stored, triaged ticket; `complaints` counts the customer's tickets, this one included.
+
+    `account_opened` comes from the store's account record; without one the account age is unknown (the customer's
+    first contact with the desk says nothing about how old their account is)."""
+    age = None if account_opened is None else max(0.0, (now - account_opened).total_seconds() / 86400)
     return RiskInputs(
         money=money_at_stake(text),
-        account_age_days=max(0.0, (now - created).total_seconds() / 86400),
+        account_age_days=age,
         past_complaints=max(0, complaints - int(is_complaint(ticket))),
         valence=ticket.valence or 0.0,
         urgency=ticket.urgency or 0.0,

@@ -10,6 +10,7 @@ back after an automatic answer, and the intent's action (if any) passes its stor
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from engine.nlp.intent import IntentPrediction
 from engine.nlp.sentiment import frustration_rising
 from engine.privacy import audit
 from engine.privacy.consent import wants_human
+from engine.privacy.redaction import redact
 from engine.routing.actions.base import ActionContext
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.registry import action_named
@@ -210,8 +212,11 @@ def route_tickets(
     policy: RoutingPolicy,
     runner: ActionRunner | None = None,
     now: datetime | None = None,
+    account_opened: Callable[[str | None], datetime | None] | None = None,
 ) -> dict[int, Decision]:
-    """Route triaged tickets, store route, reason and risk on each, and audit every decision."""
+    """Route triaged tickets, store route, reason and risk on each, and audit every decision.
+
+    `account_opened(email)` says when the customer's store account was opened (None: unknown)."""
     now = now or utcnow()
     tickets = [
         t
@@ -227,7 +232,8 @@ def route_tickets(
     records = []
     for ticket in tickets:
         assert ticket.id is not None
-        decisions[ticket.id], record = _route_one(session, ticket, batch, policy, runner, now)
+        opened = account_opened(batch.customers[ticket.customer_id].email) if account_opened is not None else None
+        decisions[ticket.id], record = _route_one(session, ticket, batch, policy, runner, now, opened)
         records.append(record)
     # after the ticket updates: they reach the database in one flush
     audit.append_many(session, records)
@@ -264,7 +270,13 @@ class _Batch:
 
 
 def _route_one(
-    session: Session, ticket: Ticket, batch: _Batch, policy: RoutingPolicy, runner: ActionRunner | None, now: datetime
+    session: Session,
+    ticket: Ticket,
+    batch: _Batch,
+    policy: RoutingPolicy,
+    runner: ActionRunner | None,
+    now: datetime,
+    opened: datetime | None,
 ) -> tuple[Decision, audit.Record]:
     """The decision, stored on the ticket, and its audit record."""
     assert ticket.id is not None
@@ -276,7 +288,8 @@ def _route_one(
     rising = frustration_rising([t.valence for t in triage])
     sentiment = SentimentSummary(ticket.valence or 0.0, ticket.urgency or 0.0, rising)
     complaints = batch.complaints.get(ticket.customer_id, 0)
-    risk = risk_score(inputs_for(ticket, customer, text, rising=rising, complaints=complaints, now=now))
+    inputs = inputs_for(ticket, customer, text, rising=rising, complaints=complaints, now=now, account_opened=opened)
+    risk = risk_score(inputs)
     decision = route(ticket, prediction, sentiment, customer, risk, policy, text=text)
     if decision.failed() == ["action"] and decision.action is not None and runner is not None:
         verdict = _verdict(session, runner, decision.action, ticket, customer, text, policy.refund_approval_limit)
@@ -314,7 +327,8 @@ def _verdict(
     try:
         plan = runner.preview(session, name, context, actor="router")
     except StoreError as exc:
-        return ActionVerdict(False, f"action '{action.title}' could not be checked: {exc}")
+        # the reason reaches the audit log: the store's error text is redacted (it may quote an e-mail)
+        return ActionVerdict(False, f"action '{action.title}' could not be checked: {redact(str(exc)).text}")
     if plan.check.ok and action.over_limit(plan, refund_limit):
         return ActionVerdict(False, f"{plan.summary}: above the ${refund_limit:,.2f} limit, a supervisor approves it")
     return ActionVerdict(plan.check.ok, plan.check.text(action.title))
@@ -329,7 +343,6 @@ def _store(session: Session, ticket: Ticket, decision: Decision, risk: RiskScore
         ticket.route = decision.route
     ticket.route_reason = decision.reason
     ticket.risk = risk.score
-    ticket.needs_review = decision.route != Route.AUTO_RESOLVE
     if decision.route == Route.ESCALATE:
         ticket.status = TicketStatus.ESCALATED
         ticket.outcome = Outcome.ESCALATED

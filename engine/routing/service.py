@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from engine.config import Settings
 from engine.demo import reply_values
+from engine.routing.account_ages import AccountAges
 from engine.routing.actions.base import ActionContext, ActionResult, Plan
 from engine.routing.actions.client import StoreClient, StoreError
 from engine.routing.actions.registry import ACTIONS, action_named
@@ -32,6 +33,8 @@ from engine.store.models import Customer, Draft, Ticket
 from engine.store.models import Route as Route  # the routes the ticket screen shows
 
 log = logging.getLogger(__name__)
+
+ACCOUNT_TIMEOUT = 2.0  # seconds an account-age lookup may take while routing
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class RoutingService:
         self._data_dir = data_dir
         self._connect = connect
         self._runner: ActionRunner | None = None
+        self._accounts: AccountAges | None = None
         self._lock = threading.Lock()
         self.knows_intents = knows_intents  # whether the default policy saw the model's intents
 
@@ -91,6 +95,15 @@ class RoutingService:
                 self._runner = ActionRunner(self._connect())
             return self._runner
 
+    @property
+    def accounts(self) -> AccountAges:
+        """The customers' store account ages, looked up through the runner's store client."""
+        base_url = self.runner.client.base_url
+        with self._lock:
+            if self._accounts is None:  # its own client: lookups stay out of the actions' audited call lists
+                self._accounts = AccountAges(StoreClient(base_url, timeout=ACCOUNT_TIMEOUT, retries=0))
+            return self._accounts
+
     def learn_intents(self, settings: Settings, intents: Sequence[str]) -> None:
         """Suggest actions for the model's intents once it has loaded (the policy was made before it knew them)."""
         if intents and not self.knows_intents:
@@ -99,7 +112,9 @@ class RoutingService:
 
     def route(self, session: Session, ticket_ids: list[int]) -> dict[int, Decision]:
         """Route freshly triaged tickets (call after triage, in the same transaction)."""
-        return route_tickets(session, ticket_ids, policy=self.policy, runner=self.runner)
+        return route_tickets(
+            session, ticket_ids, policy=self.policy, runner=self.runner, account_opened=self.accounts.opened
+        )
 
     def auto_resolve(
         self,

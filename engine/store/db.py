@@ -12,7 +12,15 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, SQLModel, create_engine
 
-from engine.store import account_models, attachment_models, audit_models, models, outbox_models  # noqa: F401
+from engine.store import (  # noqa: F401  (the tables)
+    account_models,
+    action_models,
+    attachment_models,
+    audit_models,
+    models,
+    outbox_models,
+    work_models,
+)
 
 log = logging.getLogger(__name__)
 

@@ -79,7 +79,8 @@ class Ticket(SQLModel, table=True):
     external_id: str | None = Field(default=None, index=True, unique=True)
     intent: str | None = Field(default=None, index=True)
     intent_confidence: float | None = None
-    needs_review: bool = True
+    needs_review: bool = True  # the intent is uncertain and no person confirmed it (engine/review.py)
+    review_reason: str = ""  # why, in words
     sentiment_label: str | None = None
     valence: float | None = None
     urgency: float | None = None

@@ -120,10 +120,15 @@ def test_a_repeated_dead_letter_is_recognised_although_each_copy_is_encrypted_di
     assert again.id == first.id and other.id != first.id
 
 
-def test_an_attachment_file_on_disk_is_encrypted_and_downloads_intact(engine: Engine) -> None:
+def test_an_attachment_file_on_disk_is_encrypted_and_downloads_intact(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ui.app
+    from engine.store.account_models import User
     from ui.app import download_attachment
     from ui.state import set_engine
 
+    monkeypatch.setattr(ui.app, "current_user", lambda: User(username="ann", password_hash="-", role="agent"))
     ticket_id, _ = store_ticket(engine)
     attachment_id = attach(engine, ticket_id)
     files = [p for p in (engine.settings.data_dir / ATTACHMENTS_DIR).rglob("*") if p.is_file()]

@@ -225,7 +225,6 @@ def test_route_tickets_stores_route_reason_risk_and_audits(session: Session) -> 
     stored = session.get(Ticket, auto)
     assert stored is not None and stored.route == Route.AUTO_RESOLVE and stored.risk is not None
     assert stored.route_reason.startswith("auto-resolved: intent track_order 0.97 >= 0.90")
-    assert not stored.needs_review
     rows = session.exec(select(AuditEntry).where(AuditEntry.action == "ai_route")).all()
     assert [r.subject for r in rows] == [f"ticket:{auto}", f"ticket:{unsure}"]
     assert rows[0].actor == "model:v7" and {f["key"] for f in rows[0].details["factors"]} >= {"money", "vip"}
@@ -238,7 +237,7 @@ def test_customer_coming_back_after_an_automatic_answer_marks_it_failed(session:
     ticket.route, ticket.outcome, ticket.status = Route.AUTO_RESOLVE, Outcome.RESOLVED_BY_AI, TicketStatus.OPEN
     decision = route_tickets(session, [ticket_id], policy=AUTO)[ticket_id]
     assert decision.route == Route.ASSIST and "wrote again after an automatic answer" in decision.reason
-    assert ticket.route == Route.AUTO_RESOLVE and ticket.outcome == Outcome.FAILED and ticket.needs_review
+    assert ticket.route == Route.AUTO_RESOLVE and ticket.outcome == Outcome.FAILED
 
 
 def test_escalation_sets_status_and_outcome(session: Session) -> None:

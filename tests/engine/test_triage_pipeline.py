@@ -15,6 +15,7 @@ from engine.nlp.intent.classifier import IntentClassifier
 from engine.nlp.sentiment.scorer import SentimentScorer
 from engine.runtime import Engine, Services
 from engine.store.models import Ticket, TriageResult
+from engine.supervisor import Supervisor
 from engine.triage import TriageModels, read_batch, score_batch, store_batch, triage_tickets
 from engine.worker import TriagePipeline
 
@@ -79,7 +80,7 @@ def engine(tmp_path: Path) -> Engine:
 def test_the_pipeline_triages_every_pending_ticket_once_across_batches(engine: Engine) -> None:
     with engine.transaction() as session:
         intake_many(session, [message(text, f"conv-{i}") for i, text in enumerate(TEXTS[:8])])
-    pipeline = TriagePipeline(engine, batch_size=3)
+    pipeline = TriagePipeline(engine, Supervisor(engine.db), batch_size=3)
 
     sizes = []
     while size := pipeline.step():

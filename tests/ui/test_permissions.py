@@ -36,6 +36,8 @@ ROUTES: dict[str, str | None] = {
     "/login": PUBLIC,
     "/logout": PUBLIC,
     "/survey/{token}": PUBLIC,
+    "/survey/{token}/person": PUBLIC,  # the survey token decides
+    "/api/v1/health": PUBLIC,  # counts and states for monitoring, never error texts
     "/api/v1/messages": PUBLIC,  # refused without a valid signature (tests/engine/test_ingest_webhook.py)
 }
 # controls inside a page that need more than the page itself: (path, marker) -> lowest role

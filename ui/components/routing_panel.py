@@ -13,6 +13,7 @@ from typing import Any
 from nicegui import run, ui
 
 from engine.accounts import Permission, User, can
+from engine.resolution import failed_by_ai, handling_state
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.runner import ActionFailed
 from engine.routing.service import ActionOption, ApprovalRequired, Route, RoutingView
@@ -23,20 +24,21 @@ from ui.state import engine
 log = logging.getLogger(__name__)
 
 ROUTE_LOOK = {
-    Route.AUTO_RESOLVE: ("Auto-resolve", "positive", "smart_toy"),
-    Route.ASSIST: ("Assist: an agent reviews", "primary", "support_agent"),
-    Route.ESCALATE: ("Escalated", "negative", "priority_high"),
+    Route.AUTO_RESOLVE: ("positive", "smart_toy"),
+    Route.ASSIST: ("primary", "support_agent"),
+    Route.ESCALATE: ("negative", "priority_high"),
 }
 
 
-def routing_panel(view_ticket_id: int) -> None:
-    """Route, reason trail, risk factors and actions of one ticket."""
-    RoutingPanel(view_ticket_id).build()
+def routing_panel(view_ticket_id: int, *, resolved: bool = False) -> None:
+    """Route, reason trail, risk factors and actions of one ticket (no actions once it is resolved)."""
+    RoutingPanel(view_ticket_id, resolved).build()
 
 
 class RoutingPanel:
-    def __init__(self, ticket_id: int) -> None:
+    def __init__(self, ticket_id: int, resolved: bool) -> None:
         self.ticket_id = ticket_id
+        self.resolved = resolved
         self.service = engine().routing
         self.user: User | None = current_user()
         self.last_result = ""  # kept across refreshes: what the last Execute did
@@ -53,17 +55,16 @@ class RoutingPanel:
             else:
                 self.decision(view)
                 self.risk(view)
-            self.actions(view.actions if view is not None else [])
+            if not self.resolved:
+                self.actions(view.actions if view is not None else [])
 
     def decision(self, view: RoutingView) -> None:
-        title, colour, icon = (
-            ROUTE_LOOK.get(Route(view.route), ("?", "grey", "help")) if view.route else ("?", "grey", "help")
-        )
+        colour, icon = ROUTE_LOOK.get(Route(view.route), ("grey", "help")) if view.route else ("grey", "help")
+        if failed_by_ai(view.outcome):
+            colour = "warning"
         with ui.row().classes("items-center gap-2"):
             ui.icon(icon, color=colour).classes("text-xl")
-            ui.badge(title, color=colour).classes("text-sm px-2 py-1").mark("route")
-            if view.outcome:
-                ui.badge(view.outcome.replace("_", " "), color="grey-7").classes("text-sm px-2 py-1").mark("outcome")
+            ui.badge(handling_state(view.route, view.outcome), color=colour).classes("text-sm px-2 py-1").mark("route")
         ui.label(view.reason).classes("text-sm cd-text").mark("route-reason")
         if view.checks:
             with ui.expansion("Checks", icon="rule").classes("w-full").mark("route-checks"):
@@ -96,7 +97,7 @@ class RoutingPanel:
                 muted = "" if factor["contribution"] > 0 else " cd-muted"
                 with ui.row().classes("w-full items-center gap-2 no-wrap text-sm" + muted):
                     ui.label(factor["label"]).classes("w-40")
-                    ui.label(factor["value"]).classes("grow")
+                    ui.label(factor["value"]).classes("grow").mark(f"risk-value-{factor['key']}")
                     ui.label(f"+{factor['contribution']:.2f}").classes("w-12 text-right")
 
     def actions(self, options: list[ActionOption]) -> None:

@@ -19,6 +19,7 @@ from engine.ingest.dead_letters import (
 )
 from engine.ingest.uploads import create_upload, discard_upload
 from ui.auth import signed_in_name
+from ui.components.attention import attention_card
 from ui.state import engine
 from ui.theme import frame
 
@@ -44,6 +45,7 @@ COLUMNS: list[dict[str, Any]] = [
 def dead_letters_page() -> None:
     """Import history files and work through what could not be ingested."""
     with frame("Inbox tools"):
+        attention_card()
         import_slot = ui.column().classes("w-full")
         reload_letters = dead_letter_card()
         with import_slot:

@@ -9,6 +9,7 @@ from typing import Any
 from nicegui import events, run, ui
 
 from engine.desk import QueueRow, age_text, queue_rows, ticket_counts
+from engine.kpi import Calibration, calibration_at
 from engine.runtime import Engine
 from ui.components.deliveries import FailedDeliveries
 from ui.state import engine
@@ -51,6 +52,8 @@ INTENT_SLOT = r"""
 <q-td :props="props">
   <span v-if="props.value">{{ props.value }}</span><span v-else class="cd-muted">triaging…</span>
   <q-badge v-if="props.row.needs_review && props.value" color="warning" text-color="black" class="q-ml-xs">review</q-badge>
+  <div v-if="props.row.needs_review && props.value" class="text-caption cd-muted" style="line-height: 1.1">
+    {{ props.row.review_reason }}</div>
 </q-td>"""
 CONFIDENCE_SLOT = r"""
 <q-td :props="props" style="min-width: 130px">
@@ -58,7 +61,9 @@ CONFIDENCE_SLOT = r"""
     <q-linear-progress :value="props.value" rounded size="8px" style="width: 80px"
       :color="props.value >= 0.9 ? 'positive' : (props.value >= props.row.threshold ? 'warning' : 'negative')"/>
     <span>{{ Math.round(props.value * 100) }}%</span>
+    <q-tooltip v-if="props.row.calibration">{{ props.row.calibration }}</q-tooltip>
   </div>
+  <span v-else-if="props.row.intent === 'unknown'" class="cd-muted">no intent fits</span>
 </q-td>"""
 SENTIMENT_SLOT = r"""
 <q-td :props="props">
@@ -75,8 +80,9 @@ STATUS_SLOT = r"""
 </q-td>"""
 
 
-def row_dict(row: QueueRow, threshold: float) -> dict[str, Any]:
-    """A queue row as the table's JSON."""
+def row_dict(row: QueueRow, threshold: float, bins: list[Calibration]) -> dict[str, Any]:
+    """A queue row as the table's JSON; `bins` (live reliability data) say what its confidence has meant."""
+    calibration = calibration_at(bins, row.confidence) if row.confidence is not None else None
     return {
         "id": row.id,
         "channel": row.channel,
@@ -86,7 +92,9 @@ def row_dict(row: QueueRow, threshold: float) -> dict[str, Any]:
         "age_minutes": -row.created_at.timestamp(),
         "intent": row.intent,
         "confidence": None if row.confidence is None else round(row.confidence, 3),
-        "needs_review": row.needs_review,
+        "needs_review": flagged(row),
+        "review_reason": row.review_reason,
+        "calibration": calibration.text() if calibration is not None else "",
         "sentiment": row.sentiment,
         "valence": row.valence,
         "urgency": row.urgency or 0.0,
@@ -94,6 +102,11 @@ def row_dict(row: QueueRow, threshold: float) -> dict[str, Any]:
         "has_draft": row.has_draft,
         "threshold": threshold,
     }
+
+
+def flagged(row: QueueRow) -> bool:
+    """An open ticket whose intent a person should check (a resolved one was answered already)."""
+    return row.needs_review and row.status != "resolved" and bool(row.intent)
 
 
 def matches(row: QueueRow, *, status: str, channel: str, review_only: bool, search: str) -> bool:
@@ -104,7 +117,7 @@ def matches(row: QueueRow, *, status: str, channel: str, review_only: bool, sear
         return False
     if channel != "all" and row.channel != channel:
         return False
-    if review_only and not row.needs_review:
+    if review_only and not flagged(row):
         return False
     needle = search.strip().lower()
     return not needle or any(needle in (v or "").lower() for v in (row.subject, row.customer, row.intent))
@@ -120,6 +133,7 @@ class QueueState:
     search: str = ""
     rows: list[QueueRow] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    bins: list[Calibration] = field(default_factory=list)  # the live reliability data, per confidence bin
     revision: int = -1
 
     def visible(self) -> list[QueueRow]:
@@ -132,7 +146,7 @@ class QueueState:
 
     def tiles(self) -> list[tuple[str, int]]:
         """The count tiles above the table."""
-        review = sum(1 for r in self.rows if r.needs_review and r.status != "resolved" and r.intent)
+        review = sum(1 for r in self.rows if flagged(r))
         return [
             ("Open", self.counts.get("new", 0) + self.counts.get("open", 0)),
             ("Escalated", self.counts.get("escalated", 0)),
@@ -141,10 +155,10 @@ class QueueState:
         ]
 
 
-def load_queue(engine: Engine) -> tuple[int, list[QueueRow], dict[str, int]]:
-    """The engine's revision, the queue rows and the ticket counts (run off the event loop)."""
+def load_queue(engine: Engine) -> tuple[int, list[QueueRow], dict[str, int], list[Calibration]]:
+    """The engine's revision, the queue rows, the ticket counts and the reliability data (run off the event loop)."""
     revision = engine.revision
-    return revision, queue_rows(engine), ticket_counts(engine)
+    return revision, queue_rows(engine), ticket_counts(engine), engine.kpi.reliability()
 
 
 def count_tiles(state: QueueState) -> None:
@@ -227,7 +241,7 @@ async def queue_page() -> None:
         table = queue_table()
 
     def show() -> None:
-        table.rows = [row_dict(r, threshold) for r in state.visible()]
+        table.rows = [row_dict(r, threshold, state.bins) for r in state.visible()]
         if table.selected and table.selected[0]["id"] not in {r["id"] for r in table.rows}:
             table.selected = []
         table.update()
@@ -239,7 +253,7 @@ async def queue_page() -> None:
         loaded = await run.io_bound(load_queue, engine())
         if loaded is None:  # the app is shutting down
             return
-        state.revision, state.rows, state.counts = loaded
+        state.revision, state.rows, state.counts, state.bins = loaded
         failed.panel.refresh()
         show()
 

@@ -26,11 +26,12 @@ from engine.desk import (
     use_alternative,
 )
 from engine.feedback.capture import FeedbackError
+from engine.kpi import calibration_at
 from engine.privacy.redaction import redact
 from engine.privacy.redaction_context import customer_context
 from engine.runtime import State
 from ui.auth import signed_in_name
-from ui.components.badges import CHANNEL_ICONS, confidence_bar, sentiment_chip, status_badge
+from ui.components.badges import CHANNEL_ICONS, sentiment_chip, status_badge
 from ui.components.deliveries import DeliveryChips
 from ui.components.draft_panel import (
     alternative_buttons,
@@ -41,6 +42,8 @@ from ui.components.draft_panel import (
     source_cards,
 )
 from ui.components.handle_timer import HandleTimer
+from ui.components.intent_summary import intent_summary
+from ui.components.resolved_panel import resolved_panel
 from ui.components.routing_panel import routing_panel
 from ui.state import engine
 from ui.theme import frame
@@ -108,12 +111,14 @@ class TicketScreen:
         with ui.row().classes("w-full gap-4 items-start no-wrap"):
             with ui.column().classes("gap-4").style("flex: 7; min-width: 0"):
                 self.conversation()
-                self.draft_area = ui.column().classes("w-full gap-2")
-                with self.draft_area:
-                    self.draft_panel()
+                if self.view.resolution is not None:
+                    resolved_panel(self.view.resolution, on_reopen=self.ask_reopen)
+                else:
+                    with ui.column().classes("w-full gap-2"):
+                        self.draft_panel()
             with ui.column().classes("gap-4").style("flex: 5; min-width: 0"):
                 self.triage_panel()
-                routing_panel(self.ticket_id)
+                routing_panel(self.ticket_id, resolved=self.view.resolution is not None)
                 self.similar_panel()
         ui.keyboard(on_key=self.on_key, ignore=["input", "select", "button"])
         if (
@@ -133,8 +138,6 @@ class TicketScreen:
             ui.icon(CHANNEL_ICONS.get(t.channel, "help")).classes("text-2xl text-primary")
             ui.label(t.subject).classes("text-xl font-semibold cd-text").mark("subject")
             status_badge(t.status)
-            if t.status == "resolved":
-                ui.button("Reopen", icon="undo", on_click=self.ask_reopen).props("outline dense").mark("reopen")
             if self.view.frustration_rising:
                 ui.badge("frustration rising", color="negative").classes("text-sm px-2 py-1").mark("frustration")
             ui.space()
@@ -361,7 +364,7 @@ class TicketScreen:
             return
         if e.key.escape:
             ui.navigate.to("/")
-        elif e.key.enter and (e.modifiers.ctrl or e.modifiers.meta):
+        elif e.key.enter and (e.modifiers.ctrl or e.modifiers.meta) and self.view.resolution is None:
             await self.send()
 
     # ---- side panels ------------------------------------------------------------------------------------------------
@@ -369,22 +372,18 @@ class TicketScreen:
         t = self.view.ticket
         with ui.card().classes("cd-card w-full gap-2").mark("triage"):
             ui.label("Triage").classes("cd-section-title")
-            with ui.row().classes("items-center gap-2"):
-                ui.label(t.intent or "not triaged yet").classes("text-lg font-semibold").mark("intent")
-                if t.needs_review and t.intent:
-                    ui.badge("needs human review", color="warning").props("text-color=black").mark("needs-review")
-            if t.intent == "unknown":
-                ui.label("Outside the intents the model knows: a person decides.").classes("text-sm cd-muted")
-            else:
-                confidence_bar(t.intent_confidence, self.threshold)
             latest = self.view.triage[-1] if self.view.triage else None
-            if latest is not None and latest.alternatives:
-                unknown = t.intent == "unknown"  # then every alternative is a guess, the first one too
-                shown = latest.alternatives[0:3] if unknown else latest.alternatives[1:3]
-                alternatives = ", ".join(f"{a['label']} {a['p']:.0%}" for a in shown)
-                if alternatives:
-                    lead = "Closest known intents" if unknown else "Also possible"
-                    ui.label(f"{lead}: {alternatives}").classes("cd-muted text-sm")
+            calibration = intent_summary(
+                intent=t.intent,
+                confidence=t.intent_confidence,
+                review_reason=t.review_reason,
+                flagged=t.needs_review and t.status != "resolved",
+                alternatives=latest.alternatives if latest is not None else [],
+                threshold=self.threshold,
+                set_by=next((f.agent for f in reversed(self.view.feedback) if f.kind == "override_intent"), None),
+            )
+            if calibration is not None and t.intent_confidence is not None:
+                ui.timer(0.05, lambda: self.show_calibration(calibration, t.intent_confidence or 0.0), once=True)
             with ui.row().classes("items-center gap-2 w-full no-wrap"):
                 picker = (
                     ui.select(intent_labels(engine()), label="Change intent", with_input=True)
@@ -411,6 +410,12 @@ class TicketScreen:
             if len(self.view.triage) > 1:
                 trend = " → ".join(f"{r.valence:+.2f}" for r in self.view.triage)
                 ui.label(f"Valence over the conversation: {trend}").classes("text-sm cd-muted").mark("trend")
+
+    async def show_calibration(self, target: ui.label, confidence: float) -> None:
+        """What this confidence has meant on past checked tickets, from the live reliability data."""
+        bins = await run.io_bound(engine().kpi.reliability)
+        found = calibration_at(bins or [], confidence)  # no bins: the app is stopping
+        target.text = found.text() if found is not None else ""
 
     def override(self, intent: str | None) -> None:
         try:

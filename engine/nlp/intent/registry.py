@@ -1,18 +1,20 @@
 """Versioned intent models in a directory: save with metrics, label set and data hash; list, activate, roll back.
 
-Layout: `<root>/<version>/` holds the model files and `info.json`; `<root>/active.json` names the active version and
+Layout: `<root>/<version>/` holds the model files, `info.json` and `training_keys.npy` (a SHA-256 key per training
+text, so an erasure finds the versions a customer's text trained); `<root>/active.json` names the active version and
 the versions that were active before it (the rollback history). Versions are written to a temporary folder and
 renamed into place, so a crash or a failed training never leaves a half-written version or changes the active one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,14 @@ log = logging.getLogger(__name__)
 
 INFO_FILE = "info.json"
 ACTIVE_FILE = "active.json"
+KEYS_FILE = "training_keys.npy"
 
-__all__ = ["IntentModelRegistry", "train_and_activate", "training_data_hash"]
+__all__ = ["IntentModelRegistry", "text_key", "train_and_activate", "training_data_hash"]
+
+
+def text_key(text: str) -> str:
+    """A stable key of a training text (SHA-256, 16 bytes as hex)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 class IntentModelRegistry:
@@ -36,12 +44,14 @@ class IntentModelRegistry:
         self.root = Path(root)
         self._cache: tuple[str, IntentClassifier] | None = None
 
-    def save_version(self, model: IntentClassifier, *, metrics: dict, data_hash: str) -> str:
-        """Store `model` as a new version (not activated) and return its id."""
+    def save_version(self, model: IntentClassifier, *, metrics: dict, data_hash: str, texts: Sequence[str] = ()) -> str:
+        """Store `model` as a new version (not activated), with the keys of the texts it was trained on; its id."""
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.root))
         try:
             model.save(staging)
+            keys = np.array(sorted({bytes.fromhex(text_key(t)) for t in texts}), dtype="S16")
+            np.save(staging / KEYS_FILE, keys, allow_pickle=False)
             while True:
                 version = f"v{self._last_number() + 1:04d}"
                 info = {
@@ -99,6 +109,31 @@ class IntentModelRegistry:
         log.info("rolled intent model back from %s to %s", state["active"], previous)
         return previous
 
+    def trained_on(self, version: str, keys: set[str]) -> bool | None:
+        """Whether any text with one of `keys` trained `version` (None: saved before keys were kept)."""
+        path = self.root / version / KEYS_FILE
+        if not path.is_file():
+            return None
+        stored = np.load(path, allow_pickle=False)
+        wanted = np.array(sorted(bytes.fromhex(k) for k in keys), dtype="S16")
+        return bool(np.isin(wanted, stored).any()) if len(wanted) else False
+
+    def deactivate(self) -> None:
+        """Leave no version active (the app trains a new model at its next start)."""
+        state = self._state()
+        self._write_state({"active": None, "history": state["history"]})
+
+    def drop(self, version: str) -> None:
+        """Delete a saved version that is not active (erasure); it leaves the rollback history too."""
+        state = self._state()
+        if state["active"] == version:
+            raise ValueError(f"{version} is active: activate another version first")
+        self._write_state({"active": state["active"], "history": [v for v in state["history"] if v != version]})
+        if self._cache is not None and self._cache[0] == version:
+            self._cache = None
+        shutil.rmtree(self.root / version)
+        log.info("dropped intent model %s", version)
+
     def _last_number(self) -> int:
         numbers = [int(d.name[1:]) for d in self._version_dirs() if d.name[1:].isdigit()]
         return max(numbers, default=0)
@@ -136,6 +171,6 @@ def train_and_activate(
     """Train a new model, save it as a version and activate it; on any error the active model stays as it was."""
     model = IntentClassifier()
     metrics = model.fit(texts, labels, embeddings, oos_label=oos_label, progress=progress)
-    version = registry.save_version(model, metrics=metrics, data_hash=training_data_hash(texts, labels))
+    version = registry.save_version(model, metrics=metrics, data_hash=training_data_hash(texts, labels), texts=texts)
     registry.activate(version)
     return model, version

@@ -1,4 +1,8 @@
-"""Run actions for tickets: dry-run previews and executions, every store call and result in the audit log.
+"""Run actions for tickets: dry-run previews and executions, each recorded as an ActionRun and audited by reference.
+
+What an action was about (its summary, the store's answer, every HTTP call) is stored encrypted in the ActionRun row
+of the ticket; the audit row names only the action, the run id and the idempotency key, so the tamper-evident log,
+which is never deleted, holds no address, name or message text.
 
 An execution's idempotency key depends on the ticket, the action and the values an agent typed, never on the
 store's current state, so a double click or a retry after a timeout asks the store for the same change twice and
@@ -20,7 +24,9 @@ from engine.privacy import audit
 from engine.routing.actions.base import ActionContext, ActionResult, Plan
 from engine.routing.actions.client import Call, StoreClient, StoreError, StoreUnavailable
 from engine.routing.actions.registry import action_named
+from engine.store.action_models import ActionRun, RunStatus
 from engine.store.audit_models import AuditEntry
+from engine.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +65,16 @@ class ActionRunner:
         try:
             plan = action.plan(self.client, context)
         except StoreError as exc:
-            _audit(
-                session,
-                actor,
-                "action_preview_failed",
-                context,
-                {"action": action_name, "error": str(exc), "calls": calls},
+            run = _record(
+                session, context, action_name, "", actor, RunStatus.FAILED, {"error": str(exc), "calls": calls}
             )
+            _audit(session, actor, "action_preview_failed", context, {"action": action_name, "action_id": run.id})
             raise
-        details = {"action": action_name, "ok": plan.check.ok, "summary": plan.summary, "reasons": plan.check.reasons}
-        _audit(session, actor, "action_preview", context, {**details, "calls": calls})
+        detail = {"ok": plan.check.ok, "summary": plan.summary, "reasons": plan.check.reasons, "calls": calls}
+        run = _record(session, context, action_name, "", actor, RunStatus.PREVIEW, detail)
+        _audit(
+            session, actor, "action_preview", context, {"action": action_name, "action_id": run.id, "ok": plan.check.ok}
+        )
         return plan
 
     def execute(self, session: Session, action_name: str, context: ActionContext, *, actor: str) -> ActionResult:
@@ -87,26 +93,57 @@ class ActionRunner:
             result = action.result(plan, answer)
         except (StoreError, ActionFailed) as exc:
             note = _note(action.title, exc, key, writes=plan is not None and plan.request is not None)
-            _audit(
-                session,
-                actor,
-                "action_failed",
-                context,
-                {"action": action_name, "key": key, "error": note, "calls": calls},
-            )
+            run = _record(session, context, action_name, key, actor, RunStatus.FAILED, {"error": note, "calls": calls})
+            _audit(session, actor, "action_failed", context, {"action": action_name, "action_id": run.id, "key": key})
             raise ActionFailed(note) from exc
-        details = {"action": action_name, "key": key, "summary": plan.summary, "result": asdict(result), "calls": calls}
-        _audit(session, actor, EXECUTED, context, details)
+        detail = {"summary": plan.summary, "result": asdict(result), "calls": calls}
+        run = _record(session, context, action_name, key, actor, RunStatus.DONE, detail)
+        _audit(session, actor, EXECUTED, context, {"action": action_name, "action_id": run.id, "key": key})
         return result
 
 
 def executed(session: Session, ticket_id: int, key: str) -> ActionResult | None:
-    """The result of an earlier execution with this key on this ticket, from the audit log."""
-    query = select(AuditEntry).where(AuditEntry.action == EXECUTED, AuditEntry.subject == f"ticket:{ticket_id}")
-    for entry in session.exec(query.order_by(col(AuditEntry.id))):
-        if entry.details.get("key") == key:
+    """The result of an earlier execution with this key on this ticket (its ActionRun, or an older audit row)."""
+    done = select(ActionRun).where(
+        ActionRun.ticket_id == ticket_id, ActionRun.key == key, ActionRun.status == RunStatus.DONE
+    )
+    run = session.exec(done.order_by(col(ActionRun.id))).first()
+    if run is not None:
+        return ActionResult(**json.loads(run.detail)["result"])
+    legacy = select(AuditEntry).where(AuditEntry.action == EXECUTED, AuditEntry.subject == f"ticket:{ticket_id}")
+    for entry in session.exec(legacy.order_by(col(AuditEntry.id))):  # written before runs had their own table
+        if entry.details.get("key") == key and "result" in entry.details:
             return ActionResult(**entry.details["result"])
     return None
+
+
+def run_detail(session: Session, run_id: int) -> dict[str, Any]:
+    """What a run recorded: summary, result or error, and the HTTP calls (decrypted)."""
+    run = session.get(ActionRun, run_id)
+    return dict(json.loads(run.detail)) if run is not None and run.detail else {}
+
+
+def _record(
+    session: Session,
+    context: ActionContext,
+    action: str,
+    key: str,
+    actor: str,
+    status: RunStatus,
+    detail: dict[str, Any],
+) -> ActionRun:
+    run = ActionRun(
+        ticket_id=context.ticket_id,
+        action=action,
+        key=key,
+        status=status,
+        actor=actor,
+        detail=json.dumps(detail, default=str),
+        finished_at=utcnow(),
+    )
+    session.add(run)
+    session.flush()
+    return run
 
 
 def _note(title: str, exc: Exception, key: str, *, writes: bool) -> str:
