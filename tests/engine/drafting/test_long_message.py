@@ -11,7 +11,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from engine import worker as worker_module
 from engine.app import build_engine
+from engine.assist import draft_with
 from engine.config import Settings
 from engine.drafting.prompt import MESSAGE_TOKENS, build_prompt, clip_text
 from engine.drafting.sources import Source
@@ -98,30 +100,26 @@ def test_a_long_message_without_spaces_is_drafted_and_the_desk_goes_on_with_the_
         engine.stop()
 
 
-class BrokenForOneTicket:
-    """A drafter that fails on one customer's message, as a model error would, and drafts every other one."""
+def test_a_draft_that_fails_is_set_aside_and_the_other_tickets_are_drafted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poisoned_ids: set[int] = set()
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.model_name = inner.model_name
-
-    def draft(self, **kwargs: Any) -> Any:
-        if "POISON" in kwargs["customer_message"]:
+    def draft_or_fail(services: Any, settings: Any, session: Any, ticket_id: int, **kwargs: Any) -> Any:
+        if ticket_id in poisoned_ids:  # as llama.cpp failed on the attack run's message
             raise ValueError("Requested tokens (2452) exceed context window of 2048")
-        return self.inner.draft(**kwargs)
+        return draft_with(services, settings, session, ticket_id, **kwargs)
 
-
-def test_a_draft_that_fails_is_set_aside_and_the_other_tickets_are_drafted(tmp_path: Path) -> None:
+    monkeypatch.setattr(worker_module, "draft_with", draft_or_fail)
     engine = make_engine(tmp_path / "data", "fake")
     engine.start()
     try:
         deadline = time.monotonic() + 120
         while not engine.ready and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert engine.services is not None and engine.services.drafter is not None
-        engine.services.drafter = BrokenForOneTicket(engine.services.drafter)
         client = client_for(engine)
-        poisoned = post(client, "p-1", "POISON: my parcel has not arrived")
+        poisoned = post(client, "p-1", "My parcel has not arrived")
+        poisoned_ids.add(poisoned)
         others = [post(client, f"o-{i}", f"My order {i} is late, where is it?") for i in range(3)]
         found = wait_until_drafted(engine, others, 120)
         assert all(t.drafted_at is not None for t in found), "the other tickets are drafted"
