@@ -125,7 +125,7 @@ def _plant(engine: Engine, store: DemoStoreServer) -> tuple[int, int]:
     engine.services = Services(embedder=embedder, similar=similar, vectors={ticket_id: vectors[0]})
     registry = IntentModelRegistry(engine.settings.models_dir / "intent")
     cache = DiskEmbeddingCache(engine.settings.models_dir / "training_embeddings.npz", embedder)
-    base = demo_training_rows(Path(__file__).resolve().parents[2] / "data", 300, 20)
+    base = demo_training_rows(Path(__file__).resolve().parents[3] / "data", 300, 20)
     with engine.session() as session:
         confirmed = confirmed_rows(session)
     for trigger in ("first", "second"):  # two versions trained on the customer's text, the newest active

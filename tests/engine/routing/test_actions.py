@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,6 @@ from engine.store.models import (
     TriageResult,
     utcnow,
 )
-from tests.waiting import wait_for
 
 POLICY = RoutingPolicy(
     auto_intents=("get_refund", "track_order"),
@@ -192,7 +192,7 @@ def test_slow_store_leaves_the_ticket_with_an_agent_and_nothing_half_done(db: SA
         )
         assert list(replies) == []
     store.faults.slow_write_seconds = 0.0
-    wait_for(lambda: len(_refunds(store)) == 1, what="the slow refund request to reach the store late")
+    time.sleep(1.0)  # the slow requests reach the store late; the same key keeps them to one refund
     with session_scope(db) as session:
         _runner(store).execute(session, "refund", _context(db, ticket_id), actor="ann")
     assert len(_refunds(store)) == 1
