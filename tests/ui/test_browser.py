@@ -57,12 +57,16 @@ def test_agent_opens_a_ticket_edits_the_draft_from_a_past_reply_and_sends_it(scr
         screen.selenium.find_element(By.XPATH, f"//input[@aria-label='{name}']").send_keys("filled in")
 
     editor = screen.find_by_tag("textarea")
-    editor.send_keys(Keys.END, "\nBest regards, Ann")
+    editor.send_keys(Keys.END, "\nThank you for your patience.")
     screen.click("Approve & send")
     wait_for(lambda: "resolved" in screen.selenium.page_source, 60, "the ticket to show as resolved")
-    screen.should_contain("Best regards, Ann")  # the sent reply is now part of the conversation
+    screen.should_contain("Thank you for your patience.")  # the sent reply is now part of the conversation
     with engine().session() as s:
         feedback = s.exec(select(Feedback).where(Feedback.ticket_id == ticket_id, Feedback.agent == "supervisor")).one()
         ticket = s.get(Ticket, ticket_id)
-    assert feedback.kind == "edit" and feedback.edit_distance == len("\nBest regards, Ann")
-    assert feedback.final_text.endswith("Best regards, Ann") and ticket is not None and ticket.status == "resolved"
+    assert feedback.kind == "edit" and feedback.edit_distance == len("\nThank you for your patience.")
+    assert (
+        feedback.final_text.endswith("Thank you for your patience.")
+        and ticket is not None
+        and ticket.status == "resolved"
+    )

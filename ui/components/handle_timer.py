@@ -18,14 +18,15 @@ SCRIPT = """
   let active = 0, last = Date.now(), input = Date.now();
   for (const e of ['mousemove', 'mousedown', 'keydown', 'scroll', 'touchstart', 'wheel'])
     document.addEventListener(e, () => { input = Date.now(); }, {passive: true, capture: true});
-  setInterval(() => {
+  const tick = () => {
     const now = Date.now();
     const working = document.visibilityState === 'visible' && document.hasFocus() && now - input < idle;
     if (working) active += (now - last) / 1000;
     last = now;
-  }, 1000);
+  };
+  setInterval(tick, 1000);
   window.cdHandle = {
-    take: () => { const s = active; active = 0; return s; },
+    take: () => { tick(); const s = active; active = 0; return s; },  // up to now: a reply sent within a second counts
     reset: () => { active = 0; last = Date.now(); },
   };
   setInterval(() => {
