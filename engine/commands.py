@@ -17,14 +17,12 @@ from pathlib import Path
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
-from engine.accounts import normalise_username, reset_totp, set_password
 from engine.app import build_engine
 from engine.config import Settings
 from engine.privacy import audit, crypto
 from engine.privacy.erasure import erase_customer, export_customer
 from engine.privacy.file_crypto import reencrypt
 from engine.runtime import Engine
-from engine.store.account_models import User
 from engine.store.attachment_models import Attachment
 from engine.store.db import session_scope
 from engine.store.migrate import encrypted_columns, write_values
@@ -107,16 +105,3 @@ def _reencrypt_files(engine: Engine) -> int:
     with engine.session() as session:
         files = dict(session.exec(select(Attachment.path, Attachment.sha256).order_by(col(Attachment.id))).all())
     return sum(reencrypt(engine.settings.data_dir / path, sha256) for path, sha256 in files.items())
-
-
-def reset_account(settings: Settings, username: str, password: str) -> str:
-    """Recovery from the shell: give a user a new password, lift their lockout and clear their TOTP."""
-    engine = open_engine(settings)
-    name = normalise_username(username)
-    with session_scope(engine.db) as session:
-        user = session.exec(select(User).where(User.username == name)).first()
-    if user is None or user.id is None:
-        raise LookupError(f"no user named {name!r}")
-    set_password(engine.db, user.id, password, actor=cli_actor())
-    reset_totp(engine.db, user.id, actor=cli_actor())
-    return f"Reset {name}: new password set, sessions ended, TOTP cleared (admins enrol again at their next login)."

@@ -1,26 +1,23 @@
-"""Learned replies: what agents approved or edited and sent, reused as examples for later tickets of the same intent.
+"""Learned replies: what agents approved or edited and sent, turned into knowledge-base articles on request.
 
 A learned reply is the sent text of an approve or edit feedback row, filed under the ticket's intent as it stands
 (after any correction). The customer's name in the greeting is dropped, and a reply that names personal data
-(an e-mail, phone, order number, ...) is kept as a drafting example only, never sent as it is to someone else.
-An agent can turn one into a knowledge-base article with `promote_to_kb`.
+(an e-mail, phone, order number, ...) is never promoted. Drafts reuse sent replies through the reply memory
+(engine/knowledge/reply_memory.py), not through this module.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
-from engine.drafting import Source
 from engine.knowledge.documents import DocumentSpec
-from engine.knowledge.similar_tickets import SimilarTickets
 from engine.privacy import audit
 from engine.privacy.redaction import redact
 from engine.store.db import session_scope
@@ -31,8 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CANDIDATES = 200  # newest learned replies of an intent looked at per query
-SIMILAR_SEARCH = 100  # nearest tickets looked at when ranking by similarity
 _GREETING = re.compile(
     r"^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^,\n!.]{0,40}[,!.]?\s*", re.IGNORECASE
 )
@@ -52,63 +47,7 @@ class LearnedReply:
     kind: str  # approve | edit
     agent: str
     created_at: datetime
-    personal: bool  # names personal data: an example for drafts, never sent as it is
-    similarity: float | None = None
-
-
-def learned_replies(
-    session: Session,
-    intent: str,
-    *,
-    limit: int = 3,
-    vector: np.ndarray | None = None,
-    similar: SimilarTickets | None = None,
-    exclude_ticket: int | None = None,
-) -> list[LearnedReply]:
-    """Replies sent for tickets of `intent`, most similar to `vector` first (newest first without one)."""
-    query = (
-        select(Feedback, Ticket)
-        .join(Ticket, col(Ticket.id) == col(Feedback.ticket_id))
-        .where(col(Feedback.kind).in_([FeedbackKind.APPROVE, FeedbackKind.EDIT]), Ticket.intent == intent)
-        .where(col(Feedback.final_text) != "")
-        .order_by(col(Feedback.created_at).desc(), col(Feedback.id).desc())
-        .limit(CANDIDATES)
-    )
-    latest: dict[int, LearnedReply] = {}
-    for feedback, ticket in session.exec(query):
-        if ticket.id != exclude_ticket and ticket.id not in latest:
-            latest[ticket.id or 0] = _learned(session, feedback, ticket)
-    replies = list(latest.values())
-    if vector is not None and similar is not None and replies:
-        scores = dict(similar.search(vector, SIMILAR_SEARCH, exclude=exclude_ticket))
-        ranked = [_with_similarity(r, scores.get(r.ticket_id)) for r in replies]
-        replies = sorted(ranked, key=lambda r: -(r.similarity if r.similarity is not None else -1.0))
-    return replies[:limit]
-
-
-def reusable_reply(replies: list[LearnedReply], *, min_similarity: float) -> LearnedReply | None:
-    """The first reply safe to send to another customer as it is: no personal data, and a question this similar."""
-    for reply in replies:
-        close = reply.similarity is not None and reply.similarity >= min_similarity
-        if close and not reply.personal:
-            return reply
-    return None
-
-
-def as_sources(replies: list[LearnedReply], *, start: int) -> list[Source]:
-    """Learned replies as numbered sources a draft may cite, after the knowledge-base sources."""
-    return [
-        Source(
-            n=start + i,
-            chunk_id=0,
-            document_key=f"learned/{r.intent}/{r.feedback_id}",
-            title=f"Reply an agent sent for {r.intent}",
-            heading=r.question[:80],
-            text=r.reply,
-            score=r.similarity or 0.0,
-        )
-        for i, r in enumerate(replies)
-    ]
+    personal: bool  # names personal data: never promoted to an article
 
 
 def promote_to_kb(db: SAEngine, kb: KnowledgeBase | None, feedback_id: int, *, actor: str = "agent") -> DocumentSpec:
@@ -166,7 +105,3 @@ def _learned(session: Session, feedback: Feedback, ticket: Ticket) -> LearnedRep
         created_at=feedback.created_at,
         personal=redact(reply).found,
     )
-
-
-def _with_similarity(reply: LearnedReply, score: float | None) -> LearnedReply:
-    return replace(reply, similarity=score)

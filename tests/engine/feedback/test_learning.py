@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from engine.config import Settings
 from engine.feedback.drift import acknowledge, check_drift, open_alerts
-from engine.feedback.learned_replies import LearnedReplyError, learned_replies, promote_to_kb, reusable_reply
+from engine.feedback.learned_replies import LearnedReplyError, promote_to_kb
 from engine.feedback.retrain import MIN_HOLDOUT, held_back, retrain
 from engine.feedback.training_data import confirmed_rows
 from engine.ingest.bulk_import import import_tickets
@@ -187,23 +187,6 @@ def _sent(session: Session, text: str, reply: str, *, intent: str, kind: str = F
     session.flush()
     assert feedback.id is not None
     return feedback.id
-
-
-def test_approved_and_edited_replies_become_learned_replies(session: Session) -> None:
-    _sent(session, "Where is my parcel?", "Hi Bo, you can track it under Orders > Track.", intent="track_order")
-    _sent(
-        session,
-        "Where's my stuff",
-        "Hello Bo! Call us on +44 20 7946 0958.",
-        intent="track_order",
-        kind=FeedbackKind.EDIT,
-    )
-    _sent(session, "Refund?", "Refunds take 5 days.", intent="get_refund")
-    _sent(session, "meh", "no", intent="track_order", kind=FeedbackKind.REJECT)
-    replies = learned_replies(session, "track_order")
-    assert [r.reply for r in replies] == ["Call us on +44 20 7946 0958.", "you can track it under Orders > Track."]
-    assert [r.personal for r in replies] == [True, False]
-    assert reusable_reply(replies, min_similarity=0.5) is None  # without a similarity nothing is sent as it is
 
 
 def test_promote_a_learned_reply_to_a_knowledge_article(settings: Settings, db: SAEngine) -> None:
