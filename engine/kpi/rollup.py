@@ -163,7 +163,8 @@ def fingerprint(rollups: tuple[Rollup, ...], sla: str) -> str:
 
 def _current(connection: Connection, expected: str) -> bool:
     """Whether the stored rollups were built with `expected` and every trigger is still in place."""
-    STATE.create(connection, checkfirst=True)
+    # IF NOT EXISTS in one statement: two dashboards opened at once on a new database both get here
+    connection.execute(CreateTable(STATE, if_not_exists=True))
     stored = connection.execute(select(STATE.c.value).where(STATE.c.key == "fingerprint")).scalar()
     names = list(TRIGGERS)
     triggers = connection.execute(
@@ -184,7 +185,7 @@ def _reset(connection: Connection, rollups: Sequence[Rollup], expected: str) -> 
             connection.execute(text(f'DROP TABLE "{name}"'))
     for rollup in rollups:
         rollup.table.create(connection)
-    DIRTY.create(connection, checkfirst=True)
+    connection.execute(CreateTable(DIRTY, if_not_exists=True))
     for name, sql in TRIGGERS.items():
         connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
         connection.execute(text(sql))
