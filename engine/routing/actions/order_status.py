@@ -26,6 +26,7 @@ class OrderStatus(Action):
     sensitive = False
     writes = False
     fields = (("order_id", "Order number"),)
+    guidance_steps = ("Shipping Status",)
     intent_words = (
         frozenset({"track", "order"}),
         frozenset({"order", "status"}),

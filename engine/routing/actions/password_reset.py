@@ -21,6 +21,7 @@ class PasswordReset(Action):
     name = "password_reset"
     title = "Password reset"
     sensitive = True
+    guidance_steps = ("Make Password",)
     intent_words = (frozenset({"password"}),)
 
     def plan(self, client: StoreClient, context: ActionContext) -> Plan:
