@@ -230,13 +230,14 @@ def move_selection(table: ui.table, step: int) -> None:
 
 
 async def queue_page() -> None:
+    desk = engine()
     state = QueueState()
-    threshold = engine().settings.review_threshold
+    threshold = desk.settings.review_threshold
     tiles = ui.refreshable(count_tiles)  # per page: a refresh never reaches another browser's queue
     with frame("Queue"):
         tiles(state)
         filter_bar(state, lambda: show())
-        failed = FailedDeliveries()
+        failed = FailedDeliveries(desk)
         failed.panel()
         table = queue_table()
 
@@ -248,9 +249,9 @@ async def queue_page() -> None:
         tiles.refresh(state)
 
     async def poll() -> None:
-        if engine().revision == state.revision:
+        if desk.revision == state.revision:
             return
-        loaded = await run.io_bound(load_queue, engine())
+        loaded = await run.io_bound(load_queue, desk)
         if loaded is None:  # the app is shutting down
             return
         state.revision, state.rows, state.counts, state.bins = loaded

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
-from engine.demo.shop import DemoStoreServer, StoreData
+from engine.demo.shop import DemoStoreServer
 from engine.ingest.intake import InboundMessage, intake
 from engine.routing.actions.base import ActionContext
 from engine.routing.actions.client import StoreClient
@@ -41,14 +40,6 @@ POLICY = RoutingPolicy(
     auto_intents=("get_refund", "track_order"),
     intent_actions={"get_refund": "refund", "track_order": "order_status"},
 )
-
-
-@pytest.fixture
-def store(db: SAEngine) -> Iterator[DemoStoreServer]:
-    server = DemoStoreServer(StoreData(db))
-    server.start()
-    yield server
-    server.stop()
 
 
 def _runner(store: DemoStoreServer, *, timeout: float = 2.0, retries: int = 2) -> ActionRunner:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
-from engine.demo import DemoStoreServer, StoreData
+from engine.demo import DemoStoreServer
 from engine.ingest.intake import InboundMessage, intake
 from engine.routing.account_ages import AccountAges
 from engine.routing.actions.client import StoreClient
@@ -20,14 +18,6 @@ from engine.routing.router import ROUTE_AUDIT, route_tickets
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import Ticket, TriageResult, utcnow
-
-
-@pytest.fixture
-def store(db: SAEngine) -> Iterator[DemoStoreServer]:
-    server = DemoStoreServer(StoreData(db))
-    server.start()
-    yield server
-    server.stop()
 
 
 def _triaged(db: SAEngine, *, email: str | None, handle: str | None = None) -> int:
