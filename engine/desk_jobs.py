@@ -1,4 +1,4 @@
-"""The desk's scheduled jobs: nightly retrain, retrain after N corrections, drift check, IMAP polling.
+"""The desk's scheduled jobs: nightly retrain, retrain after N corrections, drift check, IMAP polling, SLA watch.
 
 `desk_jobs(engine)` is called once by build_engine; the app starts and stops the `Jobs` it returns (`engine.jobs`).
 Settings (engine/config.py): `retrain_every`, `retrain_hour`, `retrain_check_seconds`, `drift_hour`, and `imap`
@@ -17,6 +17,7 @@ from engine.feedback.retrain import corrections_since_last_retrain, retrain_in_u
 from engine.ingest.email_channel import imap_interval_seconds, poll_imap
 from engine.jobs import Jobs, Progress
 from engine.runtime import Engine
+from engine.sla_watch import CHECK_SECONDS, watch_sla
 
 
 def desk_jobs(engine: Engine) -> Jobs:
@@ -74,6 +75,14 @@ def desk_jobs(engine: Engine) -> Jobs:
             IntervalTrigger(seconds=interval),
             f"every {interval} s",
         )
+    jobs.add(
+        "sla",
+        "SLA watch",
+        lambda p: watch_sla(engine),
+        IntervalTrigger(seconds=CHECK_SECONDS),
+        f"every {CHECK_SECONDS} s",
+        at_start=True,  # the header badge is right from the start
+    )
     return jobs
 
 

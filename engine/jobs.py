@@ -62,12 +62,24 @@ class Jobs:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
         )
         self._functions: dict[str, JobFunction] = {}
+        self._at_start: list[str] = []
         self._states: dict[str, JobState] = {}
         self._lock = threading.Lock()
 
-    def add(self, key: str, title: str, function: JobFunction, trigger: BaseTrigger, schedule: str) -> None:
-        """Register a job (before or after `start`)."""
+    def add(
+        self,
+        key: str,
+        title: str,
+        function: JobFunction,
+        trigger: BaseTrigger,
+        schedule: str,
+        *,
+        at_start: bool = False,
+    ) -> None:
+        """Register a job (before `start`); `at_start` runs it once as soon as the scheduler starts, too."""
         self._functions[key] = function
+        if at_start:
+            self._at_start.append(key)
         self._states[key] = self._last_run(JobState(key, title, schedule))
         self.scheduler.add_job(self._run, trigger, args=[key, 0], id=key, name=title, replace_existing=True)
 
@@ -81,6 +93,8 @@ class Jobs:
         if self.scheduler.running:
             return
         self.scheduler.start()
+        for key in self._at_start:
+            self.run_now(key)
         log.info("background jobs started: %s", ", ".join(self._functions))
 
     def stop(self) -> None:

@@ -133,6 +133,7 @@ class Engine:
     courier: Outbox | None = None  # delivers queued replies; the app starts and stops it
     jobs: Jobs | None = None  # retrain, drift and IMAP jobs; the app starts and stops them
     revision: int = 0
+    sla_breached: int = 0  # open tickets that missed an SLA due (engine.sla_watch keeps it; the header shows it)
 
     def session(self) -> Session:
         """A plain session (caller commits); prefer `transaction()` for writes."""

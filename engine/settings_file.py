@@ -25,6 +25,7 @@ EDITABLE = {
     "smtp",  # the outbound channels (engine.outbox.channels)
     "webhook_callbacks",
     "webhook_secrets",
+    "sla",  # SLA policies and business hours (engine.sla)
 }
 
 

@@ -198,7 +198,7 @@ def load_history(engine: Engine, past: History, folder: Path) -> dict[int, int]:
             if past.replies[row]:
                 send_reply(session, ticket_id=ticket_id, draft_id=None, text=past.replies[row], agent=HISTORY_AGENT)
     ordered = sorted(ids.values())
-    models = triage_models(services, engine.settings.review_threshold)
+    models = triage_models(services, engine.settings)
     for start in range(0, len(ordered), TRIAGE_BATCH):
         batch = ordered[start : start + TRIAGE_BATCH]
         with engine.transaction() as session:
@@ -223,9 +223,7 @@ def draft_row(engine: Engine, row: int, ticket: dict[str, str], history_rows: di
     )
     with engine.transaction() as session:
         ticket_id = intake_many(session, [message])[0].ticket_id
-        services.vectors.update(
-            triage_tickets(session, [ticket_id], triage_models(services, engine.settings.review_threshold))
-        )
+        services.vectors.update(triage_tickets(session, [ticket_id], triage_models(services, engine.settings)))
     first: list[float] = []
     started = time.perf_counter()
 
