@@ -567,7 +567,6 @@ class Queued:
     """An open ticket as an agent sees it in the queue sorted by SLA time left."""
 
     id: int
-    channel: str
     handle: str | None  # the customer's: "@c<number>" on the webhook channels
     first_response_due: datetime | None
     answered: bool  # a first response was recorded
@@ -577,26 +576,22 @@ def _queue(engine: Engine) -> list[Queued]:
     """The open tickets, the first-response due soonest first."""
     with engine.session() as session:
         query = (
-            select(Ticket.id, Ticket.channel, Customer.handle, Ticket.first_response_due, Ticket.first_response_at)
+            select(Ticket.id, Customer.handle, Ticket.first_response_due, Ticket.first_response_at)
             .join(Customer, col(Customer.id) == col(Ticket.customer_id))
             .where(col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.ESCALATED]))
             .order_by(col(Ticket.first_response_due), col(Ticket.id))
         )
-        return [Queued(i, c, h, due, at is not None) for i, c, h, due, at in session.exec(query) if i is not None]
+        return [Queued(i, h, due, at is not None) for i, h, due, at in session.exec(query) if i is not None]
 
 
 def _held(ticket: Queued) -> bool:
     """Whether the team holds this ticket back for now: half of the SMS conversations, until their due has passed."""
-    if ticket.channel != "sms" or ticket.answered or ticket.first_response_due is None or not ticket.handle:
+    if ticket.answered or ticket.first_response_due is None or not ticket.handle:
         return False
-    if int(ticket.handle.removeprefix("@c")) % 8 != 1:  # SMS conversations are numbers 1 and 5 modulo 8
+    if int(ticket.handle.removeprefix("@c")) % 8 != 1:  # held: numbers 1 modulo 8, half of the SMS conversations
         return False
-    due = (
-        ticket.first_response_due.replace(tzinfo=UTC)
-        if ticket.first_response_due.tzinfo is None
-        else ticket.first_response_due
-    )
-    return datetime.now(UTC) < due + timedelta(seconds=HOLD_MARGIN)
+    due = ticket.first_response_due
+    return datetime.now(UTC) < (due if due.tzinfo else due.replace(tzinfo=UTC)) + timedelta(seconds=HOLD_MARGIN)
 
 
 def _undelivered(engine: Engine) -> int:
