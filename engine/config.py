@@ -89,6 +89,9 @@ class Settings:
     outbox: dict[str, Any] = field(default_factory=dict)
     # [surveys] table: channels, ai_resolved, expire_days, base_url (see engine.survey_links.SurveySettings)
     surveys: dict[str, Any] = field(default_factory=dict)
+    # [sla] table: timezone, days, open, close, alert_email, targets.<channel>.<priority> (first_response and
+    # resolution in business minutes); see engine.sla.policy
+    sla: dict[str, Any] = field(default_factory=dict)
     # keys of caredesk.toml (or overrides) that name no field above: kept here and warned about, read by nothing
     extra: dict[str, Any] = field(default_factory=dict)
 

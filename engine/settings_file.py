@@ -33,6 +33,7 @@ EDITABLE = {
     "webhook_secrets",
     "store_client_id",  # the store API's OAuth client credentials
     "store_client_secret",
+    "sla",  # SLA policies and business hours (engine.sla)
 }
 
 

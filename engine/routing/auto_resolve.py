@@ -33,6 +33,7 @@ from engine.routing.actions.base import ActionContext, ActionResult
 from engine.routing.actions.runner import ActionFailed, ActionRunner
 from engine.routing.policy import RoutingPolicy
 from engine.routing.router import ticket_text
+from engine.sla import record_resolution
 from engine.store.db import session_scope
 from engine.store.models import (
     Customer,
@@ -254,5 +255,6 @@ def _send(session: Session, ticket: Ticket, reply: str, actor: str) -> None:
     ticket.outcome = Outcome.RESOLVED_BY_AI
     ticket.resolved_at = ticket.updated_at = now
     ticket.first_response_at = ticket.first_response_at or now
+    record_resolution(ticket, now)
     ticket.needs_review = False
     session.add(ticket)

@@ -10,6 +10,7 @@ from engine.drafting import DrafterUnavailable
 from ui.auth import current_user, signed_in_name
 from ui.components.model_versions import intent_versions_card
 from ui.components.routing_settings import learning_card, routing_settings_card
+from ui.components.sla_card import SlaCard
 from ui.pages.webhook_settings import webhook_source_card
 from ui.state import engine
 from ui.theme import frame
@@ -20,6 +21,7 @@ def settings_page() -> None:
         if can(current_user(), Permission.MANAGE_MODELS):
             model_card()
             intent_versions_card()
+            SlaCard().build()
         threshold_cards()
 
 
