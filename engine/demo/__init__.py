@@ -4,7 +4,7 @@ from engine.demo.history import MODEL_VERSION, Story, enrich_demo_history, simul
 from engine.demo.reply_values import reply_values
 from engine.demo.seed import bitext_requests, cfpb_requests, seed_demo_queue, split_queue_and_training
 from engine.demo.shop import STORE_FILE, StoreData
-from engine.demo.store_server import DemoStoreServer, store_url, with_demo_store_client
+from engine.demo.store_server import DemoStoreServer, accept_client, store_url, with_demo_store_client
 
 __all__ = [
     "MODEL_VERSION",
@@ -12,6 +12,7 @@ __all__ = [
     "DemoStoreServer",
     "StoreData",
     "Story",
+    "accept_client",
     "bitext_requests",
     "cfpb_requests",
     "enrich_demo_history",

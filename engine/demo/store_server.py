@@ -222,6 +222,16 @@ def start_demo_store(db: SAEngine, path: Path, client: tuple[str, str] = ("", ""
         return url
 
 
+def accept_client(db: SAEngine, client_id: str, secret: str) -> bool:
+    """Register new client credentials with the demo store of this database, if one runs in this process."""
+    with _start_lock:
+        for server in _running.values():
+            if server.data.db is db:
+                server.data.register_client(client_id, secret)
+                return True
+    return False
+
+
 def running_store(url: str) -> DemoStoreServer | None:
     """The in-process demo store serving `url`, if any (tests use it to inject faults)."""
     return _running.get(url)

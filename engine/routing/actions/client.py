@@ -94,7 +94,7 @@ class StoreClient:
         self.on_call = on_call
         self.credentials = credentials
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}  # (client id, scope) -> (token, renew at)
+        self._tokens: dict[tuple[Credentials, str], tuple[str, float]] = {}  # (client, scope) -> (token, renew at)
         self._token_lock = threading.Lock()
 
     def close(self) -> None:
@@ -123,7 +123,7 @@ class StoreClient:
         credentials = self.credentials() if self.credentials is not None else None
         if credentials is None or not credentials.client_id:
             return ""
-        key = (credentials.client_id, scope)
+        key = (credentials, scope)  # new credentials fetch new tokens
         with self._token_lock:
             kept = self._tokens.get(key)
             if kept is not None and not renew and time.monotonic() < kept[1]:
