@@ -41,6 +41,7 @@ from engine.knowledge.knowledge_base import Hit, KnowledgeBase
 from engine.knowledge.reply_memory import MemoryEntry, ReplyMemory
 from engine.privacy.redaction import Redaction, redact, redact_many, restore
 from engine.privacy.redaction_context import customer_context
+from engine.sla import SlaSettings
 from engine.store.models import Customer, Direction, Draft, Message, Ticket, utcnow
 from engine.triage import TriageModels, customer_text
 
@@ -71,11 +72,16 @@ class _Context:
         return self.customer.name.split()[0] if self.customer and self.customer.name.strip() else None
 
 
-def triage_models(services: Services, review_threshold: float) -> TriageModels:
-    """The loaded models triage uses, with the current review threshold."""
+def triage_models(services: Services, settings: Settings) -> TriageModels:
+    """The loaded models triage uses, with the current review threshold and SLA policy."""
     assert services.intent is not None and services.sentiment is not None
     return TriageModels(
-        services.embedder, services.intent, services.intent_version, services.sentiment, review_threshold
+        services.embedder,
+        services.intent,
+        services.intent_version,
+        services.sentiment,
+        settings.review_threshold,
+        SlaSettings.lenient(settings),
     )
 
 
@@ -139,7 +145,7 @@ def draft_ticket(
     )
     hits = kb.search(context.question.text, k=2 * k + 2, query_vector=vector)
     articles = [h for h in hits if h.kind != GUIDANCE][:k]
-    checker = guidance_filter(kb)
+    checker = kb.guidance_filter()
     if entries and entries[0].similarity >= reply_fit:
         draft = _from_memory(context, entries, store_values or {}, checker, emit)
     elif articles and articles[0].score >= reply_fit:
@@ -157,20 +163,6 @@ def draft_ticket(
     session.add(context.ticket)
     session.flush()
     return draft
-
-
-def guidance_filter(kb: KnowledgeBase) -> GuidanceFilter:
-    """The checker for this knowledge base's guidance documents (rebuilt when they change)."""
-    documents = [d for d in kb.documents() if d.kind == GUIDANCE]
-    key = tuple((d.id, d.content_hash) for d in documents)
-    cached = _FILTERS.get(id(kb))
-    if cached is None or cached[0] != key:
-        cached = (key, GuidanceFilter(d.text for d in documents))
-        _FILTERS[id(kb)] = cached
-    return cached[1]
-
-
-_FILTERS: dict[int, tuple[tuple[tuple[int | None, str], ...], GuidanceFilter]] = {}
 
 
 def _guidance(hits: list[Hit]) -> list[Hit]:

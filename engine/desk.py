@@ -14,6 +14,7 @@ from engine.assist import draft_with, triage_models
 from engine.drafting import fill_fields, open_fields
 from engine.feedback.capture import FeedbackError, latest_draft, override_intent, reject_draft, send_reply
 from engine.feedback.reopen import reopen_ticket
+from engine.health import AttentionItem, needs_attention
 from engine.ingest.attachments import attachment_file, ticket_attachments
 from engine.knowledge.reply_memory import ReplyMemory, track_records
 from engine.nlp.intent import UNKNOWN
@@ -24,6 +25,7 @@ from engine.privacy.customer_redaction import message_pii_kinds
 from engine.resolution import Resolution, resolution
 from engine.routing.auto_resolve import one_at_a_time, record_outcome
 from engine.runtime import Engine
+from engine.sla import Standing, live_priority, standing
 from engine.store.attachment_models import Attachment
 from engine.store.models import (
     Customer,
@@ -39,6 +41,7 @@ from engine.store.models import (
 )
 from engine.store.models import Direction as Direction  # the message directions the ticket screen shows
 from engine.triage import triage_tickets
+from engine.worktime import record_handle_time
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ class QueueRow:
     priority: float
     status: str
     has_draft: bool
+    sla: Standing | None = None  # where the ticket stands against its SLA when the queue was read
 
 
 @dataclass
@@ -81,18 +85,20 @@ class TicketView:
     resolution: Resolution | None = None  # how a resolved ticket ended; None while it is open
 
 
-def queue_rows(engine: Engine, *, limit: int = 1000) -> list[QueueRow]:
-    """Open and recent tickets, most urgent first."""
+def queue_rows(engine: Engine, *, limit: int = 1000, now: datetime | None = None) -> list[QueueRow]:
+    """Open tickets (longest waiting first) and the latest resolved ones, most urgent first: the priority triage
+    gave rises with waiting and with the SLA due coming closer, computed at this moment."""
+    moment = now or utcnow()
     with engine.session() as session:
         drafted = select(Draft.ticket_id).distinct()
         has_draft = {tid for tid in session.exec(drafted)}
         query = (
             select(Ticket, Customer.name)
             .join(Customer, col(Customer.id) == col(Ticket.customer_id))
-            .order_by(col(Ticket.priority).desc(), col(Ticket.created_at).desc())
+            .order_by(col(Ticket.status) == TicketStatus.RESOLVED, col(Ticket.resolved_at).desc(), col(Ticket.id))
             .limit(limit)
         )
-        return [
+        rows = [
             QueueRow(
                 id=t.id or 0,
                 channel=t.channel,
@@ -106,12 +112,14 @@ def queue_rows(engine: Engine, *, limit: int = 1000) -> list[QueueRow]:
                 sentiment=t.sentiment_label,
                 valence=t.valence,
                 urgency=t.urgency,
-                priority=t.priority,
+                priority=live_priority(t, moment),
                 status=t.status,
                 has_draft=t.id in has_draft,
+                sla=standing(t, moment),
             )
             for t, name in session.exec(query)
         ]
+    return sorted(rows, key=lambda r: (r.status == TicketStatus.RESOLVED, -r.priority))
 
 
 def ticket_counts(engine: Engine) -> dict[str, int]:
@@ -238,7 +246,7 @@ def draft_now(engine: Engine, ticket_id: int, on_token: Callable[[str], None] | 
         if ticket is None:
             raise LookupError(f"ticket {ticket_id} does not exist")
         if ticket.triaged_at is None or ticket_id not in services.vectors:
-            models = triage_models(services, engine.settings.review_threshold)
+            models = triage_models(services, engine.settings)
             services.vectors.update(triage_tickets(session, [ticket_id], models))
         draft = draft_with(services, engine.settings, session, ticket_id, on_token)
     engine.changed()
@@ -358,3 +366,20 @@ def undelivered_replies(engine: Engine) -> list[Delivery]:
 def resend_reply(engine: Engine, delivery_id: int, *, actor: str) -> str:
     """Queue a failed reply again (audited); says what was done."""
     return retry_delivery(engine.db, delivery_id, actor=actor)
+
+
+def set_aside_tickets(engine: Engine) -> list[AttentionItem]:
+    """Tickets a background stage gave up on after its tries, newest first."""
+    return needs_attention(engine.db)
+
+
+def retry_set_aside(engine: Engine, ticket_id: int) -> None:
+    """Clear a set-aside ticket's failures and wake the worker to try it again."""
+    if engine.supervisor is not None:
+        engine.supervisor.retry(ticket_id)
+    engine.notify()
+
+
+def add_handle_time(engine: Engine, ticket_id: int, seconds: float, *, agent: str) -> float:
+    """Add an agent's active seconds to an open ticket; returns its total."""
+    return record_handle_time(engine.db, ticket_id, seconds, agent=agent)

@@ -7,6 +7,7 @@ import logging
 from sqlmodel import Session, col, select
 
 from engine.outbox import enqueue_reply, too_long
+from engine.sla import record_resolution
 from engine.store.models import Direction, Draft, Feedback, FeedbackKind, Message, Ticket, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def send_reply(
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = now
     ticket.updated_at = now
+    record_resolution(ticket, now)
     session.add(ticket)
     feedback = Feedback(
         ticket_id=ticket_id,

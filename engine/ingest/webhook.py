@@ -50,6 +50,7 @@ from engine.ingest.webhook_refusals import (
 from engine.ingest.webhook_schema import Accepted, MessageIn, Rejected
 from engine.ingest.writer import IngestWriter
 from engine.runtime import Engine
+from engine.sla import SlaSettings, start_clocks
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ def store_messages(
     Messages sharing a `conversation_id` land on one ticket, whose external id is the conversation's key.
     """
     results = intake_many(session, [_inbound(source, message) for source, message in messages])
+    start_clocks(session, SlaSettings.lenient(settings), [r.ticket_id for r in results if r.created_ticket])
     return [
         (result, [])
         if result.duplicate or not message.attachments

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import col
 
-from engine.kpi.filters import KpiFilter, KpiParams, as_utc, ensure_kpi_indexes, sla_modifier
+from engine.kpi.filters import KpiFilter, KpiParams, as_utc, ensure_kpi_indexes
 from engine.kpi.quality import (
     ConfidenceBin,
     ConfusionCell,
@@ -180,26 +180,26 @@ class _Periods:
 
 def _period_kpis(connection: Connection, kpi_filter: KpiFilter, params: KpiParams, now: datetime) -> _Periods:
     """The KPIs of the period and the previous one (three queries)."""
-    bound = kpi_filter.bind(params, now)
+    bound = kpi_filter.bind(now)
     shape = kpi_filter.shape
     days = ticket_days(connection, shape, bound)
-    previous_days = ticket_days(connection, shape, kpi_filter.previous().bind(params, now))
+    previous_days = ticket_days(connection, shape, kpi_filter.previous().bind(now))
     opened = open_measures(connection, shape, bound)
     current = period_totals(days, opened[True])
     previous = period_totals(previous_days, opened[False])
     return _Periods(kpis_from_totals(current, previous, params), days, current)
 
 
-def refresh(db: SAEngine, params: KpiParams | None = None) -> int:
-    """Rebuild the days and months of the rollups whose tickets changed (all after a definition or SLA change)."""
+def refresh(db: SAEngine) -> int:
+    """Rebuild the days and months of the rollups whose tickets changed (all after a definition change)."""
     with db.connect() as connection:
-        return refresh_rollups(connection, ROLLUPS, sla_modifier(params or KpiParams()))
+        return refresh_rollups(connection, ROLLUPS)
 
 
-def _refresh_for(connection: Connection, kpi_filter: KpiFilter, params: KpiParams) -> None:
+def _refresh_for(connection: Connection, kpi_filter: KpiFilter) -> None:
     """Rebuild the marked days and months that a refresh of this period and the previous one reads whole."""
     reads = Reads.whole(period.day_split()[:2] for period in (kpi_filter, kpi_filter.previous()))
-    refresh_rollups(connection, ROLLUPS, sla_modifier(params), reads)
+    refresh_rollups(connection, ROLLUPS, reads)
 
 
 def kpis(
@@ -208,7 +208,7 @@ def kpis(
     """Every KPI for the period and the previous period of equal length."""
     params = params or KpiParams()
     with db.connect() as connection:
-        _refresh_for(connection, kpi_filter, params)
+        _refresh_for(connection, kpi_filter)
         return _period_kpis(connection, kpi_filter, params, now or utcnow()).kpis
 
 
@@ -218,9 +218,9 @@ def dashboard(
     """Run every dashboard query for one refresh (seven queries) and shape the results for the page."""
     params = params or KpiParams()
     now = now or utcnow()
-    bound = kpi_filter.bind(params, now)
+    bound = kpi_filter.bind(now)
     with db.connect() as connection:
-        _refresh_for(connection, kpi_filter, params)
+        _refresh_for(connection, kpi_filter)
         periods = _period_kpis(connection, kpi_filter, params, now)
         reviewed = pairs(connection, kpi_filter.shape, bound)
         checked = checks(connection, kpi_filter.shape, bound)
@@ -270,6 +270,6 @@ def filter_options(db: SAEngine) -> tuple[list[str], list[str]]:
 
 def sentiment_point(db: SAEngine, kpi_filter: KpiFilter, day: str, channel: str | None) -> list[TicketRef]:
     """The tickets behind one sentiment point (day YYYY-MM-DD, channel or None for all)."""
-    bound = kpi_filter.bind(KpiParams(), utcnow())
+    bound = kpi_filter.bind(utcnow())
     with db.connect() as connection:
         return point_tickets(connection, kpi_filter.shape, bound, datetime.fromisoformat(day[:10]).date(), channel)

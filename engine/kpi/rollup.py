@@ -9,8 +9,8 @@ The rollups stay exact by construction: SQLite triggers on every table a measure
 triage and survey rows of a ticket) mark the creation day of each changed ticket in `kpi_dirty_day`, whoever writes.
 Before it reads, a refresh rebuilds the marked days it reads whole, then their months if it reads those whole; the
 other marks wait for a refresh that needs them (today is always a partial day, read live). A fingerprint of the
-tables, the triggers, the queries and the SLA (the one parameter a stored measure depends on) rebuilds everything
-when any of them changes, and also when a schema upgrade dropped a trigger.
+tables, the triggers and the queries rebuilds everything when any of them changes, and also when a schema upgrade
+dropped a trigger.
 """
 
 from __future__ import annotations
@@ -152,12 +152,12 @@ TRIGGERS = _trigger_sql()
 
 
 @lru_cache(maxsize=8)
-def fingerprint(rollups: tuple[Rollup, ...], sla: str) -> str:
-    """What the stored rollups were built with: their tables, the triggers, the queries' SQL and the SLA."""
+def fingerprint(rollups: tuple[Rollup, ...]) -> str:
+    """What the stored rollups were built with: their tables, the triggers and the queries' SQL."""
     dialect = sqlite.dialect()
     parts = [str(CreateTable(r.table).compile(dialect=dialect)) for r in rollups]
     parts += [str(r.source(true()).compile(dialect=dialect)) for r in rollups]
-    parts += [*TRIGGERS.values(), sla, f"layout {LAYOUT}"]
+    parts += [*TRIGGERS.values(), f"layout {LAYOUT}"]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -195,12 +195,12 @@ def _reset(connection: Connection, rollups: Sequence[Rollup], expected: str) -> 
     connection.commit()
 
 
-def _rebuild_days(connection: Connection, rollup: Rollup, days: list[str], sla: str) -> None:
+def _rebuild_days(connection: Connection, rollup: Rollup, days: list[str]) -> None:
     """These days' rows from the tickets (scope 0), then added up over intents (scope 1) and channels (scope 2)."""
     table = rollup.table
     connection.execute(delete(table).where(table.c.scope.in_(SCOPES), table.c.bucket.in_(days)))  # index range
     query = rollup.source(func.date(col(Ticket.created_at)).in_(DAYS))
-    connection.execute(insert(table).from_select(rollup.stored_columns(), query), {"days": days, "sla": sla})
+    connection.execute(insert(table).from_select(rollup.stored_columns(), query), {"days": days})
     keys = [table.c[key] for key, _ in rollup.keys]
     for scope, channel in ((1, table.c.channel), (2, null())):
         groups = [table.c.bucket, channel, *keys]
@@ -222,13 +222,13 @@ def _rebuild_month(connection: Connection, rollup: Rollup, month: str) -> None:
     connection.execute(insert(table).from_select([c.name for c in table.c], rows))
 
 
-def _rebuild(connection: Connection, rollups: Sequence[Rollup], days: list[str], months: list[str], sla: str) -> None:
+def _rebuild(connection: Connection, rollups: Sequence[Rollup], days: list[str], months: list[str]) -> None:
     """Recompute these days from the tickets and these months from their days, and mark the months of the days
     that stay stale (one transaction)."""
     connection.execute(delete(DIRTY).where(DIRTY.c.day.in_(days + months)))  # the first write takes the lock
     for rollup in rollups:
         for start in range(0, len(days), CHUNK_DAYS):
-            _rebuild_days(connection, rollup, days[start : start + CHUNK_DAYS], sla)
+            _rebuild_days(connection, rollup, days[start : start + CHUNK_DAYS])
     stale = sorted({day[:7] for day in days} - set(months))
     if stale:
         connection.execute(insert(DIRTY).prefix_with("OR IGNORE"), [{"day": month} for month in stale])
@@ -259,7 +259,7 @@ class Reads:
         return any(first <= bucket < end for first, end in self.days)
 
 
-def refresh_rollups(connection: Connection, rollups: tuple[Rollup, ...], sla: str, reads: Reads | None = None) -> int:
+def refresh_rollups(connection: Connection, rollups: tuple[Rollup, ...], reads: Reads | None = None) -> int:
     """Bring the rollups up to date before a refresh reads them; returns the number of days and months rebuilt.
 
     Only the marked days and months the refresh reads are rebuilt (None: all): the partial days at a period's edges,
@@ -267,7 +267,7 @@ def refresh_rollups(connection: Connection, rollups: tuple[Rollup, ...], sla: st
     a change committed while a refresh runs shows in the next refresh (its day stays marked). A failure rolls back
     with the connection and leaves the days marked.
     """
-    expected = fingerprint(rollups, sla)
+    expected = fingerprint(rollups)
     if not _current(connection, expected):
         log.info("building the KPI rollups")
         _reset(connection, rollups, expected)
@@ -276,5 +276,5 @@ def refresh_rollups(connection: Connection, rollups: tuple[Rollup, ...], sla: st
     months = {d[:7] for d in days} | {m for m in marked if len(m) == MONTH_LENGTH}
     due = sorted(m for m in months if reads is None or reads.wants(m))
     if days or due:
-        _rebuild(connection, rollups, days, due, sla)
+        _rebuild(connection, rollups, days, due)
     return len(days) + len(due)
