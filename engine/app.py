@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from engine.accounts import Accounts
 from engine.config import DEMO_DATA_DIR, Settings
-from engine.demo import enrich_demo_history, seed_demo_queue, store_url
+from engine.demo import enrich_demo_history, seed_demo_queue, store_url, with_demo_store_client
 from engine.kpi import Kpis, ensure_kpi_indexes
 from engine.privacy.crypto import Cipher, load_keys, set_cipher
 from engine.privacy.redaction_context import configure as configure_redaction
-from engine.routing.actions.client import StoreClient
+from engine.routing.actions.client import Credentials, StoreClient
 from engine.routing.policy import load_policy
 from engine.routing.service import RoutingService
 from engine.runtime import Engine
@@ -26,13 +26,18 @@ def build_engine(settings: Settings) -> Engine:
     settings = apply_overrides(settings)
     configure_redaction(phone_region=settings.phone_region, keep_names=settings.kept_names)
     set_cipher(Cipher(load_keys(settings.data_dir)))
+    settings = with_demo_store_client(settings)
     db = make_db(settings.db_url)
     notes = upgrade_schema(db)
     routing = RoutingService(
         load_policy(settings),
         db=db,
         data_dir=settings.data_dir,
-        connect=lambda: StoreClient(store_url(settings, db), timeout=settings.store_timeout_seconds),
+        connect=lambda: StoreClient(
+            store_url(engine.settings, db),
+            timeout=settings.store_timeout_seconds,
+            credentials=lambda: Credentials(engine.settings.store_client_id, engine.settings.store_client_secret),
+        ),
         settings=lambda: engine.settings,
     )
     engine = Engine(settings=settings, db=db, routing=routing, accounts=Accounts(db), kpi=Kpis(db), schema_notes=notes)

@@ -77,11 +77,14 @@ class Background(Protocol):
 class Router(Protocol):
     """What the worker asks of the routing service (`engine.routing.service.RoutingService`, built by build_engine)."""
 
-    def route(self, session: Session, ticket_ids: list[int]) -> Mapping[int, Any]: ...
+    def gather(self, ticket_ids: list[int], intents: Mapping[int, str] | None = None) -> Any: ...
+
+    def route(self, session: Session, ticket_ids: list[int], facts: Any) -> Mapping[int, Any]: ...
+
+    def reconcile(self, similar: Any = None) -> Mapping[int, str]: ...
 
     def auto_resolve(
         self,
-        session: Session,
         ticket_id: int,
         *,
         draft: Any = None,

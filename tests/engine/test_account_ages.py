@@ -6,6 +6,7 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine as SAEngine
@@ -16,15 +17,16 @@ from engine.ingest.intake import InboundMessage, intake
 from engine.routing.account_ages import AccountAges
 from engine.routing.actions.client import StoreClient
 from engine.routing.policy import RoutingPolicy
-from engine.routing.router import ROUTE_AUDIT, route_tickets
+from engine.routing.router import ROUTE_AUDIT, gather_store_facts, route_tickets
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import Ticket, TriageResult, utcnow
+from tests.engine.routing.test_actions import store_client
 
 
 @pytest.fixture
-def store(db: SAEngine) -> Iterator[DemoStoreServer]:
-    server = DemoStoreServer(StoreData(db))
+def store(db: SAEngine, tmp_path: Path) -> Iterator[DemoStoreServer]:
+    server = DemoStoreServer(StoreData(db, tmp_path / "store.sqlite3"))
     server.start()
     yield server
     server.stop()
@@ -70,10 +72,11 @@ def test_a_new_desk_customer_with_an_old_store_account_is_not_scored_as_new(
     db: SAEngine, store: DemoStoreServer
 ) -> None:
     ticket_id = _triaged(db, email="ada@example.com")
-    ages = AccountAges(StoreClient(store.url, timeout=2.0, retries=0))
+    ages = AccountAges(store_client(store, timeout=2.0, retries=0))
+    facts = gather_store_facts(db, [ticket_id], policy=RoutingPolicy(), account_opened=ages.opened)
     with session_scope(db) as session:
-        route_tickets(session, [ticket_id], policy=RoutingPolicy(), account_opened=ages.opened)
-    account = StoreClient(store.url).get("/accounts", params={"email": "ada@example.com"})
+        route_tickets(session, [ticket_id], policy=RoutingPolicy(), facts=facts)
+    account = store_client(store).get("/accounts", params={"email": "ada@example.com"}, scope="accounts:read")
     days = (datetime.now(UTC) - datetime.fromisoformat(account["created_at"])).days
     assert days >= 20  # the demo store's accounts are 20 to 1500 days old; the desk met Ada a moment ago
     factor = _account_age_factor(db, ticket_id)
@@ -84,9 +87,10 @@ def test_a_new_desk_customer_with_an_old_store_account_is_not_scored_as_new(
 
 def test_without_a_store_account_the_age_is_unknown_and_adds_nothing(db: SAEngine, store: DemoStoreServer) -> None:
     ticket_id = _triaged(db, email=None, handle="@ada")  # a chat customer the store cannot look up
-    ages = AccountAges(StoreClient(store.url, timeout=2.0, retries=0))
+    ages = AccountAges(store_client(store, timeout=2.0, retries=0))
+    facts = gather_store_facts(db, [ticket_id], policy=RoutingPolicy(), account_opened=ages.opened)
     with session_scope(db) as session:
-        route_tickets(session, [ticket_id], policy=RoutingPolicy(), account_opened=ages.opened)
+        route_tickets(session, [ticket_id], policy=RoutingPolicy(), facts=facts)
     factor = _account_age_factor(db, ticket_id)
     assert (factor["value"], factor["contribution"]) == ("unknown", 0.0)
     assert ages.opened("nobody@example.com") is None  # the store has no account for this e-mail (404)

@@ -7,6 +7,7 @@ from typing import Any
 from nicegui import run, ui
 
 from engine.outbox import Channels, current_channels, save_channels, send_test_message
+from engine.privacy.secret_store import masked
 from ui.auth import signed_in_name
 from ui.state import engine
 
@@ -37,9 +38,10 @@ class ChannelsCard:
                     ("domain", "Message-ID domain", "text"),
                 ):
                     value = smtp.get(name, "")
-                    field = ui.input(label, value=str(value) if value != "" else "").props("dense outlined")
-                    if kind == "password":
-                        field.props("type=password")
+                    if kind == "password":  # never sent back to the browser: blank keeps the saved one
+                        field = ui.input(label, placeholder=masked(str(value))).props("dense outlined type=password")
+                    else:
+                        field = ui.input(label, value=str(value) if value != "" else "").props("dense outlined")
                     self.smtp[name] = field.mark(f"smtp-{name}")
                 self.smtp["starttls"] = ui.checkbox("STARTTLS", value=bool(smtp.get("starttls"))).mark("smtp-starttls")
                 self.smtp["ssl"] = ui.checkbox("SSL", value=bool(smtp.get("ssl"))).mark("smtp-ssl")
@@ -64,7 +66,8 @@ class ChannelsCard:
         with self.rows, ui.row().classes("items-center gap-2 w-full no-wrap"):
             name = ui.input("Source", value=source).props("dense outlined").classes("w-40")
             link = ui.input("Callback URL", value=url).props("dense outlined").classes("grow")
-            key = ui.input("Secret", value=secret).props("dense outlined type=password").classes("w-48")
+            key = ui.input("Secret", placeholder=masked(secret)).props("dense outlined type=password").classes("w-48")
+            key.tooltip("Blank keeps the saved secret")
             self.sources.append((name, link, key))
 
             async def test() -> None:

@@ -11,6 +11,7 @@ from ui.auth import current_user, signed_in_name
 from ui.components.model_versions import intent_versions_card
 from ui.components.routing_settings import learning_card, routing_settings_card
 from ui.components.sla_card import SlaCard
+from ui.components.store_client_card import store_client_card
 from ui.pages.webhook_settings import webhook_source_card
 from ui.state import engine
 from ui.theme import frame
@@ -21,6 +22,8 @@ def settings_page() -> None:
         if can(current_user(), Permission.MANAGE_MODELS):
             model_card()
             intent_versions_card()
+        if can(current_user(), Permission.MANAGE_KEYS):
+            store_client_card()
             SlaCard().build()
         threshold_cards()
 
