@@ -95,7 +95,7 @@ SLA = {
         for channel in ("email", *WEBHOOK_CHANNELS)
     },
 }
-CHATTY_LOGGERS = ("mail.log", "httpx", "engine.outbox", "engine.ingest", "engine.routing", "engine.survey_links")
+CHATTY_LOGGERS = ("mail.log", "httpx", "engine.outbox", "engine.ingest", "engine.routing", "engine.surveys")
 
 
 @dataclass
