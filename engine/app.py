@@ -1,11 +1,16 @@
-"""The composition root: build_engine(settings) wires settings, store, routing and the background worker."""
+"""The composition root: build_engine(settings) wires settings, store, routing, the worker, the courier and the jobs."""
 
 from __future__ import annotations
+
+from fastapi import APIRouter
 
 from engine.accounts import Accounts
 from engine.config import DEMO_DATA_DIR, Settings
 from engine.demo import enrich_demo_history, seed_demo_queue, store_url, with_demo_store_client
+from engine.desk_jobs import desk_jobs
+from engine.ingest.webhook import build_router
 from engine.kpi import Kpis, ensure_kpi_indexes
+from engine.outbox import Courier
 from engine.privacy.crypto import Cipher, load_keys, set_cipher
 from engine.privacy.redaction_context import configure as configure_redaction
 from engine.routing.actions.client import Credentials, StoreClient
@@ -17,6 +22,7 @@ from engine.store.db import make_db, session_scope
 from engine.store.migrate import upgrade_schema
 from engine.store.models import utcnow
 from engine.supervisor import Supervisor
+from engine.surveys import build_survey_router, with_links
 from engine.worker import Worker
 
 
@@ -43,9 +49,16 @@ def build_engine(settings: Settings) -> Engine:
     engine = Engine(settings=settings, db=db, routing=routing, accounts=Accounts(db), kpi=Kpis(db), schema_notes=notes)
     engine.supervisor = Supervisor(db)
     engine.worker = Worker(engine, engine.supervisor)
+    engine.courier = Courier(db, lambda: engine.settings, changed=engine.changed, links=with_links)
+    engine.jobs = desk_jobs(engine)
     ensure_kpi_indexes(db)
     if settings.demo:
         with session_scope(db) as session:
             if seed_demo_queue(session, DEMO_DATA_DIR, count=settings.demo_ticket_count):
                 enrich_demo_history(session, now=utcnow())
     return engine
+
+
+def api_routers(engine: Engine) -> list[APIRouter]:
+    """The HTTP APIs the app serves: the webhook intake and the public survey form."""
+    return [build_router(engine), build_survey_router(engine.db, lambda: engine.settings)]

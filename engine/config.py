@@ -87,7 +87,7 @@ class Settings:
     # [outbox] table: max_attempts, backoff_seconds, backoff_max_seconds, callback_timeout, senders, poll_seconds
     # (defaults and checks in engine.outbox.config.OutboxSettings)
     outbox: dict[str, Any] = field(default_factory=dict)
-    # [surveys] table: channels, ai_resolved, expire_days, base_url (see engine.survey_links.SurveySettings)
+    # [surveys] table: channels, ai_resolved, expire_days, base_url (see engine.surveys.SurveySettings)
     surveys: dict[str, Any] = field(default_factory=dict)
     # [sla] table: timezone, days, open, close, alert_email, targets.<channel>.<priority> (first_response and
     # resolution in business minutes); see engine.sla.policy

@@ -50,10 +50,18 @@ class Worker:
     It owns its thread, the wake-up and stop events, and the gc freeze of the loaded models (thawed on stop).
     """
 
-    def __init__(self, engine: Engine, supervisor: Supervisor, *, batch_size: int = TRIAGE_BATCH) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        supervisor: Supervisor,
+        *,
+        batch_size: int = TRIAGE_BATCH,
+        watch_seconds: float = WATCH_SECONDS,
+    ) -> None:
         self._engine = engine
         self.supervisor = supervisor
         self._batch_size = batch_size
+        self._watch_seconds = watch_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,7 +77,7 @@ class Worker:
 
     def _watch(self) -> None:
         """Start the worker thread again when it died (booted models are kept)."""
-        while not self._stop.wait(WATCH_SECONDS):
+        while not self._stop.wait(self._watch_seconds):
             if self._thread is not None and not self._thread.is_alive() and self._engine.ready:
                 log.warning("the worker thread died: starting it again")
                 self.supervisor.restarted()

@@ -8,15 +8,16 @@ from nicegui import run, ui
 
 from engine.outbox import Channels, current_channels, save_channels, send_test_message
 from engine.privacy.secret_store import masked
+from engine.runtime import Engine
 from ui.auth import signed_in_name
-from ui.state import engine
 
 
 class ChannelsCard:
     """Edit, save and test the outbound channels."""
 
-    def __init__(self) -> None:
-        self.channels = current_channels(engine())
+    def __init__(self, desk: Engine) -> None:
+        self.desk = desk
+        self.channels = current_channels(desk)
         self.smtp: dict[str, Any] = {}
         self.sources: list[tuple[ui.input, ui.input, ui.input]] = []
 
@@ -49,7 +50,7 @@ class ChannelsCard:
                 test_to = ui.input("Send a test e-mail to").props("dense outlined").mark("test-email-to")
 
                 async def test_email() -> None:
-                    result = await run.io_bound(send_test_message, engine().settings, to=test_to.value or "")
+                    result = await run.io_bound(send_test_message, self.desk.settings, to=test_to.value or "")
                     ui.notify(result, type="positive" if result.startswith("Test") else "warning")
 
                 ui.button("Send test message", icon="send", on_click=test_email).props("flat").mark("test-email")
@@ -71,7 +72,7 @@ class ChannelsCard:
             self.sources.append((name, link, key))
 
             async def test() -> None:
-                result = await run.io_bound(send_test_message, engine().settings, source=name.value or "")
+                result = await run.io_bound(send_test_message, self.desk.settings, source=name.value or "")
                 ui.notify(result, type="positive" if result.startswith("Test") else "warning")
 
             ui.button("Test", icon="send", on_click=test).props("flat dense").mark(f"test-source-{source}")
@@ -85,7 +86,7 @@ class ChannelsCard:
             secrets={name: secret for name, _, secret in sources},
         )
         try:
-            changed = save_channels(engine(), channels, actor=signed_in_name())
+            changed = save_channels(self.desk, channels, actor=signed_in_name())
         except ValueError as exc:
             ui.notify(str(exc), type="warning")
             return

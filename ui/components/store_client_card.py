@@ -6,13 +6,13 @@ from nicegui import ui
 
 from engine.admin import save_store_client
 from engine.privacy.secret_store import masked
+from engine.runtime import Engine
 from ui.auth import signed_in_name
-from ui.state import engine
 
 
-def store_client_card() -> None:
+def store_client_card(desk: Engine) -> None:
     """Set the client credentials the desk fetches its store tokens with (kept encrypted with the other keys)."""
-    settings = engine().settings
+    settings = desk.settings
     with ui.card().classes("cd-card w-full max-w-3xl gap-2").mark("store-client"):
         ui.label("Store API: OAuth client").classes("cd-section-title")
         where = settings.store_api_url.strip() or "the demo store"
@@ -33,7 +33,7 @@ def store_client_card() -> None:
             )
 
         def save() -> None:
-            changed = save_store_client(engine(), client_id.value or "", secret.value or "", actor=signed_in_name())
+            changed = save_store_client(desk, client_id.value or "", secret.value or "", actor=signed_in_name())
             client_id.value = secret.value = ""
             ui.notify(f"Saved: {', '.join(changed)}" if changed else "Nothing changed", type="positive")
 

@@ -108,7 +108,7 @@ class TicketScreen:
         self.agent = signed_in_name()
 
     def build(self) -> None:
-        self.timer = HandleTimer(self.ticket_id, self.agent)
+        self.timer = HandleTimer(self.desk, self.ticket_id, self.agent)
         self.header()
         with ui.row().classes("w-full gap-4 items-start no-wrap"):
             with ui.column().classes("gap-4").style("flex: 7; min-width: 0"):
@@ -120,7 +120,7 @@ class TicketScreen:
                         self.draft_panel()
             with ui.column().classes("gap-4").style("flex: 5; min-width: 0"):
                 self.triage_panel()
-                routing_panel(self.ticket_id, resolved=self.view.resolution is not None)
+                self.routing = routing_panel(self.desk, self.ticket_id, resolved=self.view.resolution is not None)
                 self.similar_panel()
         ui.keyboard(on_key=self.on_key, ignore=["input", "select", "button"])
         if (
@@ -152,7 +152,7 @@ class TicketScreen:
     def conversation(self) -> None:
         with ui.card().classes("cd-card w-full"):
             ui.label("Conversation").classes("cd-section-title")
-            chips = DeliveryChips(self.ticket_id)
+            chips = DeliveryChips(self.desk, self.ticket_id)
             with ui.column().classes("w-full gap-2").mark("conversation"):
                 for message in self.view.messages:
                     inbound = message.direction == Direction.INBOUND
@@ -237,7 +237,7 @@ class TicketScreen:
                     '<span class="cd-kbd">Ctrl</span>+<span class="cd-kbd">Enter</span> sends', sanitize=False
                 ).classes("cd-muted text-xs")
         if draft is not None:
-            guidance_card(draft.guidance)
+            guidance_card(draft.guidance, self.desk.routing.action_for_step, lambda a: self.routing.run_step(a))
         if draft is not None and draft.sources:
             source_cards(draft.sources)
 
@@ -415,7 +415,7 @@ class TicketScreen:
 
     async def show_calibration(self, target: ui.label, confidence: float) -> None:
         """What this confidence has meant on past checked tickets, from the live reliability data."""
-        bins = await run.io_bound(engine().kpi.reliability)
+        bins = await run.io_bound(self.desk.kpi.reliability)
         found = calibration_at(bins or [], confidence)  # no bins: the app is stopping
         target.text = found.text() if found is not None else ""
 

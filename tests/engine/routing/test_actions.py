@@ -5,17 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
-from engine.demo import DemoStoreServer, StoreData
+from engine.demo import DemoStoreServer
 from engine.ingest.intake import InboundMessage, intake
 from engine.routing.actions.base import ActionContext
 from engine.routing.actions.client import Credentials, StoreClient
@@ -43,14 +41,6 @@ POLICY = RoutingPolicy(
     auto_intents=("get_refund", "track_order"),
     intent_actions={"get_refund": "refund", "track_order": "order_status"},
 )
-
-
-@pytest.fixture
-def store(db: SAEngine, tmp_path: Path) -> Iterator[DemoStoreServer]:
-    server = DemoStoreServer(StoreData(db, tmp_path / "store.sqlite3"))
-    server.start()
-    yield server
-    server.stop()
 
 
 def store_client(store: DemoStoreServer, **options: Any) -> StoreClient:

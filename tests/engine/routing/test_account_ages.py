@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
-from engine.demo import DemoStoreServer, StoreData
+from engine.demo import DemoStoreServer
 from engine.ingest.intake import InboundMessage, intake
 from engine.routing.account_ages import AccountAges
 from engine.routing.actions.client import StoreClient
@@ -22,14 +19,6 @@ from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import Ticket, TriageResult, utcnow
 from tests.engine.routing.test_actions import store_client
-
-
-@pytest.fixture
-def store(db: SAEngine, tmp_path: Path) -> Iterator[DemoStoreServer]:
-    server = DemoStoreServer(StoreData(db, tmp_path / "store.sqlite3"))
-    server.start()
-    yield server
-    server.stop()
 
 
 def _triaged(db: SAEngine, *, email: str | None, handle: str | None = None) -> int:

@@ -22,7 +22,7 @@ from engine.routing.auto_resolve import AI_AUTHOR
 from engine.sla import reopen_clock
 from engine.store.db import session_scope
 from engine.store.models import Channel, Feedback, FeedbackKind, Message, Outcome, Ticket, TicketStatus, utcnow
-from engine.surveys import SurveyError, create_survey, find_survey, record_answer
+from engine.surveys.answers import SurveyError, create_survey, find_survey, record_answer
 
 log = logging.getLogger(__name__)
 
