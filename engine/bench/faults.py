@@ -56,7 +56,7 @@ POISONED = 5
 SENDERS = 4
 STORE_CYCLE = (("ok", 6.0), ("garbage", 2.0), ("ok", 6.0), ("slow", 2.0))  # the store's moods, repeated
 DISK_FULL_SECONDS, DISK_PERIOD = 1.0, 15.0
-READY_SECONDS = 120.0
+READY_SECONDS = 300.0
 DRAIN_SECONDS = 300.0
 TEXTS = (
     "Where is my order {i}? It has not arrived.",
@@ -78,7 +78,7 @@ def run(*, runs: int = 5, messages: int = 5000, seed: int = 7) -> dict[str, Any]
         set_cipher(Cipher(load_keys(data_dir)))  # the desk's key: the bench reads its database afterwards
         db = make_db(f"sqlite:///{data_dir / 'caredesk.db'}")
         with _store(db, Path(tmp) / "store.sqlite3") as (store, moods), _receiver() as receiver:
-            desk = Desk(data_dir, store.url, receiver.url)
+            desk = Desk(data_dir, store.url, receiver.url, db)
             load = Load(messages, rng)
             try:
                 desk.start()
@@ -109,8 +109,9 @@ def run(*, runs: int = 5, messages: int = 5000, seed: int = 7) -> dict[str, Any]
 class Desk:
     """The desk process: started, killed with SIGKILL (its whole process group), restarted; recovery timed."""
 
-    def __init__(self, data_dir: Path, store_url: str, callback_url: str) -> None:
+    def __init__(self, data_dir: Path, store_url: str, callback_url: str, db: SAEngine) -> None:
         self.data_dir = data_dir
+        self.db = db
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [
@@ -129,16 +130,17 @@ class Desk:
         """Start the desk and wait until its worker drains again (the first start is not a recovery)."""
         began = time.monotonic()
         self.process = subprocess.Popen(self.args, start_new_session=True)
-        first: int | None = None
+        done: int | None = None
         while True:
             if time.monotonic() - began > READY_SECONDS or self.process.poll() is not None:
                 raise RuntimeError("the desk did not come back within the time allowed")
             waiting = self._waiting()
-            if first is None and waiting is not None and self.restarts:
-                self.boots.append(time.monotonic() - began)
-            first = waiting if first is None else first
-            if waiting is not None and first is not None and (waiting == 0 or waiting < first):
-                break  # booted, and the backlog the kill left behind is shrinking
+            if done is None and waiting is not None:
+                done = self._triaged()
+                if self.restarts:
+                    self.boots.append(time.monotonic() - began)
+            if waiting is not None and done is not None and (waiting == 0 or self._triaged() > done):
+                break  # booted, and the worker triages again
             time.sleep(0.2)
         if self.restarts:
             self.recoveries.append(time.monotonic() - began)
@@ -150,6 +152,12 @@ class Desk:
         if health is None or any(state != "ready" for state in health["components"].values()):
             return None
         return int(health["backlog"]["untriaged"]) - int(health["backlog"]["needs_attention"])
+
+    def _triaged(self) -> int:
+        with Session(self.db) as session:
+            return int(
+                session.exec(select(func.count()).select_from(Ticket).where(col(Ticket.triaged_at).is_not(None))).one()
+            )
 
     def health(self) -> dict[str, Any] | None:
         try:
