@@ -1,4 +1,5 @@
-"""Background jobs on APScheduler: nightly retrain, retrain after N corrections, drift check, IMAP polling.
+"""Background jobs on APScheduler: nightly retrain, retrain after N corrections, drift check, IMAP polling, survey
+follow-ups.
 
 Every job reports progress and its last run (`job_status`, read by the UI). A run that raises is logged, written
 to `jobs/history.jsonl` in the data dir and to the audit log, and retried after RETRY_DELAYS seconds; after the
@@ -33,6 +34,8 @@ from engine.privacy import audit
 from engine.runtime import Engine
 from engine.store.db import session_scope
 from engine.store.models import utcnow
+from engine.survey_follow_up import CHECK_SECONDS as FOLLOW_UP_CHECK_SECONDS
+from engine.survey_follow_up import send_follow_ups
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +243,10 @@ def _imap(engine: Engine, progress: Progress) -> str:
     return f"{poll_imap(engine)} new e-mails"
 
 
+def _survey_follow_ups(engine: Engine, progress: Progress) -> str:
+    return f"{send_follow_ups(engine.db, engine.settings)} survey follow-ups queued"
+
+
 def start_jobs(engine: Engine) -> Jobs:
     """Create and start the engine's jobs (once per engine)."""
     with _registry_lock:
@@ -269,6 +276,13 @@ def start_jobs(engine: Engine) -> Jobs:
             lambda p: _drift(engine, p),
             CronTrigger(hour=drift_hour, minute=30),
             f"daily at {drift_hour:02d}:30",
+        )
+        jobs.add(
+            "survey_follow_ups",
+            "Survey follow-ups",
+            lambda p: _survey_follow_ups(engine, p),
+            IntervalTrigger(seconds=FOLLOW_UP_CHECK_SECONDS),
+            f"every {FOLLOW_UP_CHECK_SECONDS} s, for tickets surveyed by a follow-up message",
         )
         interval = imap_interval_seconds(engine.settings)
         if interval is not None:

@@ -8,8 +8,11 @@ from engine.accounts import Permission, can
 from engine.admin import change_setting, switch_drafter
 from engine.drafting import DrafterUnavailable
 from ui.auth import current_user, signed_in_name
+from ui.components.consent_settings import consent_default_card
+from ui.components.kpi_settings import kpi_settings_card
 from ui.components.model_versions import intent_versions_card
 from ui.components.routing_settings import learning_card, routing_settings_card
+from ui.components.survey_settings import survey_settings_card
 from ui.pages.webhook_settings import webhook_source_card
 from ui.state import engine
 from ui.theme import frame
@@ -20,6 +23,7 @@ def settings_page() -> None:
         if can(current_user(), Permission.MANAGE_MODELS):
             model_card()
             intent_versions_card()
+            consent_default_card()
         threshold_cards()
 
 
@@ -84,5 +88,7 @@ def threshold_cards() -> None:
         ui.button("Save", on_click=save_threshold).props("flat").mark("save-threshold")
 
     routing_settings_card()
+    kpi_settings_card()
+    survey_settings_card()
     learning_card()
     webhook_source_card()
