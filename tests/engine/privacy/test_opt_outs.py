@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,63 +79,72 @@ def test_the_default_for_new_customers_is_a_setting(tmp_path: Path) -> None:
     assert consent_audit(engine) == [], "a default is no change by anyone"
 
 
-def drafted(engine: Engine, ticket_id: int) -> bool:
+def ticket_has(engine: Engine, ticket_id: int, field: str) -> bool:
     with engine.session() as session:
         ticket = session.get(Ticket, ticket_id)
-        return ticket is not None and ticket.drafted_at is not None
+        return ticket is not None and getattr(ticket, field) is not None
 
 
-def test_the_drafter_skips_a_customer_who_opted_out_of_ai_handling_until_they_opt_in(engine: Engine) -> None:
-    engine.start()
-    try:
-        wait_for(lambda: engine.ready, 120, "the fake models to load")
-        client = client_for(engine)
-        opted_out = send(client, "m-1", "@amelia", consent={"ai_handling": False}, text="Where is my parcel?")
-        other = send(client, "m-2", "@bo", text="Where is my parcel?")
-        wait_for(lambda: drafted(engine, other), 60, "the other customer's draft")
-        wait_for(lambda: routed(engine, opted_out), 60, "routing")
-        with engine.session() as session:
-            ticket = session.get(Ticket, opted_out)
-            assert ticket is not None and ticket.drafted_at is None and ticket.route != Route.AUTO_RESOLVE
-            assert session.exec(select(Draft).where(Draft.ticket_id == opted_out)).first() is None
-        with pytest.raises(AiOptedOut, match="opted out of AI handling"):
-            draft_now(engine, opted_out)
-        set_customer_consent(engine, opted_out, ai_handling=True, earlier_tickets=None, agent="sam")
-        engine.notify()
-        wait_for(lambda: drafted(engine, opted_out), 60, "a draft once the customer opted back in")
-        (row,) = consent_audit(engine)[-1:]
-        assert (row.actor, row.details["via"], row.details["allowed"]) == ("sam", f"ticket {opted_out}", True)
-    finally:
-        engine.stop()
+def drafted(engine: Engine, ticket_id: int) -> bool:
+    return ticket_has(engine, ticket_id, "drafted_at")
 
 
 def routed(engine: Engine, ticket_id: int) -> bool:
-    with engine.session() as session:
-        ticket = session.get(Ticket, ticket_id)
-        return ticket is not None and ticket.route is not None
+    return ticket_has(engine, ticket_id, "route")
 
 
-def test_tickets_of_a_customer_who_opted_out_of_earlier_tickets_never_feed_drafts(engine: Engine) -> None:
+@pytest.fixture
+def running(engine: Engine) -> Iterator[TestClient]:
+    """The engine with its worker and fake models running, and a webhook client."""
     engine.start()
     try:
         wait_for(lambda: engine.ready, 120, "the fake models to load")
-        client = client_for(engine)
-        private = send(client, "m-1", "@amelia", text="How do I change my address?")
-        shared = send(client, "m-2", "@bo", text="How do I change my address?")
-        for ticket_id in (private, shared):
-            wait_for(lambda t=ticket_id: routed(engine, t), 60, "routing")
-            approve_or_edit(engine, ticket_id, None, "Open Settings, then Address, and save.", agent="sam")
-        memory = ReplyMemory(engine.services.similar)  # type: ignore[union-attr,arg-type]
-        with engine.session() as session:
-            assert memory.entry(session, private) is not None and memory.entry(session, shared) is not None
-        set_customer_consent(engine, private, ai_handling=None, earlier_tickets=False, agent="sam")
-        with engine.session() as session:
-            assert memory.entry(session, private) is None, "left out of the reply memory"
-            assert memory.entry(session, shared) is not None
-        newcomer = send(client, "m-3", "@cy", text="How do I change my address?")
-        wait_for(lambda: drafted(engine, newcomer), 60, "the newcomer's draft")
-        with engine.session() as session:
-            draft = session.exec(select(Draft).where(Draft.ticket_id == newcomer)).one()
-        assert draft.based_on != private, "the opted-out customer's reply is never the basis of a draft"
+        yield client_for(engine)
     finally:
         engine.stop()
+
+
+def test_the_drafter_skips_a_customer_who_opted_out_of_ai_handling_until_they_opt_in(
+    engine: Engine, running: TestClient
+) -> None:
+    client = running
+
+    opted_out = send(client, "m-1", "@amelia", consent={"ai_handling": False}, text="Where is my parcel?")
+    other = send(client, "m-2", "@bo", text="Where is my parcel?")
+    wait_for(lambda: drafted(engine, other), 60, "the other customer's draft")
+    wait_for(lambda: routed(engine, opted_out), 60, "routing")
+    with engine.session() as session:
+        ticket = session.get(Ticket, opted_out)
+        assert ticket is not None and ticket.drafted_at is None and ticket.route != Route.AUTO_RESOLVE
+        assert session.exec(select(Draft).where(Draft.ticket_id == opted_out)).first() is None
+    with pytest.raises(AiOptedOut, match="opted out of AI handling"):
+        draft_now(engine, opted_out)
+    set_customer_consent(engine, opted_out, ai_handling=True, earlier_tickets=None, agent="sam")
+    engine.notify()
+    wait_for(lambda: drafted(engine, opted_out), 60, "a draft once the customer opted back in")
+    (row,) = consent_audit(engine)[-1:]
+    assert (row.actor, row.details["via"], row.details["allowed"]) == ("sam", f"ticket {opted_out}", True)
+
+
+def test_tickets_of_a_customer_who_opted_out_of_earlier_tickets_never_feed_drafts(
+    engine: Engine, running: TestClient
+) -> None:
+    client = running
+
+    private = send(client, "m-1", "@amelia", text="How do I change my address?")
+    shared = send(client, "m-2", "@bo", text="How do I change my address?")
+    for ticket_id in (private, shared):
+        wait_for(lambda t=ticket_id: routed(engine, t), 60, "routing")
+        approve_or_edit(engine, ticket_id, None, "Open Settings, then Address, and save.", agent="sam")
+    memory = ReplyMemory(engine.services.similar)  # type: ignore[union-attr,arg-type]
+    with engine.session() as session:
+        assert memory.entry(session, private) is not None and memory.entry(session, shared) is not None
+    set_customer_consent(engine, private, ai_handling=None, earlier_tickets=False, agent="sam")
+    with engine.session() as session:
+        assert memory.entry(session, private) is None, "left out of the reply memory"
+        assert memory.entry(session, shared) is not None
+    newcomer = send(client, "m-3", "@cy", text="How do I change my address?")
+    wait_for(lambda: drafted(engine, newcomer), 60, "the newcomer's draft")
+    with engine.session() as session:
+        draft = session.exec(select(Draft).where(Draft.ticket_id == newcomer)).one()
+    assert draft.based_on != private, "the opted-out customer's reply is never the basis of a draft"
