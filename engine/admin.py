@@ -13,12 +13,20 @@ from engine.privacy import audit
 from engine.runtime import Engine, State
 from engine.server_paths import PathNotAllowed, inside
 from engine.settings_file import save_setting
+from engine.sla import SlaSettings
 from engine.store.audit_models import AuditEntry
 
 
 def change_setting(engine: Engine, key: str, value: Any, *, actor: str) -> None:
     """Save a setting for this and later runs (audited) and use it from now on."""
     engine.settings = save_setting(engine.settings, engine.db, key, value, actor=actor)
+
+
+def save_sla(engine: Engine, table: dict[str, Any], *, actor: str) -> SlaSettings:
+    """Check an `[sla]` table (a ValueError says what is wrong) and save it, audited; new tickets get its dues."""
+    parsed = SlaSettings.parse(table)
+    change_setting(engine, "sla", parsed.table(), actor=actor)
+    return parsed
 
 
 def switch_drafter(engine: Engine, path: str, *, actor: str) -> str:

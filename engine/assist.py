@@ -42,6 +42,7 @@ from engine.knowledge.reply_memory import MemoryEntry, ReplyMemory
 from engine.privacy.opt_outs import AiOptedOut
 from engine.privacy.redaction import Redaction, redact, redact_many, restore
 from engine.privacy.redaction_context import customer_context
+from engine.sla import SlaSettings
 from engine.store.models import Customer, Direction, Draft, Message, Ticket, utcnow
 from engine.triage import TriageModels, customer_text
 
@@ -72,11 +73,16 @@ class _Context:
         return self.customer.name.split()[0] if self.customer and self.customer.name.strip() else None
 
 
-def triage_models(services: Services, review_threshold: float) -> TriageModels:
-    """The loaded models triage uses, with the current review threshold."""
+def triage_models(services: Services, settings: Settings) -> TriageModels:
+    """The loaded models triage uses, with the current review threshold and SLA policy."""
     assert services.intent is not None and services.sentiment is not None
     return TriageModels(
-        services.embedder, services.intent, services.intent_version, services.sentiment, review_threshold
+        services.embedder,
+        services.intent,
+        services.intent_version,
+        services.sentiment,
+        settings.review_threshold,
+        SlaSettings.lenient(settings),
     )
 
 

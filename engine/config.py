@@ -92,6 +92,9 @@ class Settings:
     agent_hourly_cost: float = 30.0
     # consent (SECURITY.md): whether a new customer's tickets may be handled by the AI until they opt out
     ai_opt_in_default: bool = True
+    # [sla] table: timezone, days, open, close, alert_email, targets.<channel>.<priority> (first_response and
+    # resolution in business minutes); see engine.sla.policy
+    sla: dict[str, Any] = field(default_factory=dict)
     # keys of caredesk.toml (or overrides) that name no field above: kept here and warned about, read by nothing
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -25,6 +25,7 @@ from engine.privacy.opt_outs import Consent, consent_of, set_consent
 from engine.resolution import Resolution, resolution
 from engine.routing.auto_resolve import one_at_a_time, record_outcome
 from engine.runtime import Engine
+from engine.sla import Standing, live_priority, standing
 from engine.store.attachment_models import Attachment
 from engine.store.models import (
     Customer,
@@ -65,6 +66,7 @@ class QueueRow:
     priority: float
     status: str
     has_draft: bool
+    sla: Standing | None = None  # where the ticket stands against its SLA when the queue was read
 
 
 @dataclass
@@ -82,18 +84,20 @@ class TicketView:
     resolution: Resolution | None = None  # how a resolved ticket ended; None while it is open
 
 
-def queue_rows(engine: Engine, *, limit: int = 1000) -> list[QueueRow]:
-    """Open and recent tickets, most urgent first."""
+def queue_rows(engine: Engine, *, limit: int = 1000, now: datetime | None = None) -> list[QueueRow]:
+    """Open tickets (longest waiting first) and the latest resolved ones, most urgent first: the priority triage
+    gave rises with waiting and with the SLA due coming closer, computed at this moment."""
+    moment = now or utcnow()
     with engine.session() as session:
         drafted = select(Draft.ticket_id).distinct()
         has_draft = {tid for tid in session.exec(drafted)}
         query = (
             select(Ticket, Customer.name)
             .join(Customer, col(Customer.id) == col(Ticket.customer_id))
-            .order_by(col(Ticket.priority).desc(), col(Ticket.created_at).desc())
+            .order_by(col(Ticket.status) == TicketStatus.RESOLVED, col(Ticket.resolved_at).desc(), col(Ticket.id))
             .limit(limit)
         )
-        return [
+        rows = [
             QueueRow(
                 id=t.id or 0,
                 channel=t.channel,
@@ -107,12 +111,14 @@ def queue_rows(engine: Engine, *, limit: int = 1000) -> list[QueueRow]:
                 sentiment=t.sentiment_label,
                 valence=t.valence,
                 urgency=t.urgency,
-                priority=t.priority,
+                priority=live_priority(t, moment),
                 status=t.status,
                 has_draft=t.id in has_draft,
+                sla=standing(t, moment),
             )
             for t, name in session.exec(query)
         ]
+    return sorted(rows, key=lambda r: (r.status == TicketStatus.RESOLVED, -r.priority))
 
 
 def ticket_counts(engine: Engine) -> dict[str, int]:
@@ -239,7 +245,7 @@ def draft_now(engine: Engine, ticket_id: int, on_token: Callable[[str], None] | 
         if ticket is None:
             raise LookupError(f"ticket {ticket_id} does not exist")
         if ticket.triaged_at is None or ticket_id not in services.vectors:
-            models = triage_models(services, engine.settings.review_threshold)
+            models = triage_models(services, engine.settings)
             services.vectors.update(triage_tickets(session, [ticket_id], models))
         draft = draft_with(services, engine.settings, session, ticket_id, on_token)
     engine.changed()

@@ -1,5 +1,5 @@
-"""Background jobs on APScheduler: nightly retrain, retrain after N corrections, drift check, IMAP polling, survey
-follow-ups.
+"""Background jobs on APScheduler: nightly retrain, retrain after N corrections, drift check, IMAP polling, SLA watch,
+survey follow-ups.
 
 Every job reports progress and its last run (`job_status`, read by the UI). A run that raises is logged, written
 to `jobs/history.jsonl` in the data dir and to the audit log, and retried after RETRY_DELAYS seconds; after the
@@ -32,6 +32,7 @@ from engine.feedback.retrain import corrections_since_last_retrain, retrain_in_u
 from engine.ingest.email_channel import imap_interval_seconds, poll_imap
 from engine.privacy import audit
 from engine.runtime import Engine
+from engine.sla_watch import CHECK_SECONDS, watch_sla
 from engine.store.db import session_scope
 from engine.store.models import utcnow
 from engine.survey_follow_up import CHECK_SECONDS as FOLLOW_UP_CHECK_SECONDS
@@ -293,7 +294,15 @@ def start_jobs(engine: Engine) -> Jobs:
                 IntervalTrigger(seconds=interval),
                 f"every {interval} s",
             )
+        jobs.add(
+            "sla",
+            "SLA watch",
+            lambda p: watch_sla(engine),
+            IntervalTrigger(seconds=CHECK_SECONDS),
+            f"every {CHECK_SECONDS} s",
+        )
         jobs.start()
+        jobs.run_now("sla")  # the header badge is right from the start
         _registry[id(engine)] = jobs
         return jobs
 

@@ -122,6 +122,7 @@ class Engine:
     worker: Background | None = None
     supervisor: Supervisor | None = None  # the background stages' failures, "needs attention", degraded
     revision: int = 0
+    sla_breached: int = 0  # open tickets that missed an SLA due (engine.sla_watch keeps it; the header shows it)
 
     def session(self) -> Session:
         """A plain session (caller commits); prefer `transaction()` for writes."""

@@ -29,6 +29,7 @@ EDITABLE = {
     "agent_hourly_cost",
     "ai_opt_in_default",  # consent
     "surveys",  # when and how surveys go out (engine.survey_links)
+    "sla",  # SLA policies and business hours (engine.sla)
 }
 
 

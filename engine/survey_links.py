@@ -22,6 +22,7 @@ from engine.config import Settings
 from engine.outbox import too_long
 from engine.privacy import audit
 from engine.routing.auto_resolve import AI_AUTHOR
+from engine.sla import reopen_clock
 from engine.store.db import session_scope
 from engine.store.models import (
     SURVEY_AUTHOR,
@@ -166,6 +167,7 @@ def ask_for_person(db: SAEngine, token: str, *, settings: Settings) -> int:
         now = utcnow()
         ticket.status, ticket.resolved_at, ticket.updated_at = TicketStatus.OPEN, None, now
         ticket.needs_review, ticket.review_reason = True, PERSON_REASON  # the AI's intent may be what was wrong
+        reopen_clock(ticket)
         ticket.reopens += 1
         if ticket.outcome == Outcome.RESOLVED_BY_AI:
             ticket.outcome = Outcome.FAILED  # the AI's answer did not settle it: an AI error on the dashboard

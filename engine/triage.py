@@ -18,6 +18,7 @@ from engine.nlp.sentiment import SentimentScore, SentimentScorer, frustration_ri
 from engine.privacy.redaction import RedactionContext, redact_many
 from engine.privacy.redaction_context import customer_context
 from engine.review import review_reason
+from engine.sla import SlaSettings, start_clock
 from engine.store.db import begin_write
 from engine.store.models import Customer, Direction, Message, Ticket, TriageResult, utcnow
 
@@ -34,6 +35,7 @@ class TriageModels:
     intent_version: str
     sentiment: SentimentScorer
     review_threshold: float = 0.80
+    sla: SlaSettings | None = None  # None: triage leaves the tickets' SLA alone
 
 
 def customer_text(messages: list[Message], attachment_texts: dict[int, str] | None = None) -> str:
@@ -44,11 +46,11 @@ def customer_text(messages: list[Message], attachment_texts: dict[int, str] | No
     return "\n".join(parts)[-MAX_TRIAGE_CHARS:]
 
 
-def queue_priority(sentiment: SentimentScore, confidence: float, rising: bool, waiting_hours: float) -> float:
-    """Higher first: urgency dominates, then negative valence, frustration rising, low confidence and waiting time."""
+def queue_priority(sentiment: SentimentScore, confidence: float, rising: bool) -> float:
+    """Higher first: urgency dominates, then negative valence, frustration rising and low confidence. Waiting adds
+    to it as time passes, whenever the queue is read (engine.sla.live_priority)."""
     negativity = max(0.0, -sentiment.valence)
-    waiting = min(waiting_hours / 48.0, 1.0)
-    score = 0.45 * sentiment.urgency + 0.2 * negativity + 0.15 * float(rising) + 0.1 * (1 - confidence) + 0.1 * waiting
+    score = 0.45 * sentiment.urgency + 0.2 * negativity + 0.15 * float(rising) + 0.1 * (1 - confidence)
     return round(score, 4)
 
 
@@ -263,7 +265,8 @@ def _update_ticket(
         ticket.sentiment_label = latest.label
         ticket.valence = latest.valence
         ticket.urgency = latest.urgency
-        waiting = (now - ticket.created_at).total_seconds() / 3600
-        ticket.priority = queue_priority(latest, prediction.confidence, rising, waiting)
+        ticket.priority = queue_priority(latest, prediction.confidence, rising)
+    if models.sla is not None:  # the SLA follows the priority triage found (dues already decided stay)
+        start_clock(ticket, models.sla)
     ticket.triaged_at = now
     session.add(ticket)

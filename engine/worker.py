@@ -257,7 +257,7 @@ class TriagePipeline:
         services = self._engine.services
         if services is None or services.intent is None or services.sentiment is None:
             return 0
-        models = triage_models(services, self._engine.settings.review_threshold)
+        models = triage_models(services, self._engine.settings)
         current = self._next(models)
         if current is None:
             return 0

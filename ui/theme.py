@@ -68,6 +68,21 @@ def degraded_chip() -> None:
             ui.tooltip("A background stage failed lately; a supervisor can see why")
 
 
+def sla_badge() -> None:
+    """Supervisors: a red "SLA breached" chip while open tickets missed a due; it opens the queue by time left."""
+    breached = engine().sla_breached
+    if not breached or not can(current_user(), Permission.VIEW_DASHBOARD):
+        return
+    with (
+        ui.chip(f"{breached} SLA breached", icon="alarm", color="negative", text_color="white")
+        .props("dense square clickable")
+        .classes("text-xs")
+        .on("click", lambda: ui.navigate.to("/?sort=sla"))
+        .mark("sla-breached")
+    ):
+        ui.tooltip(f"{breached} open ticket(s) missed a first-response or resolution due; click to see them first")
+
+
 def model_status() -> None:
     """One chip per model; hover for detail. Refreshes while models load."""
 
@@ -79,12 +94,14 @@ def model_status() -> None:
                 with ui.chip(status.label, color=colour, text_color="white").props("dense square").classes("text-xs"):
                     ui.tooltip(f"{status.state}: {status.detail}" if status.detail else str(status.state))
             degraded_chip()
+            sla_badge()
 
     def signature() -> tuple[tuple[str, str], ...]:
         supervisor = engine().supervisor
         degraded = supervisor is not None and supervisor.degraded
         last = ("degraded", str(supervisor.last_error())) if supervisor is not None and degraded else ("ok", "")
-        return (*((s.state.value, s.detail) for s in engine().status.values()), last)
+        breaches = ("sla", str(engine().sla_breached))
+        return (*((s.state.value, s.detail) for s in engine().status.values()), last, breaches)
 
     shown = [signature()]
 

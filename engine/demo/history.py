@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from engine.sla import SlaSettings, start_clock
 from engine.store.models import (
     Direction,
     Feedback,
@@ -32,6 +33,7 @@ from engine.surveys import new_token
 
 log = logging.getLogger(__name__)
 
+DEMO_SLA = SlaSettings()  # the default policy: the demo history is measured against it
 MODEL_VERSION = "demo-history"
 AGENTS = ("maria", "sam", "aiko", "tunde", "lea")
 REJECT_REASONS = (
@@ -298,6 +300,7 @@ def _apply(
     ticket.first_resolved_at, ticket.first_contacts, ticket.demo = resolved, ticket.contacts, True
     ticket.handle_seconds, ticket.triaged_at = story.handle_seconds, inbound[-1].created_at + timedelta(seconds=2)
     ticket.drafted_at = ticket.triaged_at if story.route == Route.ASSIST else None
+    start_clock(ticket, DEMO_SLA)  # its dues, and whether its simulated answer and resolution met them
     agent = rng.choice(AGENTS)
     for event in story.feedback:
         at = min(created + event.after, now)

@@ -7,6 +7,7 @@ import logging
 from sqlmodel import Session, col, select
 
 from engine.outbox import enqueue_reply, too_long
+from engine.sla import record_resolution
 from engine.store.models import Direction, Draft, Feedback, FeedbackKind, Message, Ticket, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def send_reply(
     session.flush()
     enqueue_reply(session, reply)  # delivered by the courier once this transaction commits
     ticket.mark_resolved(now)
+    record_resolution(ticket, now)
     session.add(ticket)
     feedback = Feedback(
         ticket_id=ticket_id,

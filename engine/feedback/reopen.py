@@ -6,6 +6,7 @@ from sqlmodel import Session
 
 from engine.feedback.capture import FeedbackError
 from engine.privacy import audit
+from engine.sla import reopen_clock
 from engine.store.models import Feedback, FeedbackKind, Ticket, TicketStatus, utcnow
 
 
@@ -22,6 +23,7 @@ def reopen_ticket(session: Session, *, ticket_id: int, reason: str, agent: str) 
     now = utcnow()
     ticket.status = TicketStatus.OPEN
     ticket.resolved_at = None
+    reopen_clock(ticket)
     ticket.reopens += 1
     ticket.updated_at = now
     feedback = Feedback(

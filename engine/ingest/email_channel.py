@@ -29,6 +29,7 @@ from engine.ingest.email_parse import ParsedEmail, parse_email
 from engine.ingest.field_limits import cut_to_limits
 from engine.ingest.intake import InboundMessage, IntakeResult
 from engine.runtime import Engine
+from engine.sla import SlaSettings, start_clocks
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Channel
 
@@ -105,6 +106,8 @@ def store_email(
     )
     if result.duplicate:
         return result, []
+    if result.created_ticket:
+        start_clocks(session, SlaSettings.lenient(settings), [result.ticket_id])
     save_attachment(
         session,
         settings,

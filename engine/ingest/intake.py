@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, case, insert, null, select, update
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel
 
@@ -165,6 +165,9 @@ def intake_many(session: Session, messages: Sequence[InboundMessage]) -> list[In
         more = values.pop("more_contacts")  # every customer message is a contact about the issue
         values["contacts"] = TICKETS.c.contacts + more
         values["reopens"] = TICKETS.c.reopens + (1 if ticket_id in reopened else 0)
+        if ticket_id in reopened:  # a resolution met is undone by the customer writing again (engine.sla.reopen_clock)
+            met = TICKETS.c.resolution_breached.is_not(None) & ~TICKETS.c.resolution_breached
+            values["resolution_breached"] = case((met, null()), else_=TICKETS.c.resolution_breached)
         connection.execute(update(TICKETS).where(TICKETS.c.id == ticket_id).values(**values))
     _forget_cached_tickets(session, set(updates))
     for ticket_id in reopened:

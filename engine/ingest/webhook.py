@@ -51,6 +51,7 @@ from engine.ingest.webhook_schema import Accepted, ConsentIn, MessageIn, Rejecte
 from engine.ingest.writer import IngestWriter
 from engine.privacy.opt_outs import set_consent
 from engine.runtime import Engine
+from engine.sla import SlaSettings, start_clocks
 from engine.store.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def store_messages(
     for (source, message), result in zip(messages, results, strict=True):
         if message.consent is not None:
             _apply_consent(session, source, message.consent, result.ticket_id)
+    start_clocks(session, SlaSettings.lenient(settings), [r.ticket_id for r in results if r.created_ticket])
     return [
         (result, [])
         if result.duplicate or not message.attachments

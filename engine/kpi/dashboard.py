@@ -184,10 +184,10 @@ class _Periods:
 
 def _period_kpis(connection: Connection, kpi_filter: KpiFilter, params: KpiParams, now: datetime) -> _Periods:
     """The KPIs of the period and the previous one (three queries)."""
-    bound = kpi_filter.bind(params, now)
+    bound = kpi_filter.bind(now, params)
     shape = kpi_filter.shape
     days = ticket_days(connection, shape, bound)
-    previous_days = ticket_days(connection, shape, kpi_filter.previous().bind(params, now))
+    previous_days = ticket_days(connection, shape, kpi_filter.previous().bind(now, params))
     opened = open_measures(connection, shape, bound)
     nps = nps_measures(connection, bound)
     current = period_totals(days, opened[True] | nps[True])
@@ -224,7 +224,7 @@ def dashboard(
     """Run every dashboard query for one refresh (seven queries) and shape the results for the page."""
     params = params or KpiParams()
     now = now or utcnow()
-    bound = kpi_filter.bind(params, now)
+    bound = kpi_filter.bind(now, params)
     with db.connect() as connection:
         _refresh_for(connection, kpi_filter, params)
         periods = _period_kpis(connection, kpi_filter, params, now)
@@ -277,6 +277,6 @@ def filter_options(db: SAEngine) -> tuple[list[str], list[str]]:
 
 def sentiment_point(db: SAEngine, kpi_filter: KpiFilter, day: str, channel: str | None) -> list[TicketRef]:
     """The tickets behind one sentiment point (day YYYY-MM-DD, channel or None for all)."""
-    bound = kpi_filter.bind(KpiParams(), utcnow())
+    bound = kpi_filter.bind(utcnow())
     with db.connect() as connection:
         return point_tickets(connection, kpi_filter.shape, bound, datetime.fromisoformat(day[:10]).date(), channel)

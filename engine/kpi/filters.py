@@ -1,4 +1,4 @@
-"""What every KPI query takes: the filter (period, channels, intents), the cost/SLA parameters and the indexes."""
+"""What every KPI query takes: the filter (period, channels, intents), the cost parameters and the indexes."""
 
 from __future__ import annotations
 
@@ -17,16 +17,19 @@ from engine.store.models import Ticket
 # is an index range scan that never reads the table.
 KPI_INDEXES = (
     "DROP INDEX IF EXISTS ix_kpi_ticket_day",  # replaced by ix_kpi_ticket_measures
-    "DROP INDEX IF EXISTS ix_kpi_ticket_days",  # replaced by ix_kpi_ticket_measures (it covers demo and FCR too)
+    "DROP INDEX IF EXISTS ix_kpi_ticket_days",  # replaced by ix_kpi_ticket_measures
+    "DROP INDEX IF EXISTS ix_kpi_ticket_sla_days",  # replaced by ix_kpi_ticket_measures (it covers demo and FCR too)
     "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_measures ON ticket (date(created_at), channel, created_at, intent, "
     "demo, route, outcome, status, resolved_at, first_resolved_at, first_contacts, first_response_at, "
-    "handle_seconds, contacts, triaged_at, valence, sentiment_label, intent_confidence)",
+    "handle_seconds, contacts, triaged_at, valence, sentiment_label, intent_confidence, first_response_breached, "
+    "resolution_breached)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_created ON ticket (created_at, channel, intent)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_resolved ON ticket (resolved_at, channel, intent, created_at)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_feedback_ticket ON feedback (ticket_id, kind, edit_distance)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_survey_ticket ON survey (ticket_id, csat, ces)",
-    "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_unanswered ON ticket (created_at, channel, intent) "
-    "WHERE first_response_at IS NULL AND resolved_at IS NULL",
+    "DROP INDEX IF EXISTS ix_kpi_ticket_unanswered",  # replaced by ix_kpi_ticket_sla_open (per-ticket SLA)
+    "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_sla_open ON ticket (created_at, channel, intent, first_response_due, "
+    "first_response_breached, resolution_due) WHERE resolution_breached IS NULL",
     "DROP INDEX IF EXISTS ix_kpi_survey_answered",  # replaced by ix_kpi_survey_ticket (answers roll up by ticket)
 )
 
@@ -92,8 +95,8 @@ class KpiFilter:
         edges += [end_day] if self.end != _midnight(self.end) else []
         return first.isoformat(), end_day.isoformat(), [d.isoformat() for d in edges]
 
-    def bind(self, params: KpiParams, now: datetime) -> dict[str, Any]:
-        """Values of the bound parameters every KPI query uses."""
+    def bind(self, now: datetime, params: KpiParams | None = None) -> dict[str, Any]:
+        """Values of the bound parameters every KPI query uses (`params`: the stored measures' parameters)."""
         full_from, full_to, edges = self.day_split()
         return {
             "cover": cover(date.fromisoformat(full_from), date.fromisoformat(full_to)),
@@ -106,7 +109,7 @@ class KpiFilter:
             "channels": list(self.channels or []),
             "intents": list(self.intents or []),
             "now": as_utc(now),
-            **stored_params(params),
+            **stored_params(params or KpiParams()),
         }
 
 
@@ -130,20 +133,16 @@ def _midnight(moment: datetime) -> datetime:
 
 
 def stored_params(params: KpiParams) -> dict[str, str]:
-    """The parameters stored measures depend on, as SQLite datetime modifiers ('+86400 seconds'): the SLA and the
-    window in which a reopen means the first resolution did not hold."""
-    return {
-        "sla": f"+{round(params.sla_hours * 3600)} seconds",
-        "fcr": f"+{round(params.fcr_reopen_days * 86400)} seconds",
-    }
+    """The parameters stored measures depend on: the window in which a reopen means the first resolution did not hold,
+    as an SQLite datetime modifier ('+604800 seconds')."""
+    return {"fcr": f"+{round(params.fcr_reopen_days * 86400)} seconds"}
 
 
 START = bindparam("start", type_=DateTime())
 END = bindparam("end", type_=DateTime())
 PREV_START = bindparam("prev_start", type_=DateTime())
 NOW = bindparam("now", type_=DateTime())
-SLA = bindparam("sla", type_=String())  # an SQLite datetime modifier, e.g. '+86400 seconds'
-FCR = bindparam("fcr", type_=String())  # the reopen window of first contact resolution, a modifier like SLA
+FCR = bindparam("fcr", type_=String())  # the reopen window of first contact resolution, an SQLite datetime modifier
 FULL_FROM = bindparam("full_from", type_=String())  # the period's whole UTC days: full_from <= day < full_to
 FULL_TO = bindparam("full_to", type_=String())
 COVER: BindParameter[Any] = bindparam("cover", expanding=True)  # the whole days as months (YYYY-MM) and days
@@ -182,11 +181,10 @@ def edge_tickets(shape: Shape) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class KpiParams:
-    """The cost model, the SLA and the alert thresholds (the settings page exposes them)."""
+    """The cost model and the alert thresholds (the settings page exposes them); SLAs are per ticket (engine.sla)."""
 
     agent_hourly_cost: float = 30.0  # fully loaded cost of one agent-hour
     ai_ticket_cost: float = 0.02  # compute cost of the AI's work on one ticket (triage, retrieval, draft)
-    sla_hours: float = 24.0  # first response due within this many hours of creation
     fcr_reopen_days: float = 7.0  # a reopen within this many days of the first resolution: not first contact
     confidence_alert: float = 0.80  # alert when mean intent confidence falls below this
     override_climb: float = 0.02  # alert when the override rate climbs by more than this vs the previous period

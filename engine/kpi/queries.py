@@ -2,7 +2,7 @@
 
 Three of them (ticket measures, reviews, intent bins) are kept per UTC day in rollups (engine/kpi/rollup.py): each is
 written once, as a query over the tickets a clause selects, and runs both to rebuild a rollup's days and live on the
-period's partial days. The open-ticket query (backlog, unanswered tickets past the SLA) depends on the moment and
+period's partial days. The open-ticket query (backlog, tickets past an SLA due) depends on the moment and
 always runs live. Queries are built once per filter shape (which of the channel / intent filters is on) and cached;
 values are bound at execution. Periods are half-open [start, end) on the ticket's creation time; SQLite `date()`
 gives UTC days.
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from engine.kpi.filters import END, FCR, NOW, PREV_START, SLA, START, Shape, ticket_scope
+from engine.kpi.filters import END, FCR, NOW, PREV_START, START, Shape, ticket_scope
 from engine.kpi.rollup import Rollup
 from engine.store.models import Feedback, FeedbackKind, Outcome, Route, Survey, Ticket, TicketStatus, TriageResult
 
@@ -50,7 +50,9 @@ _REOPENED_SOON = exists().where(  # the first resolution did not hold: reopened 
     col(Feedback.kind) == FeedbackKind.REOPEN,
     col(Feedback.created_at) <= func.datetime(_first_resolved, FCR),
 )
-_answered = func.coalesce(col(Ticket.first_response_at), col(Ticket.resolved_at))
+_first_due, _resolution_due = col(Ticket.first_response_due), col(Ticket.resolution_due)
+_first_verdict, _resolution_verdict = col(Ticket.first_response_breached), col(Ticket.resolution_breached)
+_breached = or_(_first_verdict.is_(True), _resolution_verdict.is_(True))
 _OVERRIDDEN = exists().where(
     col(Feedback.ticket_id) == col(Ticket.id), col(Feedback.kind) == FeedbackKind.OVERRIDE_INTENT
 )
@@ -97,10 +99,7 @@ TICKET_MEASURES: dict[str, tuple[str, ColumnElement[Any]]] = {
             or_(_route == Route.ESCALATE, _outcome == Outcome.ESCALATED, col(Ticket.status) == TicketStatus.ESCALATED)
         ),
     ),
-    "sla_late": (
-        "first response (or resolution) later than the SLA after creation",
-        _sum(_answered > func.datetime(col(Ticket.created_at), SLA)),
-    ),
+    "sla_late": ("tickets that missed their first response or resolution due (engine.sla)", _sum(_breached)),
     "triaged": ("tickets triaged by the AI", _sum(col(Ticket.triaged_at).is_not(None))),
     "overridden": ("tickets whose intent an agent corrected", _sum(_OVERRIDDEN)),
     "auto_overridden": (
@@ -340,7 +339,8 @@ def checks(connection: Connection, shape: Shape, bound: dict[str, Any]) -> list[
 @lru_cache(maxsize=8)
 def _open_query(shape: Shape) -> Select:
     """Open tickets (unresolved, or resolved later) at the end and at the start, whether any ticket existed then, and
-    the tickets of the period and of the previous one still without any answer past the SLA by now."""
+    the tickets of the period and of the previous one past a due not yet recorded as breached (engine.sla.sweep
+    records it soon)."""
     created, resolved = col(Ticket.created_at), col(Ticket.resolved_at)
 
     def count(*clauses: ColumnElement[bool]) -> Any:
@@ -352,16 +352,18 @@ def _open_query(shape: Shape) -> Select:
     def any_before(moment: Any) -> Any:
         return exists().where(created < moment, *ticket_scope(shape))
 
-    def waiting(start: Any, end: Any) -> Any:  # range-scans the partial index ix_kpi_ticket_unanswered
-        unanswered = (col(Ticket.first_response_at).is_(None), resolved.is_(None))
-        return count(*unanswered, created >= start, created < end, func.datetime(created, SLA) < NOW)
+    def waiting(start: Any, end: Any) -> Any:  # range-scans the partial index ix_kpi_ticket_sla_open
+        overdue = or_(_first_verdict.is_(None) & (_first_due < NOW), _resolution_due < NOW)
+        return count(
+            _resolution_verdict.is_(None), _first_verdict.is_not(True), overdue, created >= start, created < end
+        )
 
     backlog = (open_at(END), open_at(START), any_before(END), any_before(START))
     return select(*backlog, waiting(START, END), waiting(PREV_START, START))
 
 
 def open_measures(connection: Connection, shape: Shape, bound: dict[str, Any]) -> dict[bool, dict[str, float | None]]:
-    """Backlog and unanswered tickets past the SLA, by period (True = current); backlog None before any ticket."""
+    """Backlog and tickets past an SLA due, by period (True = current); backlog None before any ticket."""
     at_end, at_start, any_end, any_start, waiting, waiting_before = connection.execute(_open_query(shape), bound).one()
     return {
         True: {"backlog": float(at_end) if any_end else None, "sla_waiting": float(waiting)},
@@ -409,5 +411,5 @@ def intent_counts(connection: Connection, shape: Shape, bound: dict[str, Any]) -
 # Measures that come from the open-ticket query (the ticket measures are documented above).
 OTHER_MEASURES: dict[str, str] = {
     "backlog": "tickets open at the end of the period (None before the first ticket)",
-    "sla_waiting": "tickets of the period with no response nor resolution yet, created longer than the SLA ago",
+    "sla_waiting": "tickets of the period past a due not recorded yet, and no breach recorded (no double count)",
 }

@@ -9,8 +9,8 @@ The rollups stay exact by construction: SQLite triggers on every table a measure
 triage and survey rows of a ticket) mark the creation day of each changed ticket in `kpi_dirty_day`, whoever writes.
 Before it reads, a refresh rebuilds the marked days it reads whole, then their months if it reads those whole; the
 other marks wait for a refresh that needs them (today is always a partial day, read live). A fingerprint of the
-tables, the triggers, the queries and the stored parameters (the SLA and the FCR reopen window) rebuilds everything
-when any of them changes, and also when a schema upgrade dropped a trigger.
+tables, the triggers, the queries and the stored parameters (the FCR reopen window) rebuilds everything when any of
+them changes, and also when a schema upgrade dropped a trigger.
 """
 
 from __future__ import annotations

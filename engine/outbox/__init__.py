@@ -8,15 +8,18 @@ from engine.outbox.desk import (
     delivery_counts,
     failed_deliveries,
     retry_delivery,
+    send_notice,
     send_test_message,
     ticket_deliveries,
 )
 from engine.outbox.enqueue import enqueue_reply
+from engine.outbox.errors import DeliveryError
 
 __all__ = [
     "Channels",
     "Courier",
     "Delivery",
+    "DeliveryError",
     "OutboxSettings",
     "current_channels",
     "delivery_counts",
@@ -25,6 +28,7 @@ __all__ = [
     "recover",
     "retry_delivery",
     "save_channels",
+    "send_notice",
     "send_test_message",
     "ticket_deliveries",
     "too_long",

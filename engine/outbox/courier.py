@@ -32,6 +32,7 @@ from engine.ingest.webhook_auth import source_secret
 from engine.outbox import callback, email
 from engine.outbox.config import OutboxSettings, callback_url
 from engine.outbox.errors import DeliveryError, Permanent, Transient, Unconfirmed
+from engine.sla import first_reply_sent
 from engine.store.db import session_scope
 from engine.store.models import Message, utcnow
 from engine.store.outbox_models import DeliveryState, OutboundReply, SendStage
@@ -137,7 +138,7 @@ class Courier:
                 log.exception("delivery of outbox row %s crashed", job.id)
                 failed(self.db, job, Transient(f"{type(exc).__name__}: {exc}"), OutboxSettings.of(settings))
             else:
-                mark(self.db, job.id, state=DeliveryState.SENT, reason="", sent_at=utcnow())
+                sent(self.db, job)
         finally:
             with self._lock:
                 self._in_flight.discard(job.id)
@@ -214,6 +215,18 @@ def claim(db: SAEngine, settings: Settings, limit: int, *, links: Links | None =
                 )
             )
     return jobs
+
+
+def sent(db: SAEngine, job: Job) -> None:
+    """Record that the channel accepted the reply; the ticket's first reply to go out decides its first response SLA."""
+    at = utcnow()
+    with session_scope(db) as session:
+        row = session.get(OutboundReply, job.id)
+        if row is None:
+            return
+        row.state, row.reason, row.sent_at = DeliveryState.SENT, "", at
+        session.add(row)
+        first_reply_sent(session, job.ticket_id, at)
 
 
 def failed(db: SAEngine, job: Job, exc: DeliveryError, config: OutboxSettings) -> None:

@@ -16,7 +16,7 @@ from engine.ingest.email_channel import MailServer
 from engine.ingest.webhook_auth import source_secret
 from engine.outbox import callback, email
 from engine.outbox.config import OutboxSettings, callback_url
-from engine.outbox.errors import DeliveryError
+from engine.outbox.errors import DeliveryError, Permanent
 from engine.privacy import audit
 from engine.store.db import session_scope
 from engine.store.models import Ticket, utcnow
@@ -123,21 +123,27 @@ def retry_delivery(db: SAEngine, delivery_id: int, *, actor: str) -> str:
     return "Queued again; it goes out within seconds"
 
 
+def send_notice(settings: Settings, *, to: str, subject: str, body: str) -> str:
+    """E-mail a notice to staff from the support address (blocking); returns the server that accepted it.
+
+    Raises DeliveryError when it was not accepted (or no SMTP server is set)."""
+    try:
+        server = MailServer.from_table(settings.smtp, "smtp")
+    except IngestError as exc:
+        raise Permanent(str(exc)) from exc
+    key = f"<notice-{uuid.uuid4().hex}@{server.domain}>"
+    email.send(server, email.compose(server, to=to, subject=subject, body=body, message_id=key))
+    return f"{server.host}:{server.port}"
+
+
 def send_test_message(settings: Settings, *, to: str = "", source: str = "") -> str:
     """Send a test e-mail to `to`, or a signed test callback to `source`; says what happened (blocking)."""
     key = f"test-{uuid.uuid4().hex}"
     try:
         if to:
-            try:
-                server = MailServer.from_table(settings.smtp, "smtp")
-            except IngestError as exc:
-                return f"Not sent: {exc}"
             body = "This is a test message from CareDesk: replies to customers go out through this server."
-            message = email.compose(
-                server, to=to, subject="CareDesk test message", body=body, message_id=f"<{key}@{server.domain}>"
-            )
-            email.send(server, message)
-            return f"Test e-mail accepted by {server.host}:{server.port} for {to}"
+            where = send_notice(settings, to=to, subject="CareDesk test message", body=body)
+            return f"Test e-mail accepted by {where} for {to}"
         payload = callback.callback_body(key, "This is a test message from CareDesk.", {"conversation_id": "test"})
         timeout = OutboxSettings.of(settings).callback_timeout
         callback.post(

@@ -32,6 +32,7 @@ from engine.routing.actions.base import ActionContext, ActionResult
 from engine.routing.actions.runner import ActionFailed, ActionRunner
 from engine.routing.policy import RoutingPolicy
 from engine.routing.router import ticket_text
+from engine.sla import record_resolution
 from engine.store.models import (
     Customer,
     Direction,
@@ -222,5 +223,6 @@ def _send(session: Session, ticket: Ticket, reply: str, actor: str) -> None:
     ticket.mark_resolved(now)
     ticket.outcome = Outcome.RESOLVED_BY_AI
     ticket.first_response_at = ticket.first_response_at or now
+    record_resolution(ticket, now)
     ticket.needs_review = False
     session.add(ticket)

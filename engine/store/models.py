@@ -102,6 +102,14 @@ class Ticket(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
+    # SLA (engine/sla): the policy the dues came from ("<channel>/<priority>"), the dues, and each verdict once
+    # decided (None: not yet; True: breached; False: met), and when supervisors were alerted of a breach
+    sla_policy: str = ""
+    first_response_due: datetime | None = Field(default=None, index=True)
+    resolution_due: datetime | None = None
+    first_response_breached: bool | None = None
+    resolution_breached: bool | None = None
+    sla_alerted_at: datetime | None = None
     first_resolved_at: datetime | None = None  # the first resolution: first contact resolution is judged on it
     first_contacts: int | None = None  # customer messages when first resolved
     demo: bool = False  # demo data (seeded, its past simulated): the dashboard marks it and can leave it out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +28,15 @@ COLUMNS: list[dict[str, Any]] = [
         "style": "max-width: 420px",
     },
     {"name": "age", "label": "Age", "field": "age_minutes", "sortable": True, "align": "left"},
+    {"name": "sla", "label": "SLA", "field": "sla_left", "sortable": True, "align": "left"},
     {"name": "intent", "label": "Intent", "field": "intent", "sortable": True, "align": "left"},
     {"name": "confidence", "label": "Confidence", "field": "confidence", "sortable": True, "align": "left"},
     {"name": "sentiment", "label": "Sentiment", "field": "valence", "sortable": True, "align": "left"},
     {"name": "status", "label": "Status", "field": "status", "sortable": True, "align": "left"},
 ]
+SORTS = {"priority": "Most urgent first", "sla": "Least SLA time left first"}
+CLOCK_SECONDS = 30.0  # the queue reloads at least this often, so time left and priorities follow the clock
+NO_SLA_LEFT = 1e12  # sorts resolved tickets and tickets without an SLA after every open one
 STATUS_FILTERS = {"active": "Open (new, open, escalated)", "all": "All", "resolved": "Resolved"}
 CHANNEL_FILTERS = {
     "all": "All channels",
@@ -48,6 +53,14 @@ CHANNEL_SLOT = r"""
   {{ props.value }}
 </q-td>"""
 AGE_SLOT = r"""<q-td :props="props">{{ props.row.age }}</q-td>"""
+SLA_SLOT = r"""
+<q-td :props="props">
+  <q-badge v-if="props.row.sla_text" class="cd-sla" :data-sla="props.row.sla_colour"
+    :color="{green:'positive',amber:'warning',red:'negative',grey:'grey-6'}[props.row.sla_colour]"
+    :text-color="props.row.sla_colour === 'amber' ? 'black' : 'white'">{{ props.row.sla_text }}
+    <q-tooltip>{{ props.row.sla_due }}</q-tooltip></q-badge>
+  <span v-else class="cd-muted">no SLA</span>
+</q-td>"""
 INTENT_SLOT = r"""
 <q-td :props="props">
   <span v-if="props.value">{{ props.value }}</span><span v-else class="cd-muted">triaging…</span>
@@ -83,6 +96,7 @@ STATUS_SLOT = r"""
 def row_dict(row: QueueRow, threshold: float, bins: list[Calibration]) -> dict[str, Any]:
     """A queue row as the table's JSON; `bins` (live reliability data) say what its confidence has meant."""
     calibration = calibration_at(bins, row.confidence) if row.confidence is not None else None
+    sla = row.sla
     return {
         "id": row.id,
         "channel": row.channel,
@@ -90,6 +104,10 @@ def row_dict(row: QueueRow, threshold: float, bins: list[Calibration]) -> dict[s
         "subject": row.subject,
         "age": age_text(row.created_at),
         "age_minutes": -row.created_at.timestamp(),
+        "sla_text": sla.text if sla else "",
+        "sla_colour": sla.colour if sla else "",
+        "sla_left": sla.seconds_left if sla and row.status != "resolved" else NO_SLA_LEFT,
+        "sla_due": f"{sla.what.capitalize()} due {sla.due:%Y-%m-%d %H:%M} UTC" if sla else "",
         "intent": row.intent,
         "confidence": None if row.confidence is None else round(row.confidence, 3),
         "needs_review": flagged(row),
@@ -102,6 +120,11 @@ def row_dict(row: QueueRow, threshold: float, bins: list[Calibration]) -> dict[s
         "has_draft": row.has_draft,
         "threshold": threshold,
     }
+
+
+def sla_left(row: QueueRow) -> float:
+    """Seconds to the row's SLA due (negative when breached); open rows without an SLA and resolved ones last."""
+    return row.sla.seconds_left if row.sla is not None and row.status != "resolved" else NO_SLA_LEFT
 
 
 def flagged(row: QueueRow) -> bool:
@@ -131,18 +154,21 @@ class QueueState:
     channel: str = "all"
     review_only: bool = False
     search: str = ""
+    sort: str = "priority"  # a key of SORTS
     rows: list[QueueRow] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     bins: list[Calibration] = field(default_factory=list)  # the live reliability data, per confidence bin
     revision: int = -1
+    loaded_at: float = 0.0  # monotonic time of the last load: time left and priorities move with the clock
 
     def visible(self) -> list[QueueRow]:
-        """The loaded rows that pass the filters."""
-        return [
+        """The loaded rows that pass the filters, in the chosen order (the engine's is most urgent first)."""
+        rows = [
             r
             for r in self.rows
             if matches(r, status=self.status, channel=self.channel, review_only=self.review_only, search=self.search)
         ]
+        return sorted(rows, key=sla_left) if self.sort == "sla" else rows
 
     def tiles(self) -> list[tuple[str, int]]:
         """The count tiles above the table."""
@@ -188,6 +214,9 @@ def filter_bar(state: QueueState, changed: Callable[[], None]) -> None:
             "dense outlined"
         ).mark("channel-filter")
         ui.switch("Needs review only", on_change=lambda e: set_filter("review_only", e.value)).mark("review-filter")
+        ui.select(SORTS, value=state.sort, on_change=lambda e: set_filter("sort", e.value)).props(
+            "dense outlined"
+        ).mark("queue-sort")
         ui.space()
         with ui.row().classes("items-center gap-1 cd-muted text-sm"):
             for key, text in (("j", "down"), ("k", "up"), ("Enter", "open")):
@@ -208,6 +237,7 @@ def queue_table() -> ui.table:
     for name, slot in (
         ("channel", CHANNEL_SLOT),
         ("age", AGE_SLOT),
+        ("sla", SLA_SLOT),
         ("intent", INTENT_SLOT),
         ("confidence", CONFIDENCE_SLOT),
         ("sentiment", SENTIMENT_SLOT),
@@ -229,8 +259,8 @@ def move_selection(table: ui.table, step: int) -> None:
     table.update()
 
 
-async def queue_page() -> None:
-    state = QueueState()
+async def queue_page(sort: str = "priority") -> None:
+    state = QueueState(sort=sort if sort in SORTS else "priority")  # /?sort=sla: the header's breach badge links here
     threshold = engine().settings.review_threshold
     tiles = ui.refreshable(count_tiles)  # per page: a refresh never reaches another browser's queue
     with frame("Queue"):
@@ -248,12 +278,13 @@ async def queue_page() -> None:
         tiles.refresh(state)
 
     async def poll() -> None:
-        if engine().revision == state.revision:
+        if engine().revision == state.revision and time.monotonic() - state.loaded_at < CLOCK_SECONDS:
             return
         loaded = await run.io_bound(load_queue, engine())
         if loaded is None:  # the app is shutting down
             return
         state.revision, state.rows, state.counts, state.bins = loaded
+        state.loaded_at = time.monotonic()
         failed.panel.refresh()
         show()
 

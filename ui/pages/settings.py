@@ -12,6 +12,7 @@ from ui.components.consent_settings import consent_default_card
 from ui.components.kpi_settings import kpi_settings_card
 from ui.components.model_versions import intent_versions_card
 from ui.components.routing_settings import learning_card, routing_settings_card
+from ui.components.sla_card import SlaCard
 from ui.components.survey_settings import survey_settings_card
 from ui.pages.webhook_settings import webhook_source_card
 from ui.state import engine
@@ -23,6 +24,7 @@ def settings_page() -> None:
         if can(current_user(), Permission.MANAGE_MODELS):
             model_card()
             intent_versions_card()
+            SlaCard().build()
             consent_default_card()
         threshold_cards()
 

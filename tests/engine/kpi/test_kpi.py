@@ -126,13 +126,17 @@ def desk(db: SAEngine, session: Session) -> SAEngine:
         session, day(4), channel="chat", intent="B", confidence=0.85, valence=-0.4, route="assist",
         outcome="resolved_with_edit", resolved_after=30 * hours, first_response_after=30 * hours, handle_seconds=300,
         feedback=[{"kind": "edit", "old_intent": "B", "edit_distance": 40}], survey=(8, 2),
+        first_response_due=day(5), first_response_breached=True, resolution_due=day(6), resolution_breached=False,
     )  # fmt: skip
     add_ticket(
         session, day(5), channel="sms", intent="C", confidence=0.45, valence=-0.8, route="escalate",
         outcome="escalated", resolved_after=3 * hours, first_response_after=2 * hours, handle_seconds=1200,
         feedback=[{"kind": "reject", "old_intent": "C", "reason": "wrong policy"}],
     )  # fmt: skip
-    add_ticket(session, day(9, 0), channel="chat", intent="A", confidence=0.7, route="assist")  # open, no answer yet
+    add_ticket(  # open, no answer yet, its first response due a day later: past due by the end, not swept yet
+        session, day(9, 0), channel="chat", intent="A", confidence=0.7, route="assist", first_response_due=day(10, 0),
+        resolution_due=day(12),
+    )  # fmt: skip
     add_ticket(session, day(10, 23) + timedelta(minutes=30))  # just arrived, not triaged
     session.commit()
     ensure_kpi_indexes(db)
@@ -154,7 +158,7 @@ def test_every_kpi_matches_its_hand_computed_value(desk: SAEngine) -> None:
     assert got["agent_productivity"][0] == pytest.approx(5 / (2100 / 3600))
     assert got["cost_per_ticket"][0] == pytest.approx((2100 / 3600 * 30 + 5 * 0.02) / 5)
     assert got["escalation_rate"][0] == pytest.approx(1 / 7)
-    assert got["sla_breaches"][0] == 2  # a reply after 30 h, and an open ticket unanswered for 2 days
+    assert got["sla_breaches"][0] == 2  # a first response recorded as breached, and an open ticket past its due
     assert got["backlog"] == (3, 1)
     assert got["override_rate"] == (pytest.approx(1 / 6), pytest.approx(0.0))
 
@@ -169,8 +173,14 @@ def test_trends_targets_and_cost_parameters(desk: SAEngine) -> None:
         k.key: k.value for k in kpis(desk, PERIOD, params=KpiParams(agent_hourly_cost=60, ai_ticket_cost=1), now=END)
     }
     assert cheap["cost_per_ticket"] == pytest.approx((2100 / 3600 * 60 + 5 * 1.0) / 5)
-    strict = {k.key: k.value for k in kpis(desk, PERIOD, params=KpiParams(sla_hours=1), now=END)}
-    assert strict["sla_breaches"] == 3  # also the escalation answered after 2 h
+    with Session(desk) as session:  # the escalation missed its resolution due
+        escalation = session.exec(select(Ticket).where(Ticket.channel == "sms")).one()
+        escalation.resolution_due, escalation.resolution_breached = day(5, 10), True
+        session.add(escalation)
+        session.commit()
+    assert values(desk)["sla_breaches"][0] == 3
+    before_due = {k.key: k.value for k in kpis(desk, PERIOD, now=day(9, 12))}
+    assert before_due["sla_breaches"] == 2  # the open ticket is not past its due yet
 
 
 def test_charts_and_model_quality(desk: SAEngine) -> None:
@@ -276,7 +286,7 @@ def test_demo_history_is_consistent_and_fills_every_chart(db: SAEngine, session:
 
 def _everything(db: SAEngine, kpi_filter: KpiFilter, *, live: bool) -> dict[str, Any]:
     """Every rollup query's rows for a period: from the rollups, or (live) all days read from the tickets."""
-    bound = kpi_filter.bind(KpiParams(), END)
+    bound = kpi_filter.bind(END)
     if live:
         first, last = kpi_filter.start.date(), (kpi_filter.end - timedelta(microseconds=1)).date()
         days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
