@@ -10,7 +10,6 @@ from nicegui import ui
 from engine.accounts import Permission, can
 from engine.runtime import State
 from ui.auth import current_user
-from ui.components.agent_pulse import agent_pulse_banner
 from ui.state import engine
 
 NAV = (
@@ -46,7 +45,6 @@ def frame(title: str) -> Iterator[None]:
                     "Sign out"
                 )
     with ui.column().classes("w-full max-w-screen-2xl mx-auto p-4 gap-4"):
-        agent_pulse_banner(user)
         yield
 
 

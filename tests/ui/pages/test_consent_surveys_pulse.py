@@ -113,7 +113,7 @@ async def test_agents_are_asked_once_a_month_and_the_answer_shows_as_agent_nps(u
     await user.should_see(marker="queue")
     assert not has(user, "agent-pulse"), "answered: not asked again this month"
     await user.open("/logout")
-    await sign_in(user)
+    await sign_in(user)  # lands on the queue, where the question is asked
     await user.should_see(marker="agent-pulse")
     user.find(marker="pulse-dismiss").click()
     await user.should_see("We will ask again next month")
