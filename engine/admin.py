@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from engine.components import load_drafter
+from engine.demo import accept_client
 from engine.drafting import DrafterUnavailable
 from engine.feedback.rollback import rollback_intent
 from engine.privacy import audit
@@ -27,6 +28,19 @@ def save_sla(engine: Engine, table: dict[str, Any], *, actor: str) -> SlaSetting
     parsed = SlaSettings.parse(table)
     change_setting(engine, "sla", parsed.table(), actor=actor)
     return parsed
+
+
+def save_store_client(engine: Engine, client_id: str, client_secret: str, *, actor: str) -> list[str]:
+    """Save the desk's OAuth client at the store (a blank field keeps its value; audited without the values, kept
+    with the other secrets); the in-process demo store accepts the new credentials at once. The settings changed."""
+    changed = []
+    for key, value in (("store_client_id", client_id.strip()), ("store_client_secret", client_secret.strip())):
+        if value and value != getattr(engine.settings, key):
+            change_setting(engine, key, value, actor=actor)
+            changed.append(key)
+    if changed and not engine.settings.store_api_url.strip():
+        accept_client(engine.db, engine.settings.store_client_id, engine.settings.store_client_secret)
+    return changed
 
 
 def switch_drafter(engine: Engine, path: str, *, actor: str) -> str:

@@ -148,7 +148,7 @@ def draft_ticket(
     )
     hits = kb.search(context.question.text, k=2 * k + 2, query_vector=vector)
     articles = [h for h in hits if h.kind != GUIDANCE][:k]
-    checker = guidance_filter(kb)
+    checker = kb.guidance_filter()
     if entries and entries[0].similarity >= reply_fit:
         draft = _from_memory(context, entries, store_values or {}, checker, emit)
     elif articles and articles[0].score >= reply_fit:
@@ -166,20 +166,6 @@ def draft_ticket(
     session.add(context.ticket)
     session.flush()
     return draft
-
-
-def guidance_filter(kb: KnowledgeBase) -> GuidanceFilter:
-    """The checker for this knowledge base's guidance documents (rebuilt when they change)."""
-    documents = [d for d in kb.documents() if d.kind == GUIDANCE]
-    key = tuple((d.id, d.content_hash) for d in documents)
-    cached = _FILTERS.get(id(kb))
-    if cached is None or cached[0] != key:
-        cached = (key, GuidanceFilter(d.text for d in documents))
-        _FILTERS[id(kb)] = cached
-    return cached[1]
-
-
-_FILTERS: dict[int, tuple[tuple[tuple[int | None, str], ...], GuidanceFilter]] = {}
 
 
 def _guidance(hits: list[Hit]) -> list[Hit]:

@@ -61,6 +61,10 @@ class Settings:
     # the store the routing actions call (a team's CRM / payment API); empty: the demo store, in-process on loopback
     store_api_url: str = ""
     store_timeout_seconds: float = 5.0  # bounds every store call
+    # the desk's OAuth 2.0 client at the store (client credentials grant; kept encrypted with the keys, never in
+    # settings.json); empty with the demo store: generated on first start and registered with it
+    store_client_id: str = ""
+    store_client_secret: str = ""
     # webhook API: source name -> shared HMAC secret; source name -> URL replies are POSTed to; body size limit
     webhook_secrets: dict[str, str] = field(default_factory=dict)
     webhook_callbacks: dict[str, str] = field(default_factory=dict)

@@ -14,6 +14,7 @@ from engine.assist import draft_with, triage_models
 from engine.drafting import fill_fields, open_fields
 from engine.feedback.capture import FeedbackError, latest_draft, override_intent, reject_draft, send_reply
 from engine.feedback.reopen import reopen_ticket
+from engine.health import AttentionItem, needs_attention
 from engine.ingest.attachments import attachment_file, ticket_attachments
 from engine.knowledge.reply_memory import ReplyMemory, track_records
 from engine.nlp.intent import UNKNOWN
@@ -41,6 +42,7 @@ from engine.store.models import (
 )
 from engine.store.models import Direction as Direction  # the message directions the ticket screen shows
 from engine.triage import triage_tickets
+from engine.worktime import record_handle_time
 
 log = logging.getLogger(__name__)
 
@@ -388,3 +390,20 @@ def undelivered_replies(engine: Engine) -> list[Delivery]:
 def resend_reply(engine: Engine, delivery_id: int, *, actor: str) -> str:
     """Queue a failed reply again (audited); says what was done."""
     return retry_delivery(engine.db, delivery_id, actor=actor)
+
+
+def set_aside_tickets(engine: Engine) -> list[AttentionItem]:
+    """Tickets a background stage gave up on after its tries, newest first."""
+    return needs_attention(engine.db)
+
+
+def retry_set_aside(engine: Engine, ticket_id: int) -> None:
+    """Clear a set-aside ticket's failures and wake the worker to try it again."""
+    if engine.supervisor is not None:
+        engine.supervisor.retry(ticket_id)
+    engine.notify()
+
+
+def add_handle_time(engine: Engine, ticket_id: int, seconds: float, *, agent: str) -> float:
+    """Add an agent's active seconds to an open ticket; returns its total."""
+    return record_handle_time(engine.db, ticket_id, seconds, agent=agent)

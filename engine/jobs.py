@@ -1,12 +1,8 @@
-"""Background jobs on APScheduler: nightly retrain, retrain after N corrections, drift check, IMAP polling, SLA watch,
-survey follow-ups.
+"""Background jobs on APScheduler, with progress, a history and retries (the desk's jobs: `engine.desk_jobs`).
 
-Every job reports progress and its last run (`job_status`, read by the UI). A run that raises is logged, written
+Every job reports progress and its last run (`Jobs.status`, read by the UI). A run that raises is logged, written
 to `jobs/history.jsonl` in the data dir and to the audit log, and retried after RETRY_DELAYS seconds; after the
 last retry it waits for its next scheduled time, and the failure stays on record. Nothing fails silently.
-
-Settings (engine/config.py): `retrain_every`, `retrain_hour`, `retrain_check_seconds`, `drift_hour`, and `imap`
-(see engine.ingest.email_channel) to poll a mailbox.
 """
 
 from __future__ import annotations
@@ -22,21 +18,12 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine as SAEngine
 
-from engine.feedback.drift import check_drift
-from engine.feedback.retrain import corrections_since_last_retrain, retrain_in_use
-from engine.ingest.email_channel import imap_interval_seconds, poll_imap
 from engine.privacy import audit
-from engine.runtime import Engine
-from engine.sla_watch import CHECK_SECONDS, watch_sla
 from engine.store.db import session_scope
 from engine.store.models import utcnow
-from engine.survey_follow_up import CHECK_SECONDS as FOLLOW_UP_CHECK_SECONDS
-from engine.survey_follow_up import send_follow_ups
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +62,39 @@ class Jobs:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
         )
         self._functions: dict[str, JobFunction] = {}
+        self._at_start: list[str] = []
         self._states: dict[str, JobState] = {}
         self._lock = threading.Lock()
 
-    def add(self, key: str, title: str, function: JobFunction, trigger: BaseTrigger, schedule: str) -> None:
-        """Register a job (before or after `start`)."""
+    def add(
+        self,
+        key: str,
+        title: str,
+        function: JobFunction,
+        trigger: BaseTrigger,
+        schedule: str,
+        *,
+        at_start: bool = False,
+    ) -> None:
+        """Register a job (before `start`); `at_start` runs it once as soon as the scheduler starts, too."""
         self._functions[key] = function
+        if at_start:
+            self._at_start.append(key)
         self._states[key] = self._last_run(JobState(key, title, schedule))
         self.scheduler.add_job(self._run, trigger, args=[key, 0], id=key, name=title, replace_existing=True)
 
+    @property
+    def running(self) -> bool:
+        """True between `start` and `stop`."""
+        return bool(self.scheduler.running)
+
     def start(self) -> None:
-        """Start the scheduler thread."""
+        """Start the scheduler thread (once)."""
+        if self.scheduler.running:
+            return
         self.scheduler.start()
+        for key in self._at_start:
+            self.run_now(key)
         log.info("background jobs started: %s", ", ".join(self._functions))
 
     def stop(self) -> None:
@@ -208,123 +216,3 @@ def history(data_dir: Path, *, limit: int = 100) -> list[dict[str, Any]]:
         except ValueError:
             log.warning("skipping an unreadable line of %s", path)
     return rows
-
-
-_retrain_lock = threading.Lock()
-
-
-def _retrain(engine: Engine, trigger: str, progress: Progress) -> str:
-    if not _retrain_lock.acquire(blocking=False):
-        return "another retrain is running"
-    try:
-        result = retrain_in_use(engine.services, engine.settings, engine.db, trigger=trigger, progress=progress)
-    finally:
-        _retrain_lock.release()
-    verdict = "promoted" if result.promoted else "kept as a candidate"
-    return f"{result.version} {verdict}: {result.reason} ({result.seconds:.0f} s)"
-
-
-def _retrain_on_corrections(engine: Engine, progress: Progress) -> str:
-    every = engine.settings.retrain_every
-    count = corrections_since_last_retrain(engine.db, engine.settings.models_dir)
-    if count < every:
-        return f"{count} of {every} corrections since the last retrain"
-    return _retrain(engine, f"{count} corrections", progress)
-
-
-def _drift(engine: Engine, progress: Progress) -> str:
-    with engine.transaction() as session:
-        report = check_drift(session, engine.settings.data_dir)
-    if report.psi is None:
-        return f"not enough tickets to compare ({report.week.tickets} this week, {report.month.tickets} before)"
-    return "; ".join(report.findings) or f"no drift (PSI {report.psi:.2f})"
-
-
-def _imap(engine: Engine, progress: Progress) -> str:
-    return f"{poll_imap(engine)} new e-mails"
-
-
-def _survey_follow_ups(engine: Engine, progress: Progress) -> str:
-    return f"{send_follow_ups(engine.db, engine.settings)} survey follow-ups queued"
-
-
-def start_jobs(engine: Engine) -> Jobs:
-    """Create and start the engine's jobs (once per engine)."""
-    with _registry_lock:
-        if id(engine) in _registry:
-            return _registry[id(engine)]
-        jobs = Jobs(engine.settings.data_dir, engine.db)
-        settings = engine.settings
-        hour, drift_hour = settings.retrain_hour, settings.drift_hour
-        check, every = settings.retrain_check_seconds, settings.retrain_every
-        jobs.add(
-            "retrain_nightly",
-            "Nightly retrain",
-            lambda p: _retrain(engine, "nightly", p),
-            CronTrigger(hour=hour),
-            f"daily at {hour:02d}:00",
-        )
-        jobs.add(
-            "retrain_corrections",
-            "Retrain after corrections",
-            lambda p: _retrain_on_corrections(engine, p),
-            IntervalTrigger(seconds=check),
-            f"after {every} corrections (checked every {check:g} s)",
-        )
-        jobs.add(
-            "drift",
-            "Drift check",
-            lambda p: _drift(engine, p),
-            CronTrigger(hour=drift_hour, minute=30),
-            f"daily at {drift_hour:02d}:30",
-        )
-        jobs.add(
-            "survey_follow_ups",
-            "Survey follow-ups",
-            lambda p: _survey_follow_ups(engine, p),
-            IntervalTrigger(seconds=FOLLOW_UP_CHECK_SECONDS),
-            f"every {FOLLOW_UP_CHECK_SECONDS} s, for tickets surveyed by a follow-up message",
-        )
-        interval = imap_interval_seconds(engine.settings)
-        if interval is not None:
-            jobs.add(
-                "imap",
-                "E-mail inbox",
-                lambda p: _imap(engine, p),
-                IntervalTrigger(seconds=interval),
-                f"every {interval} s",
-            )
-        jobs.add(
-            "sla",
-            "SLA watch",
-            lambda p: watch_sla(engine),
-            IntervalTrigger(seconds=CHECK_SECONDS),
-            f"every {CHECK_SECONDS} s",
-        )
-        jobs.start()
-        jobs.run_now("sla")  # the header badge is right from the start
-        _registry[id(engine)] = jobs
-        return jobs
-
-
-_registry: dict[int, Jobs] = {}
-_registry_lock = threading.Lock()
-
-
-def job_status(engine: Engine) -> list[JobState]:
-    """The state of the engine's jobs (empty before `start_jobs`)."""
-    jobs = _registry.get(id(engine))
-    return jobs.status() if jobs is not None else []
-
-
-def jobs_of(engine: Engine) -> Jobs | None:
-    """The engine's running jobs, if started."""
-    return _registry.get(id(engine))
-
-
-def stop_jobs(engine: Engine) -> None:
-    """Stop the engine's jobs."""
-    with _registry_lock:
-        jobs = _registry.pop(id(engine), None)
-    if jobs is not None:
-        jobs.stop()

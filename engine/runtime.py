@@ -19,6 +19,7 @@ from engine.store.db import session_scope
 if TYPE_CHECKING:  # the types of the models the engine holds; none of them imports this module
     from engine.accounts import Accounts
     from engine.drafting import Drafter
+    from engine.jobs import Jobs
     from engine.knowledge.knowledge_base import KnowledgeBase
     from engine.knowledge.similar_tickets import SimilarTickets
     from engine.kpi import Kpis
@@ -74,14 +75,25 @@ class Background(Protocol):
     def alive(self) -> bool: ...
 
 
+class Outbox(Protocol):
+    """The outbox's delivery thread as the engine holds it (`engine.outbox.Courier`, built by build_engine)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+
 class Router(Protocol):
     """What the worker asks of the routing service (`engine.routing.service.RoutingService`, built by build_engine)."""
 
-    def route(self, session: Session, ticket_ids: list[int]) -> Mapping[int, Any]: ...
+    def gather(self, ticket_ids: list[int], intents: Mapping[int, str] | None = None) -> Any: ...
+
+    def route(self, session: Session, ticket_ids: list[int], facts: Any) -> Mapping[int, Any]: ...
+
+    def reconcile(self, similar: Any = None) -> Mapping[int, str]: ...
 
     def auto_resolve(
         self,
-        session: Session,
         ticket_id: int,
         *,
         draft: Any = None,
@@ -121,6 +133,8 @@ class Engine:
     services: Services | None = None
     worker: Background | None = None
     supervisor: Supervisor | None = None  # the background stages' failures, "needs attention", degraded
+    courier: Outbox | None = None  # delivers queued replies; the app starts and stops it
+    jobs: Jobs | None = None  # retrain, drift and IMAP jobs; the app starts and stops them
     revision: int = 0
     sla_breached: int = 0  # open tickets that missed an SLA due (engine.sla_watch keeps it; the header shows it)
 

@@ -50,10 +50,18 @@ class Worker:
     It owns its thread, the wake-up and stop events, and the gc freeze of the loaded models (thawed on stop).
     """
 
-    def __init__(self, engine: Engine, supervisor: Supervisor, *, batch_size: int = TRIAGE_BATCH) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        supervisor: Supervisor,
+        *,
+        batch_size: int = TRIAGE_BATCH,
+        watch_seconds: float = WATCH_SECONDS,
+    ) -> None:
         self._engine = engine
         self.supervisor = supervisor
         self._batch_size = batch_size
+        self._watch_seconds = watch_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,7 +77,7 @@ class Worker:
 
     def _watch(self) -> None:
         """Start the worker thread again when it died (booted models are kept)."""
-        while not self._stop.wait(WATCH_SECONDS):
+        while not self._stop.wait(self._watch_seconds):
             if self._thread is not None and not self._thread.is_alive() and self._engine.ready:
                 log.warning("the worker thread died: starting it again")
                 self.supervisor.restarted()
@@ -112,7 +120,17 @@ class Worker:
                 if status.state in (State.WAITING, State.LOADING):
                     status.state, status.detail = State.ERROR, f"start-up failed: {exc}"
             return
+        self._reconcile()
         self._work()
+
+    def _reconcile(self) -> None:
+        """Settle what a restart interrupted (store writes without their answer, auto-resolved tickets without
+        their reply); a failure is counted and the worker goes on."""
+        services = self._engine.services
+        try:
+            self._engine.routing.reconcile(similar=services.similar if services is not None else None)
+        except Exception as exc:
+            self.supervisor.counted("actions", [], exc)
 
     def _work(self) -> None:
         """Run the work loop; a loop that dies of an unexpected error is counted and started again."""
@@ -267,18 +285,16 @@ class TriagePipeline:
             self._ahead = self._start(models, skip=batch.ticket_ids)
         with in_stage("triage"):
             scored = scoring.result()
+        routing = self._engine.routing
+        with in_stage("routing"):  # the store is asked before the transaction: a slow store stalls no writer
+            facts = routing.gather(
+                batch.ticket_ids, {t: p.label for t, p in zip(batch.ticket_ids, scored.intents, strict=True)}
+            )
         with self._engine.transaction() as session:
             with in_stage("triage"):
                 vectors = store_batch(session, batch, scored, models)
-            routing = self._engine.routing
             with in_stage("routing"):
-                decisions = routing.route(session, list(vectors))
-            for ticket_id, decision in decisions.items():
-                if decision.route == Route.AUTO_RESOLVE:
-                    with in_stage("actions"):
-                        routing.auto_resolve(
-                            session, ticket_id, vector=vectors.get(ticket_id), similar=services.similar
-                        )
+                decisions = routing.route(session, list(vectors), facts)
         for stage in TRIAGE_STAGES:
             self._supervisor.succeeded(stage, batch.ticket_ids)
         services.vectors.update(vectors)
@@ -286,7 +302,17 @@ class TriagePipeline:
             services.similar.add_many(list(vectors), np.stack(list(vectors.values())))  # journaled at once
             if self._ahead is None:  # the backlog is drained: compact the journal into a snapshot now
                 services.similar.save()
+        for ticket_id, decision in decisions.items():
+            if decision.route == Route.AUTO_RESOLVE:  # its action calls the store with no transaction open
+                self._auto_resolve(ticket_id, vectors.get(ticket_id), services)
         return len(batch.ticket_ids)
+
+    def _auto_resolve(self, ticket_id: int, vector: np.ndarray | None, services: Services) -> None:
+        """Finish one auto-resolved ticket; a failure is counted against it alone (the batch is already stored)."""
+        try:
+            self._engine.routing.auto_resolve(ticket_id, vector=vector, similar=services.similar)
+        except Exception as exc:
+            self._supervisor.failed("actions", [ticket_id], exc)
 
     def failed(self, failure: StageFailure) -> None:
         """A step failed: a batch is split into single tickets; a single ticket's failure is counted against it."""
@@ -378,7 +404,8 @@ def _draft_and_answer(engine: Engine, services: Services, ticket_id: int) -> Non
     """Draft one ticket; an auto-resolved ticket that waited for its draft is answered with it."""
     with engine.transaction() as session:
         draft = draft_with(services, engine.settings, session, ticket_id)
-        # an auto-resolved ticket that needed a draft is answered now (no-op for any other ticket)
-        engine.routing.auto_resolve(
-            session, ticket_id, draft=draft, vector=services.vectors.get(ticket_id), similar=services.similar
-        )
+    # an auto-resolved ticket that needed a draft is answered now (no-op for any other ticket), once the draft is
+    # committed: its action calls the store with no transaction open
+    engine.routing.auto_resolve(
+        ticket_id, draft=draft, vector=services.vectors.get(ticket_id), similar=services.similar
+    )

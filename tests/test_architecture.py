@@ -6,7 +6,8 @@ Rules (every import counts: module level, inside functions and under `if TYPE_CH
 - dependencies point one way: `engine.runtime` imports only config and store at run time (the types of the parts
   it holds under TYPE_CHECKING only), and only the entry points (`engine.app`, `engine.commands`, `engine.bench`)
   import the composition root `engine.app` or the `engine.worker` above it;
-- nothing in ui/ imports sqlmodel or engine.store;
+- nothing in ui/ imports sqlmodel, sqlalchemy or engine.store, or reads the engine's raw database (`.db`): the UI
+  talks to the engine's facades;
 - nothing reaches past a sealed package's `__init__`: a package is sealed when its `__init__.py` defines `__all__`
   (the names other packages may use). A module outside sealed package P may import only P itself, and only names
   listed in P's `__all__`; importing P.sub (or anything under it) directly is a violation. The domain packages
@@ -32,7 +33,7 @@ ENGINE_FORBIDDEN = ("nicegui", "ui")
 TOP = ("engine.app", "engine.worker")
 ENTRY_POINTS = ("engine.app", "engine.commands", "engine.bench")
 RUNTIME_DEPENDS_ON = ("engine.config", "engine.store")
-UI_FORBIDDEN = ("sqlmodel", "engine.store")
+UI_FORBIDDEN = ("sqlmodel", "sqlalchemy", "engine.store")
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,16 @@ def upward_imports(tree: Tree) -> list[str]:
     return out
 
 
+def raw_database_uses(tree: Tree) -> list[str]:
+    """ui/ code that reads a `.db` attribute (the engine's SQLAlchemy engine) instead of asking a facade."""
+    out = []
+    for name, path in sorted(tree.modules.items()):
+        if _inside(name, "ui"):
+            nodes = ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            out += [f"{name}:{n.lineno} reads .db" for n in nodes if isinstance(n, ast.Attribute) and n.attr == "db"]
+    return out
+
+
 def _within(module: str, packages: tuple[str, ...]) -> bool:
     return any(_inside(module, p) for p in packages)
 
@@ -235,7 +246,9 @@ def test_engine_modules_import_each_other_without_cycles() -> None:
 
 
 def test_the_engine_never_imports_the_ui_and_the_ui_never_the_database() -> None:
-    assert forbidden_imports(Tree.read(ROOT)) == []
+    tree = Tree.read(ROOT)
+    assert forbidden_imports(tree) == []
+    assert raw_database_uses(tree) == []
 
 
 def test_dependencies_point_one_way() -> None:
@@ -281,6 +294,7 @@ def test_each_kind_of_violation_is_caught_on_a_small_tree(tmp_path: Path) -> Non
             "ui/__init__.py": "",
             "ui/theme.py": "",
             "ui/page.py": "from sqlmodel import select\nfrom engine.store.db import x\nfrom engine import store\n",
+            "ui/card.py": "from sqlalchemy import text\nfrom ui.state import engine\n\nrows = count(engine().db)\n",
             "ui/ok.py": "from engine.kpi import tile\nfrom engine.runtime import R\n",
         },
     )
@@ -288,10 +302,12 @@ def test_each_kind_of_violation_is_caught_on_a_small_tree(tmp_path: Path) -> Non
     assert forbidden_imports(tree) == [
         "engine.chart:1 imports nicegui",
         "engine.report:1 imports ui",
+        "ui.card:1 imports sqlalchemy",
         "ui.page:1 imports sqlmodel",
         "ui.page:2 imports engine.store",
         "ui.page:3 imports engine.store",
     ]
+    assert raw_database_uses(tree) == ["ui.card:4 reads .db"]
     assert reaching_past_exports(tree) == [
         "engine.chart:2 imports engine.kpi.queries, past engine.kpi's __init__",
         "engine.report:2 imports q, not exported by engine.kpi",

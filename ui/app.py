@@ -16,19 +16,14 @@ from engine.accounts import (
     check_bind_address,
     session_cookie_secret,
 )
-from engine.app import build_engine
+from engine.app import api_routers, build_engine
 from engine.config import REPO_ROOT, Settings
 from engine.desk import download_original
 from engine.health import engine_health
 from engine.ingest.demo_source import with_demo_source
 from engine.ingest.uploads import remove_leftover_uploads
-from engine.ingest.webhook import build_router
-from engine.jobs import start_jobs, stop_jobs
-from engine.outbox import Courier
 from engine.privacy.log_redaction import install_log_redaction
 from engine.runtime import Engine
-from engine.survey_form import build_survey_router
-from engine.survey_links import with_links
 from ui import auth
 from ui.api_docs import register_api_docs
 from ui.auth import current_user
@@ -51,14 +46,14 @@ def register(settings: Settings) -> Engine:
         engine.accounts.ensure_demo_accounts()
     app.add_static_files("/assets", str(REPO_ROOT / "assets"))
     app.add_middleware(auth.AuthMiddleware, open_paths=PUBLIC_PATHS)
-    app.include_router(build_router(engine))
-    app.include_router(build_survey_router(engine.db, lambda: engine.settings))
-    app.on_startup(engine.start)
-    courier = Courier(engine.db, lambda: engine.settings, changed=engine.changed, links=with_links)
-    app.on_startup(courier.start)
-    app.on_shutdown(lambda: courier.stop())
-    app.on_startup(lambda: start_jobs(engine))
-    app.on_shutdown(lambda: stop_jobs(engine))
+    for router in api_routers(engine):
+        app.include_router(router)
+    courier, jobs = engine.courier, engine.jobs
+    assert courier is not None and jobs is not None  # build_engine made them
+    for start in (engine.start, courier.start, jobs.start):
+        app.on_startup(start)
+    app.on_shutdown(lambda: courier.stop())  # a handler with an argument would be given the app
+    app.on_shutdown(jobs.stop)
     app.on_shutdown(lambda: engine.stop())
     ui.page("/login")(login.login_page)
     ui.page("/logout")(auth.logout_page)

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from nicegui import ui
 
 from engine.accounts import Permission, can
-from engine.runtime import State
+from engine.runtime import Engine, State
+from engine.supervisor import Supervisor
 from ui.auth import current_user
 from ui.state import engine
 
@@ -38,7 +39,7 @@ def frame(title: str) -> Iterator[None]:
                 if user is not None and can(user, permission):
                     ui.button(label, icon=icon, on_click=lambda t=target: ui.navigate.to(t)).props("flat no-caps dense")
         with ui.row().classes("items-center gap-3 no-wrap"):
-            model_status()
+            model_status(engine())
             if user is not None:
                 ui.label(f"{user.username} · {user.role}").classes("cd-muted text-sm").mark("signed-in-user")
                 ui.button(icon="logout", on_click=lambda: ui.navigate.to("/logout")).props("flat round dense").tooltip(
@@ -48,9 +49,8 @@ def frame(title: str) -> Iterator[None]:
         yield
 
 
-def degraded_chip() -> None:
+def degraded_chip(supervisor: Supervisor | None) -> None:
     """A "Degraded" chip while a background stage failed lately; supervisors see the last error on hover."""
-    supervisor = engine().supervisor
     if supervisor is None or not supervisor.degraded:
         return
     with (
@@ -66,9 +66,8 @@ def degraded_chip() -> None:
             ui.tooltip("A background stage failed lately; a supervisor can see why")
 
 
-def sla_badge() -> None:
+def sla_badge(breached: int) -> None:
     """Supervisors: a red "SLA breached" chip while open tickets missed a due; it opens the queue by time left."""
-    breached = engine().sla_breached
     if not breached or not can(current_user(), Permission.VIEW_DASHBOARD):
         return
     with (
@@ -81,25 +80,25 @@ def sla_badge() -> None:
         ui.tooltip(f"{breached} open ticket(s) missed a first-response or resolution due; click to see them first")
 
 
-def model_status() -> None:
+def model_status(desk: Engine) -> None:
     """One chip per model; hover for detail. Refreshes while models load."""
 
     @ui.refreshable
     def chips() -> None:
         with ui.row().classes("items-center gap-1 no-wrap").mark("model-status"):
-            for status in engine().status.values():
+            for status in desk.status.values():
                 colour = STATE_COLOURS[status.state]
                 with ui.chip(status.label, color=colour, text_color="white").props("dense square").classes("text-xs"):
                     ui.tooltip(f"{status.state}: {status.detail}" if status.detail else str(status.state))
-            degraded_chip()
-            sla_badge()
+            degraded_chip(desk.supervisor)
+            sla_badge(desk.sla_breached)
 
     def signature() -> tuple[tuple[str, str], ...]:
-        supervisor = engine().supervisor
+        supervisor = desk.supervisor
         degraded = supervisor is not None and supervisor.degraded
         last = ("degraded", str(supervisor.last_error())) if supervisor is not None and degraded else ("ok", "")
-        breaches = ("sla", str(engine().sla_breached))
-        return (*((s.state.value, s.detail) for s in engine().status.values()), last, breaches)
+        breaches = ("sla", str(desk.sla_breached))
+        return (*((s.state.value, s.detail) for s in desk.status.values()), last, breaches)
 
     shown = [signature()]
 

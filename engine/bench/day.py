@@ -6,7 +6,12 @@
 - Traffic: N first messages, half by e-mail and half by webhook; some customers answer the reply they got.
 - Team: agents work the queue through the desk API (approve, edit, reject then write, change intent, reopen).
 - `flaky`: each outbound channel refuses or times out that share of its attempts.
-Ground truth is what the simulation did; the report compares what reached the servers and the desk with it.
+- SLA: the desk is open around the clock; SMS is due a first response within SMS_FIRST_RESPONSE minutes, the other
+  channels within hours. Agents work their queue by the first-response due and hold back half of the SMS
+  conversations (HELD) until their due has passed, so those miss it; the others are answered at once.
+Ground truth is what the simulation did; the report compares what reached the servers and the desk with it. An SLA
+breach in the truth is a conversation whose first reply reached the customer later than the target after the
+customer wrote (by the simulator's clock and the receiver's), or never.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -44,7 +50,7 @@ from engine.kpi import all_time, dashboard
 from engine.outbox import Courier
 from engine.routing.auto_resolve import AI_AUTHOR
 from engine.runtime import Engine
-from engine.store.models import Direction, Message, Ticket, TicketStatus
+from engine.store.models import Customer, Direction, Message, Ticket, TicketStatus
 from engine.store.outbox_models import DeliveryState, OutboundReply
 from engine.survey_form import build_survey_router
 from engine.survey_links import with_links
@@ -76,6 +82,21 @@ QUESTIONS = (
     "Please cancel my subscription, customer {i}.",
 )
 WEBHOOK_CHANNELS = ("chat", "sms", "social", "voice")
+SMS_FIRST_RESPONSE = 1  # business minutes to the first response on SMS; every other target is hours away
+HOLD_MARGIN = 2.0  # seconds past its due an agent answers a held conversation
+SLA = {
+    "timezone": "UTC",
+    "days": "mon-sun",
+    "open": "00:00",
+    "close": "24:00",
+    "targets": {
+        channel: {
+            priority: {"first_response": SMS_FIRST_RESPONSE if channel == "sms" else 480, "resolution": 960}
+            for priority in ("urgent", "high", "normal")
+        }
+        for channel in ("email", *WEBHOOK_CHANNELS)
+    },
+}
 CHATTY_LOGGERS = ("mail.log", "httpx", "engine.outbox", "engine.ingest", "engine.routing", "engine.survey_links")
 
 
@@ -89,6 +110,7 @@ class Conversation:
     ticket_id: int | None = None
     answered: bool = False
     answer_key: str = ""
+    written_at: float = 0.0  # when the customer sent the first message (time.time())
 
 
 @dataclass
@@ -152,6 +174,7 @@ class Day:
             webhook_secrets={SOURCE: SECRET},
             webhook_callbacks={SOURCE: self.receiver.url},
             outbox=OUTBOX,
+            sla=SLA,
         )
         self.engine = build_engine(settings)
         self.engine.start()
@@ -190,12 +213,13 @@ class Day:
         text = QUESTIONS[number % len(QUESTIONS)].format(i=number)
         if number % 2 == 0:
             message_id = f"<c{number}.0@{CUSTOMER_DOMAIN}>"
-            self.truth.conversations[number] = Conversation(number, "email", message_id)
+            self.truth.conversations[number] = Conversation(number, "email", message_id, written_at=time.time())
             self._email_in(_customer_mail(number, message_id, f"Order {number}", text))
         else:
             channel = WEBHOOK_CHANNELS[number % len(WEBHOOK_CHANNELS)]
             external_id = f"m{number}.0"
-            self.truth.conversations[number] = Conversation(number, channel, message_key(SOURCE, external_id))
+            key = message_key(SOURCE, external_id)
+            self.truth.conversations[number] = Conversation(number, channel, key, written_at=time.time())
             self._webhook_in(number, channel, external_id, text)
 
     def _email_in(self, raw: bytes) -> None:
@@ -241,10 +265,10 @@ class Day:
 
         def work() -> None:
             while not self.stop.is_set():
-                ids = [i for i in _open_tickets(self.engine) if i % AGENTS == k]
-                for ticket_id in ids:
-                    self._answer(ticket_id, name, rng)
-                if not ids:
+                ready = [t.id for t in _queue(self.engine) if t.id % AGENTS == k and not _held(t)]
+                if ready:  # the most urgent by first-response due
+                    self._answer(ready[0], name, rng)
+                else:
                     self._maybe_reopen(k, name, rng)
                     self.stop.wait(0.1)
 
@@ -393,7 +417,7 @@ class Day:
         deadline = time.monotonic() + timeout
         quiet_rounds = 0
         while time.monotonic() < deadline:
-            busy = _open_tickets(self.engine) or _undelivered(self.engine) or not self.courier.idle()
+            busy = _queue(self.engine) or _undelivered(self.engine) or not self.courier.idle()
             missing = self._missing_inbound()
             quiet_rounds = 0 if busy or missing else quiet_rounds + 1
             if quiet_rounds >= 10:  # a second with nothing open, nothing queued and every message stored
@@ -472,12 +496,21 @@ class Day:
             and first not in truth.reopened_tickets
         ]
         answers = list(truth.survey_answers.values())
+        first_reply: dict[int, float] = {}  # conversation -> when its first reply reached the customer
+        for post in self.receiver.delivered.values():
+            number = int(str(post.get("conversation_id", "conv-1")).removeprefix("conv"))
+            first_reply[number] = min(first_reply.get(number, post["received_at"]), post["received_at"])
+        late = [
+            c
+            for c in truth.conversations.values()
+            if c.channel == "sms" and first_reply.get(c.number, float("inf")) - c.written_at > 60 * SMS_FIRST_RESPONSE
+        ]
         expected = {
             "avg_handle_time": sum(handled) / len(handled) / 60 if handled else None,
             "first_contact_resolution": len(first_contact) / len(truth.conversations) if truth.conversations else None,
             "csat": sum(a[0] for a in answers) / len(answers) if answers else None,
             "ces": sum(a[1] for a in answers) / len(answers) if answers else None,
-            "sla_breaches": 0.0,  # every ticket is answered within minutes of the day's start
+            "sla_breaches": float(len(late)),  # the held SMS conversations, and any other the team was late on
         }
         checked = {
             key: {"dashboard": _round(shown.get(key)), "truth": _round(value)} for key, value in expected.items()
@@ -529,12 +562,36 @@ def _customer_mail(
     return message.as_bytes()
 
 
-def _open_tickets(engine: Engine) -> list[int]:
+@dataclass(frozen=True)
+class Queued:
+    """An open ticket as an agent sees it in the queue sorted by SLA time left."""
+
+    id: int
+    handle: str | None  # the customer's: "@c<number>" on the webhook channels
+    first_response_due: datetime | None
+    answered: bool  # a first response was recorded
+
+
+def _queue(engine: Engine) -> list[Queued]:
+    """The open tickets, the first-response due soonest first."""
     with engine.session() as session:
-        query = select(Ticket.id).where(
-            col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.ESCALATED])
+        query = (
+            select(Ticket.id, Customer.handle, Ticket.first_response_due, Ticket.first_response_at)
+            .join(Customer, col(Customer.id) == col(Ticket.customer_id))
+            .where(col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.ESCALATED]))
+            .order_by(col(Ticket.first_response_due), col(Ticket.id))
         )
-        return [i for i in session.exec(query) if i is not None]
+        return [Queued(i, h, due, at is not None) for i, h, due, at in session.exec(query) if i is not None]
+
+
+def _held(ticket: Queued) -> bool:
+    """Whether the team holds this ticket back for now: half of the SMS conversations, until their due has passed."""
+    if ticket.answered or ticket.first_response_due is None or not ticket.handle:
+        return False
+    if int(ticket.handle.removeprefix("@c")) % 8 != 1:  # held: numbers 1 modulo 8, half of the SMS conversations
+        return False
+    due = ticket.first_response_due
+    return datetime.now(UTC) < (due if due.tzinfo else due.replace(tzinfo=UTC)) + timedelta(seconds=HOLD_MARGIN)
 
 
 def _undelivered(engine: Engine) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 from sqlmodel import col, select
 
 from engine.app import build_engine
+from engine.assist import triage_models
 from engine.bench.reply_judge import ReplyJudge, nearest_replies, template_markers
 from engine.config import DEMO_DATA_DIR, Settings
 from engine.drafting import HOLDING
@@ -38,7 +39,7 @@ from engine.nlp.embedder import MiniLMEmbedder
 from engine.privacy.redaction import redact
 from engine.runtime import Engine, Services
 from engine.store.models import Draft, Ticket
-from engine.triage import TriageModels, triage_tickets
+from engine.triage import triage_tickets
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ def load_history(engine: Engine, past: History, folder: Path) -> dict[int, int]:
             if past.replies[row]:
                 send_reply(session, ticket_id=ticket_id, draft_id=None, text=past.replies[row], agent=HISTORY_AGENT)
     ordered = sorted(ids.values())
-    models = _triage_models(services)
+    models = triage_models(services, engine.settings)
     for start in range(0, len(ordered), TRIAGE_BATCH):
         batch = ordered[start : start + TRIAGE_BATCH]
         with engine.transaction() as session:
@@ -222,7 +223,7 @@ def draft_row(engine: Engine, row: int, ticket: dict[str, str], history_rows: di
     )
     with engine.transaction() as session:
         ticket_id = intake_many(session, [message])[0].ticket_id
-        services.vectors.update(triage_tickets(session, [ticket_id], _triage_models(services)))
+        services.vectors.update(triage_tickets(session, [ticket_id], triage_models(services, engine.settings)))
     first: list[float] = []
     started = time.perf_counter()
 
@@ -331,11 +332,6 @@ def guidance_texts(kb_folder: Path | None) -> list[str]:
 
     specs = load_folder(kb_folder)[0] if kb_folder else abcd_documents(DEMO_DATA_DIR / "abcd_guidelines")
     return [s.text for s in specs if s.kind == "guidance"]
-
-
-def _triage_models(services: Services) -> TriageModels:
-    assert services.intent is not None and services.sentiment is not None
-    return TriageModels(services.embedder, services.intent, services.intent_version, services.sentiment)
 
 
 def _agreement(predicted: list[str], gold: list[str]) -> float:

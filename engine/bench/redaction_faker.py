@@ -1,10 +1,11 @@
 """Redaction bench on an independent generator: Faker values in ten locales inside support sentences.
 
 Values come from Faker (a test dependency), not from `engine.privacy.synthetic`. Each value sits in one sentence
-written from a template set: `dev` (the one the detectors were tuned on) or `heldout` (written before tuning and
-never looked at while tuning). The customer's country (the locale's) is passed as the phone region hint, as the
-customer record would. Clean support sentences (amounts, dates, versions, flights, ticket and order numbers) count
-false positives. A value counts as caught when one span of its kind covers all of it.
+written from a template set: `dev` (the one the detectors were tuned on), `heldout` (written before tuning and
+never looked at while tuning) or `fresh` (a second held-out set, written before the phone/id priority and the name
+lexicon were changed, measured with seed 3). The customer's country (the locale's) is passed as the phone region
+hint, as the customer record would. Clean support sentences (amounts, dates, versions, flights, ticket and order
+numbers) count false positives. A value counts as caught when one span of its kind covers all of it.
 """
 
 from __future__ import annotations
@@ -76,6 +77,32 @@ TEMPLATES: dict[str, dict[PiiKind, list[str]]] = {
             "| I no longer live at {v}. | Delivery address: {v}"
         ),
     },
+    "fresh": {
+        PiiKind.EMAIL: _split(
+            "Hi, I changed my email to {v} last month. | Send the receipt to {v}, thanks "
+            "| Login: {v} | my old address {v} doesn't work anymore"
+        ),
+        PiiKind.PHONE: _split(
+            "Please phone me back on {v}. | You can WhatsApp me: {v} | {v} is my cell, call any time "
+            "| I tried calling from {v} but nobody answered. | Contact number - {v} "
+            "| The courier should call {v} before delivery"
+        ),
+        PiiKind.CARD: _split(
+            "My Visa {v} was declined. | Charge it to {v}, expiry 09/27. | Why was {v} charged twice? "
+            "| I used card no. {v} for the order"
+        ),
+        PiiKind.IBAN: _split(
+            "IBAN {v}, account holder is me. | Please pay the refund into {v}. | my IBAN changed to {v}"
+        ),
+        PiiKind.NAME: _split(
+            "Sincerely,\n{v} | Please ask {v} to call me back. | Cheers, {v} | Customer: {v} "
+            "| My husband {v} placed the order. | From: {v} | {v} here, I still have no refund."
+        ),
+        PiiKind.ADDRESS: _split(
+            "The parcel should go to {v}, not the old flat. | Address on file: {v} | We moved to {v} in May. "
+            "| Could you collect the return from {v}?"
+        ),
+    },
 }
 CLEAN_TEMPLATES: dict[str, list[str]] = {
     "dev": _split(
@@ -89,6 +116,12 @@ CLEAN_TEMPLATES: dict[str, list[str]] = {
         "| We land on {flight} at {time}, please hold the booking. | Ticket {ticket} is still open after {n} days. "
         "| Is order {order} going to arrive before {date}? | I use Chrome on Windows 11 and the checkout button "
         "does nothing. | Please cancel the subscription renewal of {amount} due {date}."
+    ),
+    "fresh": _split(
+        "I paid {amount} on {date} and was charged again. | Update {version} broke the login screen. "
+        "| Flight {flight} on {date}, booking for {n} passengers. | Reference {ticket}: still waiting. "
+        "| I ordered {n} units at {amount2} each. | My order {order} was split into {n} parcels. "
+        "| The store closes at {time} on weekdays, right? | Error 500 at checkout since {date}."
     ),
 }
 MONTHS = re.findall(r"\S+", "January February March April May June July August September October November December")

@@ -24,17 +24,17 @@ from typing import Any
 from sqlalchemy.engine import Engine as SAEngine
 
 from engine.config import Settings
-from engine.demo import DemoStoreServer, StoreData
+from engine.demo import STORE_FILE, DemoStoreServer, StoreData
 from engine.ingest.intake import InboundMessage, intake_many
 from engine.nlp.embedder import Embedder, MiniLMEmbedder
 from engine.nlp.intent import IntentClassifier
 from engine.nlp.labeled_csv import read_labeled_csv
 from engine.nlp.sentiment import SentimentScorer
 from engine.privacy.crypto import Cipher, load_keys, set_cipher
-from engine.routing.actions.client import StoreClient
+from engine.routing.actions.client import Credentials, StoreClient
 from engine.routing.actions.runner import ActionRunner
 from engine.routing.policy import ALL_INTENTS, RoutingPolicy, default_policy
-from engine.routing.router import Decision, route_tickets
+from engine.routing.router import Decision, gather_store_facts, route_tickets
 from engine.store.db import make_db, session_scope
 from engine.store.models import Route, Ticket
 from engine.triage import TriageModels, triage_tickets
@@ -65,8 +65,10 @@ def run(*, tickets: Path, train: Path, auto_intents: str = "all", embedder: Embe
             else tuple(a.strip() for a in auto_intents.split(",") if a.strip())
         )
         policy = replace(default_policy(settings, model.labels), auto_intents=chosen)
-        store = DemoStoreServer(StoreData(db))
-        runner = ActionRunner(StoreClient(store.start()))
+        store = DemoStoreServer(StoreData(db, settings.data_dir / STORE_FILE))
+        store.data.register_client("replay", "replay-secret")
+        credentials = Credentials("replay", "replay-secret")
+        runner = ActionRunner(StoreClient(store.start(), credentials=lambda: credentials))
         try:
             decisions, intents, stages = _replay(db, texts, models, policy, runner)
         finally:
@@ -89,12 +91,16 @@ def _replay(
         with session_scope(db) as session:
             ids = [r.ticket_id for r in intake_many(session, [_message(row, texts[row]) for row in rows])]
         stages["ingest"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         with session_scope(db) as session:
-            clock = time.perf_counter()
             triage_tickets(session, ids, models)
-            stages["triage"] += time.perf_counter() - clock
-            clock = time.perf_counter()
-            routed = route_tickets(session, ids, policy=policy, runner=runner)
+        stages["triage"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        facts = gather_store_facts(
+            db, ids, policy=policy, runner=runner
+        )  # the store is asked first, as the worker does
+        with session_scope(db) as session:
+            routed = route_tickets(session, ids, policy=policy, facts=facts)
             stages["routing"] += time.perf_counter() - clock
             for row, ticket_id in zip(rows, ids, strict=True):
                 decisions[row] = routed.get(ticket_id)

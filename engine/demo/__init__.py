@@ -3,13 +3,16 @@
 from engine.demo.history import MODEL_VERSION, Story, enrich_demo_history, simulate_story
 from engine.demo.reply_values import reply_values
 from engine.demo.seed import bitext_requests, cfpb_requests, seed_demo_queue, split_queue_and_training
-from engine.demo.shop import DemoStoreServer, StoreData, store_url
+from engine.demo.shop import STORE_FILE, StoreData
+from engine.demo.store_server import DemoStoreServer, accept_client, store_url, with_demo_store_client
 
 __all__ = [
     "MODEL_VERSION",
+    "STORE_FILE",
     "DemoStoreServer",
     "StoreData",
     "Story",
+    "accept_client",
     "bitext_requests",
     "cfpb_requests",
     "enrich_demo_history",
@@ -18,4 +21,5 @@ __all__ = [
     "simulate_story",
     "split_queue_and_training",
     "store_url",
+    "with_demo_store_client",
 ]

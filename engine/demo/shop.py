@@ -1,35 +1,37 @@
-"""A small demo store (accounts, orders, subscriptions, payments) served on loopback, seeded from the desk's customers.
+"""The demo store's data (accounts, orders, subscriptions, payments), seeded from the desk's customers.
 
-The desk talks to it over HTTP exactly as it would to a team's CRM / payment API: set the setting
-`store_api_url` to use a real one instead (it must offer the same endpoints, see `build_app`). A customer's account
+It is served over HTTP on loopback by engine.demo.store_server, exactly as a team's CRM / payment API would be (set
+`store_api_url` to use a real one instead; it must offer the same endpoints). A customer's account
 is created the first time the store is asked about their e-mail, from the customer row in the desk's database
-(deterministic per customer id), so demo and imported customers all have one.
+(deterministic per customer id), so demo and imported customers all have one. Its state (accounts, orders, refunds
+done, the answers kept per idempotency key) lives in its own SQLite file in the data dir: a restart forgets nothing.
 
 Every POST needs an `Idempotency-Key` header: the first request with a key is applied and its answer kept; a
-repeat of the key on the same path gets the kept answer and changes nothing. `Faults` lets tests make the store
+repeat of the key on the same path gets the kept answer and changes nothing. Calls need a bearer token of the
+route's scope, granted to registered OAuth clients (engine.demo.store_auth). `Faults` lets tests make the store
 slow, lose an answer after applying a change, or answer garbage.
 """
 
 from __future__ import annotations
 
-import asyncio
+import hmac
+import json
 import logging
 import random
-import socket
+import secrets
+import sqlite3
 import threading
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Header, HTTPException, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
-from engine.config import Settings
+from engine.demo.store_auth import SCOPES, TOKEN_SECONDS, Grant, Unauthorized, authorize, issue, secret_hash
 from engine.store.models import Customer
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,19 @@ ITEMS = ("jeans", "boots", "shirt", "jacket", "sweater")
 STREETS = ("Oak Street", "Florshim Drive", "Harbour Road", "Linden Avenue", "Mill Lane", "Station Road")
 CITIES = ("San Carlos, CA 91207", "Leeds LS1 4AP", "Austin, TX 73301", "Dublin D02 X285", "Toronto, ON M5H 2N2")
 RESET_MINUTES = 30
-START_SECONDS = 10.0
+STORE_FILE = "demo_store.sqlite3"  # in the desk's data dir
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS account (account_id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS orders_account ON orders (account_id);
+CREATE TABLE IF NOT EXISTS subscription (account_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS payment (id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kept (
+    key TEXT PRIMARY KEY, path TEXT NOT NULL, status INTEGER NOT NULL, answer TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS client (client_id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, scopes TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
 
 
 class Rejected(Exception):
@@ -51,39 +65,102 @@ class Rejected(Exception):
         self.status = status
 
 
-@dataclass
-class Faults:
-    """Test misbehaviour: delays before requests (all, or writes only), an answer lost after one change, garbage."""
-
-    slow_seconds: float = 0.0
-    slow_write_seconds: float = 0.0
-    lose_next_answer_seconds: float = 0.0
-    garbage: bool = False
-
-
 class StoreData:
-    """The store's state in memory; accounts appear on first lookup from the desk's customer rows."""
+    """The store's state in its own SQLite file: accounts (opened on first lookup from the desk's customer rows),
+    orders, subscriptions, payments and the answers kept per idempotency key, so a restart forgets nothing."""
 
-    def __init__(self, db: SAEngine | None, *, now: datetime | None = None) -> None:
+    def __init__(
+        self, db: SAEngine | None, path: Path, *, now: datetime | None = None, token_seconds: int = TOKEN_SECONDS
+    ) -> None:
         self.db = db
+        self.path = path
         self.now = now or datetime.now(UTC)
-        self.accounts: dict[str, dict[str, Any]] = {}
-        self.by_email: dict[str, str] = {}
-        self.orders: dict[str, dict[str, Any]] = {}
-        self.subscriptions: dict[str, dict[str, Any]] = {}
-        self.payments: list[dict[str, Any]] = []
-        self.kept: dict[str, tuple[str, int, Any]] = {}  # idempotency key -> (path, status, answer)
+        self.token_seconds = token_seconds
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(SCHEMA)
         self.lock = threading.RLock()
+        with self._write() as conn:  # the key the store signs its tokens with, made once
+            conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('signing_key', ?)", (secrets.token_hex(32),))
+            self._signing_key = bytes.fromhex(
+                conn.execute("SELECT value FROM meta WHERE name = 'signing_key'").fetchone()[0]
+            )
+
+    def register_client(self, client_id: str, secret: str, scopes: tuple[str, ...] = SCOPES) -> None:
+        """Let an OAuth client fetch tokens for these scopes (a known client id gets the new secret)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO client (client_id, secret_hash, scopes) VALUES (?, ?, ?)",
+                (client_id, secret_hash(secret), " ".join(scopes)),
+            )
+
+    def grant(self, client_id: str, secret: str, scope: str) -> Grant:
+        """A short-lived token for one scope (client credentials grant); Unauthorized for a bad client or scope."""
+        with self.lock:
+            row = self._conn.execute(
+                "SELECT secret_hash, scopes FROM client WHERE client_id = ?", (client_id,)
+            ).fetchone()
+        if row is None or not hmac.compare_digest(row[0], secret_hash(secret)):
+            raise Unauthorized(401, "invalid_client", "unknown client or wrong client secret")
+        if scope not in row[1].split():
+            raise Unauthorized(400, "invalid_scope", f"this client may not ask for the scope {scope!r}")
+        return issue(self._signing_key, client_id, scope, seconds=self.token_seconds)
+
+    def authorize(self, authorization: str | None, scope: str) -> str:
+        """The client calling with this Authorization header, if its token is valid for `scope` (else Unauthorized)."""
+        return authorize(self._signing_key, authorization, scope)
+
+    def close(self) -> None:
+        """Close the store's database file."""
+        with self.lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction of the store (all or nothing), under the store's lock."""
+        with self.lock:
+            if self._conn.in_transaction:  # a step of a larger change: that one commits
+                yield self._conn
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _doc(self, query: str, *args: Any) -> dict[str, Any] | None:
+        row = self._conn.execute(query, args).fetchone()
+        return dict(json.loads(row[0])) if row is not None else None
+
+    def put_account(self, account: dict[str, Any]) -> None:
+        """Save an account (its e-mail is its lookup key)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO account (account_id, email, doc) VALUES (?, ?, ?)",
+                (account["account_id"], str(account["email"]).lower(), json.dumps(account)),
+            )
+
+    def put_order(self, order: dict[str, Any]) -> None:
+        """Save an order."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO orders (order_id, account_id, doc) VALUES (?, ?, ?)",
+                (order["order_id"], order["account_id"], json.dumps(order)),
+            )
 
     def account_by_email(self, email: str) -> dict[str, Any]:
         with self.lock:
             key = email.strip().lower()
-            if key not in self.by_email:
-                customer = self._customer(key)
-                if customer is None:
-                    raise Rejected(404, f"no account with e-mail {email}")
-                self._open_account(customer)
-            return self.accounts[self.by_email[key]]
+            found = self._doc("SELECT doc FROM account WHERE email = ?", key)
+            if found is not None:
+                return found
+            customer = self._customer(key)
+            if customer is None:
+                raise Rejected(404, f"no account with e-mail {email}")
+            return self._open_account(customer)
 
     def _customer(self, email: str) -> Customer | None:
         if self.db is None:
@@ -91,14 +168,14 @@ class StoreData:
         with Session(self.db) as session:
             return session.exec(select(Customer).where(Customer.email == email)).first()
 
-    def _open_account(self, customer: Customer) -> None:
-        """A deterministic account, orders and subscription for one desk customer."""
+    def _open_account(self, customer: Customer) -> dict[str, Any]:
+        """A deterministic account, orders and subscription for one desk customer, saved at once."""
         assert customer.id is not None and customer.email is not None
         rng, now = random.Random(customer.id), self.now
         account_id = f"ACC-{customer.id:05d}"
         level = "gold" if customer.vip else rng.choices(LEVELS, LEVEL_WEIGHTS)[0]
         address = f"{rng.randint(1, 999)} {rng.choice(STREETS)}, {rng.choice(CITIES)}"
-        self.accounts[account_id] = {
+        account = {
             "account_id": account_id,
             "name": customer.name,
             "email": customer.email.lower(),
@@ -106,50 +183,74 @@ class StoreData:
             "created_at": (now - timedelta(days=rng.randint(20, 1500))).isoformat(),
             "address": address,
         }
-        self.by_email[customer.email.lower()] = account_id
+        orders = []
         for n in range(rng.randint(1, 3)):
             age = rng.uniform(0.2, 12) if n == 0 else rng.uniform(15, 200)
-            order_id = f"ORD-{1000 + customer.id * 10 + n}"
             placed = now - timedelta(days=age)
-            self.orders[order_id] = {
-                "order_id": order_id,
-                "account_id": account_id,
-                "item": rng.choice(ITEMS),
-                "placed_at": placed.isoformat(),
-                "status": _status(age, late=rng.random() < 0.1),
-                "eta": (placed + timedelta(days=6)).date().isoformat(),
-                "total": round(rng.uniform(15, 240), 2),
-                "refunded": 0.0,
-                "shipping_address": address,
-            }
+            orders.append(
+                {
+                    "order_id": f"ORD-{1000 + customer.id * 10 + n}",
+                    "account_id": account_id,
+                    "item": rng.choice(ITEMS),
+                    "placed_at": placed.isoformat(),
+                    "status": _status(age, late=rng.random() < 0.1),
+                    "eta": (placed + timedelta(days=6)).date().isoformat(),
+                    "total": round(rng.uniform(15, 240), 2),
+                    "refunded": 0.0,
+                    "shipping_address": address,
+                }
+            )
         status = rng.choices(("active", "paused", "cancelled"), (0.7, 0.1, 0.2))[0]
-        self.subscriptions[account_id] = {
+        subscription = {
             "account_id": account_id,
             "plan": "premium",
             "status": status,
             "renews_at": (now + timedelta(days=rng.randint(1, 30))).date().isoformat(),
         }
+        with self._write():
+            self.put_account(account)
+            for order in orders:
+                self.put_order(order)
+            self._put_subscription(subscription)
+        return account
+
+    def _put_subscription(self, subscription: dict[str, Any]) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO subscription (account_id, doc) VALUES (?, ?)",
+                (subscription["account_id"], json.dumps(subscription)),
+            )
 
     def orders_of(self, account_id: str) -> list[dict[str, Any]]:
         with self.lock:
             self._account(account_id)
-            return [o for o in self.orders.values() if o["account_id"] == account_id]
+            rows = self._conn.execute("SELECT doc FROM orders WHERE account_id = ? ORDER BY order_id", (account_id,))
+            return [json.loads(doc) for (doc,) in rows]
 
     def order(self, order_id: str) -> dict[str, Any]:
         with self.lock:
-            if order_id not in self.orders:
+            found = self._doc("SELECT doc FROM orders WHERE order_id = ?", order_id)
+            if found is None:
                 raise Rejected(404, f"no order {order_id}")
-            return self.orders[order_id]
+            return found
 
     def subscription(self, account_id: str) -> dict[str, Any]:
         with self.lock:
             self._account(account_id)
-            return self.subscriptions[account_id]
+            found = self._doc("SELECT doc FROM subscription WHERE account_id = ?", account_id)
+            assert found is not None
+            return found
+
+    def payments(self) -> list[dict[str, Any]]:
+        """Every payment the store made (refunds), oldest first."""
+        with self.lock:
+            return [json.loads(doc) for (doc,) in self._conn.execute("SELECT doc FROM payment ORDER BY id")]
 
     def _account(self, account_id: str) -> dict[str, Any]:
-        if account_id not in self.accounts:
+        found = self._doc("SELECT doc FROM account WHERE account_id = ?", account_id)
+        if found is None:
             raise Rejected(404, f"no account {account_id}")
-        return self.accounts[account_id]
+        return found
 
     def refund(self, body: dict[str, Any]) -> dict[str, Any]:
         order = self.order(str(body.get("order_id")))
@@ -159,7 +260,10 @@ class StoreData:
             raise Rejected(422, f"refund of {amount:.2f} is not within 0..{left:.2f} for order {order['order_id']}")
         order["refunded"] = round(order["refunded"] + amount, 2)
         refund = {"refund_id": f"RF-{uuid.uuid4().hex[:8]}", "order_id": order["order_id"], "amount": amount}
-        self.payments.append({**refund, "kind": "refund", "at": datetime.now(UTC).isoformat()})
+        with self._write() as conn:
+            self.put_order(order)
+            payment = {**refund, "kind": "refund", "at": datetime.now(UTC).isoformat()}
+            conn.execute("INSERT INTO payment (doc) VALUES (?)", (json.dumps(payment),))
         return {**refund, "status": "issued"}
 
     def password_reset(self, account_id: str) -> dict[str, Any]:
@@ -169,8 +273,7 @@ class StoreData:
         return {"reset_id": f"PR-{uuid.uuid4().hex[:8]}", "sent_to": masked, "expires_minutes": RESET_MINUTES}
 
     def change_subscription(self, account_id: str, mode: str, body: dict[str, Any]) -> dict[str, Any]:
-        self._account(account_id)
-        current = self.subscriptions[account_id]
+        current = self.subscription(account_id)
         if current["status"] == "cancelled":
             raise Rejected(422, "the subscription is already cancelled")
         if mode == "pause":
@@ -178,6 +281,7 @@ class StoreData:
             current.update(status="paused", paused_until=(self.now + timedelta(days=30 * months)).date().isoformat())
         else:
             current.update(status="cancelled")
+        self._put_subscription(current)
         return {**current, "change_id": f"SC-{uuid.uuid4().hex[:8]}"}
 
     def change_address(self, order_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -188,21 +292,29 @@ class StoreData:
         if order["status"] != "order received":
             raise Rejected(422, f"order {order_id} has already shipped ({order['status']})")
         order["shipping_address"] = address
+        self.put_order(order)
         return order
 
     def once(self, key: str | None, path: str, apply: Callable[[], dict[str, Any]]) -> tuple[int, Any]:
-        """Apply a change once per idempotency key; a repeat gets the first answer."""
+        """Apply a change once per idempotency key, in one transaction with the kept answer; a repeat gets the
+        first answer."""
         if not key:
             return 400, {"detail": "an Idempotency-Key header is required"}
-        with self.lock:
-            if key in self.kept:
-                kept_path, status, answer = self.kept[key]
-                return (status, answer) if kept_path == path else (422, {"detail": "idempotency key reused elsewhere"})
+        with self._write() as conn:
+            kept = conn.execute("SELECT path, status, answer FROM kept WHERE key = ?", (key,)).fetchone()
+            if kept is not None:
+                kept_path, status, answer = kept
+                if kept_path != path:
+                    return 422, {"detail": "idempotency key reused elsewhere"}
+                return int(status), json.loads(answer)
             try:
                 status, answer = 200, apply()
             except Rejected as exc:
                 status, answer = exc.status, {"detail": str(exc)}
-            self.kept[key] = (path, status, answer)
+            conn.execute(
+                "INSERT INTO kept (key, path, status, answer) VALUES (?, ?, ?, ?)",
+                (key, path, status, json.dumps(answer)),
+            )
             return status, answer
 
 
@@ -219,154 +331,3 @@ def _money(value: Any) -> float:
         return round(float(value), 2)
     except (TypeError, ValueError):
         raise Rejected(422, f"amount {value!r} is not a number") from None
-
-
-def build_app(data: StoreData, faults: Faults) -> FastAPI:
-    """The store's HTTP API."""
-    app = FastAPI(title="CareDesk demo store")
-
-    @app.middleware("http")
-    async def misbehave(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        delay = faults.slow_seconds + (faults.slow_write_seconds if request.method == "POST" else 0.0)
-        if delay:
-            await asyncio.sleep(delay)
-        if faults.garbage:
-            return PlainTextResponse(
-                "<html><body>Service temporarily unavailable</body></html>", media_type="text/html"
-            )
-        return await call_next(request)
-
-    def read(fetch: Callable[[], Any]) -> Any:
-        try:
-            return fetch()
-        except Rejected as exc:
-            raise HTTPException(exc.status, str(exc)) from None
-
-    def write(key: str | None, path: str, apply: Callable[[], dict[str, Any]]) -> JSONResponse:
-        status, answer = data.once(key, path, apply)
-        lose = faults.lose_next_answer_seconds
-        if lose and status == 200:
-            faults.lose_next_answer_seconds = 0.0
-            time.sleep(lose)
-        return JSONResponse(answer, status_code=status)
-
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/accounts")
-    def account(email: str) -> Any:
-        return read(lambda: data.account_by_email(email))
-
-    @app.get("/accounts/{account_id}/orders")
-    def orders(account_id: str) -> Any:
-        return read(lambda: data.orders_of(account_id))
-
-    @app.get("/accounts/{account_id}/subscription")
-    def subscription(account_id: str) -> Any:
-        return read(lambda: data.subscription(account_id))
-
-    @app.get("/orders/{order_id}")
-    def order(order_id: str) -> Any:
-        return read(lambda: data.order(order_id))
-
-    @app.post("/refunds")
-    def refund(body: dict[str, Any], idempotency_key: str | None = Header(None)) -> JSONResponse:
-        return write(idempotency_key, "/refunds", lambda: data.refund(body))
-
-    @app.post("/accounts/{account_id}/password-reset")
-    def password_reset(account_id: str, idempotency_key: str | None = Header(None)) -> JSONResponse:
-        return write(idempotency_key, f"/accounts/{account_id}/password-reset", lambda: data.password_reset(account_id))
-
-    @app.post("/subscriptions/{account_id}/{mode}")
-    def change_subscription(
-        account_id: str, mode: str, body: dict[str, Any], idempotency_key: str | None = Header(None)
-    ) -> JSONResponse:
-        if mode not in ("cancel", "pause"):
-            raise HTTPException(404, f"no subscription change '{mode}'")
-        path = f"/subscriptions/{account_id}/{mode}"
-        return write(idempotency_key, path, lambda: data.change_subscription(account_id, mode, body))
-
-    @app.post("/orders/{order_id}/shipping-address")
-    def change_address(order_id: str, body: dict[str, Any], idempotency_key: str | None = Header(None)) -> JSONResponse:
-        return write(
-            idempotency_key, f"/orders/{order_id}/shipping-address", lambda: data.change_address(order_id, body)
-        )
-
-    return app
-
-
-class DemoStoreServer:
-    """The demo store served by uvicorn in a daemon thread on a free loopback port."""
-
-    def __init__(self, data: StoreData, *, host: str = "127.0.0.1") -> None:
-        import uvicorn
-
-        self.data = data
-        self.faults = Faults()
-        self.host = host
-        self._server = uvicorn.Server(
-            uvicorn.Config(build_app(data, self.faults), log_level="warning", lifespan="off", access_log=False)
-        )
-        self._thread: threading.Thread | None = None
-        self.url = ""
-
-    def start(self) -> str:
-        """Serve on a free port; returns the base URL once the server accepts connections."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        port = sock.getsockname()[1]
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="demo-store", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + START_SECONDS
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the demo store did not start")
-            time.sleep(0.02)
-        self.url = f"http://{self.host}:{port}"
-        log.info("demo store serving on %s", self.url)
-        return self.url
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread."""
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(5)
-
-
-_running: dict[str, DemoStoreServer] = {}
-_start_lock = threading.Lock()
-
-
-def start_demo_store(db: SAEngine) -> str:
-    """Start the demo store for this database's customers on loopback (once per database); returns its base URL."""
-    with _start_lock:
-        for url, server in _running.items():
-            if server.data.db is db:
-                return url
-        server = DemoStoreServer(StoreData(db))
-        url = server.start()
-        _running[url] = server
-        return url
-
-
-def running_store(url: str) -> DemoStoreServer | None:
-    """The in-process demo store serving `url`, if any (tests use it to inject faults)."""
-    return _running.get(url)
-
-
-def stop_demo_stores() -> None:
-    """Stop every demo store this process started."""
-    with _start_lock:
-        for server in _running.values():
-            server.stop()
-        _running.clear()
-
-
-def store_url(settings: Settings, db: SAEngine) -> str:
-    """The store the actions call: the `store_api_url` setting, else the in-process demo store."""
-    configured = settings.store_api_url.strip()
-    return configured or start_demo_store(db)

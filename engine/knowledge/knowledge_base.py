@@ -14,6 +14,7 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
+from engine.drafting import GuidanceFilter
 from engine.knowledge import lexical
 from engine.knowledge.chunking import ChunkSpec, chunk_document
 from engine.knowledge.documents import ARTICLE, GUIDANCE, DocumentSpec
@@ -77,6 +78,7 @@ class KnowledgeBase:
             lexical.create_table(conn)
         self._owner: dict[int, int] = {}
         self._members: dict[int, list[int]] = {}
+        self._guidance: tuple[tuple[tuple[int | None, str], ...], GuidanceFilter] | None = None
         self._load_layout()
 
     def add_document(self, spec: DocumentSpec) -> int:
@@ -157,6 +159,15 @@ class KnowledgeBase:
         """Every document, by title."""
         with session_scope(self._db) as session:
             return list(session.exec(select(KnowledgeDocument).order_by(col(KnowledgeDocument.title))))
+
+    def guidance_filter(self) -> GuidanceFilter:
+        """The checker for the guidance documents' sentences (rebuilt when they change)."""
+        documents = [d for d in self.documents() if d.kind == GUIDANCE]
+        key = tuple((d.id, d.content_hash) for d in documents)
+        cached = self._guidance
+        if cached is None or cached[0] != key:
+            cached = self._guidance = (key, GuidanceFilter(d.text for d in documents))
+        return cached[1]
 
     def chunks(self, document_id: int) -> list[KnowledgeChunk]:
         """The chunks of one document, in reading order."""

@@ -3,8 +3,6 @@ had the intent the AI predicted: the dashboard's reliability data over all time 
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, true
@@ -13,10 +11,6 @@ from sqlalchemy.engine import Engine as SAEngine
 from engine.kpi.queries import BINS, CHECK_ROLLUP
 
 MIN_CHECKED = 5  # fewer checked tickets in a bin say nothing about it
-CACHE_SECONDS = 60.0
-
-_cache: dict[int, tuple[float, list[Calibration]]] = {}
-_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -40,11 +34,7 @@ class Calibration:
 
 def reliability(db: SAEngine) -> list[Calibration]:
     """Per confidence bin, the all-time checked and confirmed tickets (the dashboard's reliability query, read live
-    and read-only), recomputed at most once a minute; run it off the UI loop."""
-    with _cache_lock:
-        cached = _cache.get(id(db))
-        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-            return cached[1]
+    and read-only); run it off the UI loop."""
     checked, correct = [0] * BINS, [0] * BINS
     rows = CHECK_ROLLUP.source(true()).subquery()
     query = select(rows.c.ai_bin, rows.c.correct, func.sum(rows.c.tickets)).where(rows.c.checked == 1)
@@ -53,10 +43,7 @@ def reliability(db: SAEngine) -> list[Calibration]:
             if ai_bin is not None:
                 checked[int(ai_bin)] += int(tickets)
                 correct[int(ai_bin)] += int(tickets) if right else 0
-    bins = [Calibration(i / BINS, (i + 1) / BINS, checked[i], correct[i]) for i in range(BINS)]
-    with _cache_lock:
-        _cache[id(db)] = (time.monotonic(), bins)
-    return bins
+    return [Calibration(i / BINS, (i + 1) / BINS, checked[i], correct[i]) for i in range(BINS)]
 
 
 def calibration_at(bins: list[Calibration], confidence: float) -> Calibration | None:

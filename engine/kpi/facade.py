@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -13,12 +15,17 @@ from engine.kpi.dashboard import DashboardData, all_time, dashboard, filter_opti
 from engine.kpi.filters import KpiFilter, KpiParams
 from engine.kpi.series import TicketRef
 
+RELIABILITY_SECONDS = 60.0  # the reliability bins are recomputed at most this often
+
 
 class Kpis:
     """The KPIs of one desk; every method is the function of the same name on the desk's database."""
 
-    def __init__(self, db: SAEngine) -> None:
+    def __init__(self, db: SAEngine, *, reliability_seconds: float = RELIABILITY_SECONDS) -> None:
         self._db = db
+        self._reliability_seconds = reliability_seconds
+        self._reliability: tuple[float, list[Calibration]] | None = None
+        self._lock = threading.Lock()
 
     def dashboard(
         self, kpi_filter: KpiFilter, *, params: KpiParams | None = None, now: datetime | None = None
@@ -41,8 +48,16 @@ class Kpis:
         return draft_acceptance(self._db)
 
     def reliability(self) -> list[Calibration]:
-        """Per confidence bin, how many past tickets agents checked and how many had the predicted intent."""
-        return reliability(self._db)
+        """Per confidence bin, how many past tickets agents checked and how many had the predicted intent (recomputed
+        at most every `reliability_seconds`)."""
+        with self._lock:
+            cached = self._reliability
+        if cached is not None and time.monotonic() - cached[0] < self._reliability_seconds:
+            return cached[1]
+        bins = reliability(self._db)
+        with self._lock:
+            self._reliability = (time.monotonic(), bins)
+        return bins
 
     def sentiment_point(self, kpi_filter: KpiFilter, day: str, channel: str | None) -> list[TicketRef]:
         """The tickets behind one point of the sentiment chart."""

@@ -40,19 +40,22 @@ def current_channels(engine: Engine) -> Channels:
 
 
 def save_channels(engine: Engine, channels: Channels, *, actor: str) -> list[str]:
-    """Validate, save for this and later runs, and audit (secrets as 'changed', never their values); what changed."""
-    smtp = _valid_smtp(channels.smtp)
+    """Validate, save for this and later runs, and audit (secrets as 'changed', never their values); what changed.
+
+    A blank secret (a source's, the SMTP password) keeps the one saved: screens never get secrets back to resend."""
+    before = current_channels(engine)
+    kept = {name: secret or before.secrets.get(name, "") for name, secret in channels.secrets.items()}
+    smtp = _valid_smtp({**channels.smtp, "password": channels.smtp.get("password") or before.smtp.get("password")})
     for source, url in channels.callbacks.items():
         if not source or ":" in source or "@" in source:
             raise ValueError(f"a source name cannot be empty or contain ':' or '@' (got {source!r})")
         if url and not url.startswith(("http://", "https://")):
             raise ValueError(f"the callback URL of {source} must start with http:// or https://")
-    before = current_channels(engine)
     changed: list[str] = []
     values = {
         "smtp": (before.smtp, smtp),
         "webhook_callbacks": (before.callbacks, {k: v for k, v in channels.callbacks.items() if v}),
-        "webhook_secrets": (before.secrets, {k: v for k, v in channels.secrets.items() if v}),
+        "webhook_secrets": (before.secrets, {k: v for k, v in kept.items() if v}),
     }
     settings = engine.settings
     for key, (old, new) in values.items():

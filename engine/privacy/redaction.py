@@ -66,25 +66,32 @@ class _Hints:
     ner: list[tuple[int, int]]  # PERSON spans the NER model found in the original text
 
 
-Detector = Callable[[str, _Hints], Iterator[tuple[int, int, PiiKind]]]
+Span = tuple[int, int, PiiKind]
+Detector = Callable[[str, _Hints], Iterator[Span]]
 
 
 def _as(kind: PiiKind, find: Callable[[str], Found]) -> Detector:
     return lambda text, _: ((start, end, kind) for start, end in find(text))
 
 
-def _phones(text: str, hints: _Hints) -> Iterator[tuple[int, int, PiiKind]]:
-    for start, end in find_phone_numbers(text, hints.context.regions):
-        yield start, end, PiiKind.PHONE
+def _ids_and_phones(text: str, hints: _Hints) -> Iterator[Span]:
+    """Order and account ids and phone numbers compete for the same digits: a number that is surely a phone number
+    ("+", an extension, valid in the region, phone words) beats an id keyword near it ("the number on the account is
+    ..."), an id beats any other phone number ("order 5551234567")."""
+    phones = list(find_phone_numbers(text, hints.context.regions))
+    sure = _first_fit([(start, end, PiiKind.PHONE) for start, end, outranks in phones if outranks], [])
+    ids = _first_fit(list(find_ids(text)), sure)
+    rest = _first_fit([(start, end, PiiKind.PHONE) for start, end, outranks in phones if not outranks], sure + ids)
+    return iter(sure + ids + rest)
 
 
-def _legacy_phones(text: str, _: _Hints) -> Iterator[tuple[int, int, PiiKind]]:
+def _legacy_phones(text: str, _: _Hints) -> Iterator[Span]:
     for start, end in find_phones(text):
         if plausible_phone(text, start, end):
             yield start, end, PiiKind.PHONE
 
 
-def _names(text: str, hints: _Hints) -> Iterator[tuple[int, int, PiiKind]]:
+def _names(text: str, hints: _Hints) -> Iterator[Span]:
     for start, end in [*known_names(text, hints.context.names)]:
         yield start, end, PiiKind.NAME
     for start, end in [*hints.ner, *cued_names(text), *lexicon_names(text)]:
@@ -98,8 +105,7 @@ _DETECTORS: list[Detector] = [
     _as(PiiKind.CARD, lambda text: find_cards(text, after_id_keyword=ID_KEYWORD_BEFORE_RE)),
     _as(PiiKind.ADDRESS, find_postal_addresses),  # before phones: a postcode block is not a phone number
     _as(PiiKind.ADDRESS, find_addresses),
-    lambda text, _: find_ids(text),  # ORDER and ACCOUNT: a number after "order", "acct #" is an id, not a phone
-    _phones,
+    _ids_and_phones,  # ORDER and ACCOUNT ("order #", "acct no.") and phone numbers by libphonenumber
     _legacy_phones,  # shapes libphonenumber does not read as valid, with phone words around them
     _names,
 ]
@@ -107,14 +113,20 @@ _PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(k.name for k in PiiKind) + r")_
 _BLANK = "\u2588"  # what a claimed span looks like to later detectors
 
 
-def _detect(text: str, hints: _Hints) -> list[tuple[int, int, PiiKind]]:
-    taken: list[tuple[int, int, PiiKind]] = []
+def _first_fit(spans: list[Span], taken: list[Span]) -> list[Span]:
+    """The spans (by start, the longer first) that overlap neither `taken` nor one kept before them."""
+    chosen: list[Span] = []
+    for span in sorted(spans, key=lambda span: (span[0], -span[1])):
+        if span[0] < span[1] and not any(span[0] < end and start < span[1] for start, end, _ in [*taken, *chosen]):
+            chosen.append(span)
+    return chosen
+
+
+def _detect(text: str, hints: _Hints) -> list[Span]:
+    taken: list[Span] = []
     visible = text
     for detect in _DETECTORS:
-        new: list[tuple[int, int, PiiKind]] = []
-        for start, end, kind in sorted(detect(visible, hints), key=lambda span: (span[0], -span[1])):
-            if start < end and (not new or start >= new[-1][1]) and _BLANK not in visible[start:end]:
-                new.append((start, end, kind))
+        new = _first_fit([span for span in detect(visible, hints) if _BLANK not in visible[span[0] : span[1]]], [])
         if new:
             pieces, cursor = [], 0
             for start, end, _ in new:
@@ -125,7 +137,7 @@ def _detect(text: str, hints: _Hints) -> list[tuple[int, int, PiiKind]]:
     return sorted(taken)
 
 
-def _replace(text: str, found: Iterable[tuple[int, int, PiiKind]]) -> Redaction:
+def _replace(text: str, found: Iterable[Span]) -> Redaction:
     counters: dict[PiiKind, int] = {}
     placeholders: dict[tuple[PiiKind, str], str] = {}  # keyed by exact spelling, so restore() is verbatim
     spans: list[PiiSpan] = []

@@ -12,7 +12,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from engine.routing.actions.client import StoreClient, StoreError, StoreRefused
+from engine.routing.actions.base import ACCOUNTS_READ
+from engine.routing.actions.client import StoreClient, StoreError, StoreNotFound
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ class AccountAges:
             if time.monotonic() < self._paused_until:
                 return None
         try:
-            record = self.client.get("/accounts", params={"email": key})
-        except StoreRefused:
+            record = self.client.get("/accounts", params={"email": key}, scope=ACCOUNTS_READ)
+        except StoreNotFound:
             record = None  # the store has no account for this customer
         except StoreError as exc:
             log.warning("account age unknown for now, the store did not answer: %s", exc)

@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from sqlmodel import Session
+from sqlalchemy.engine import Engine as SAEngine
+from sqlmodel import Session, col, select
 
 from engine.drafting import adapt_reply, ticket_values
 from engine.knowledge.reply_memory import ReplyMemory, track_score
@@ -33,6 +34,7 @@ from engine.routing.actions.runner import ActionFailed, ActionRunner
 from engine.routing.policy import RoutingPolicy
 from engine.routing.router import ticket_text
 from engine.sla import record_resolution
+from engine.store.db import session_scope
 from engine.store.models import (
     Customer,
     Direction,
@@ -93,7 +95,7 @@ def sendable(draft: Draft | None) -> bool:
 
 
 def auto_resolve_ticket(
-    session: Session,
+    db: SAEngine,
     ticket_id: int,
     *,
     policy: RoutingPolicy,
@@ -104,35 +106,64 @@ def auto_resolve_ticket(
     actor: str = AI_AUTHOR,
     store_values: Mapping[str, str] | None = None,
 ) -> AutoResult:
-    """Execute the action of an auto-resolved ticket and send the reply; hand it to an agent when that fails."""
+    """Execute the action of an auto-resolved ticket and send the reply; hand it to an agent when that fails.
+
+    Reads first, then the action (its store call runs with no transaction open), then one short transaction that
+    sends the reply, if the ticket is still an open auto-resolved one."""
     with one_at_a_time(ticket_id):
-        ticket = session.get(Ticket, ticket_id)
-        if ticket is None or ticket.route != Route.AUTO_RESOLVE or ticket.outcome is not None:
-            return AutoResult(ticket_id, False, note="not an open auto-resolved ticket")
-        customer = session.get(Customer, ticket.customer_id)
-        assert customer is not None
-        text = ticket_text(session, ticket_id)
-        action_name = policy.action_for(ticket.intent or "")
-        answer = _answer(session, ticket, customer, draft, vector, similar, store_values or {})
+        with Session(db, expire_on_commit=False) as session:  # reads only: no write lock while the store is called
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None or ticket.route != Route.AUTO_RESOLVE or ticket.outcome is not None:
+                return AutoResult(ticket_id, False, note="not an open auto-resolved ticket")
+            customer = session.get(Customer, ticket.customer_id)
+            assert customer is not None
+            text = ticket_text(session, ticket_id)
+            action_name = policy.action_for(ticket.intent or "")
+            answer = _answer(session, ticket, customer, draft, vector, similar, store_values or {})
         if action_name is None and answer is None:
             if draft is None:
                 return AutoResult(ticket_id, False, note="waiting for a draft", waiting_for_draft=True)
             note = "no safe answer to send automatically (the draft is not fully supported by its sources)"
-            return hand_over(session, ticket, note, failed=False)
+            return _hand_over(db, ticket_id, note, failed=False)
         result = None
         if action_name is not None:
             if runner is None:
-                return hand_over(session, ticket, f"action '{action_name}' needs the store, and none is connected")
+                return _hand_over(db, ticket_id, f"action '{action_name}' needs the store, and none is connected")
             context = ActionContext(ticket_id, customer.email, customer.name, text)
             try:
-                result = runner.execute(session, action_name, context, actor=actor)
+                result = runner.execute(db, action_name, context, actor=actor)
             except ActionFailed as exc:
-                return hand_over(session, ticket, str(exc))
+                return _hand_over(db, ticket_id, str(exc))
         reply = compose_reply(customer.name, result.customer_text if result else "", answer or "")
-        _send(session, ticket, reply, actor)
-        details = {"action": action_name, "reference": result.reference if result else None, "chars": len(reply)}
-        audit.append(session, actor=actor, action="ai_auto_resolved", subject=f"ticket:{ticket_id}", details=details)
+        with session_scope(db) as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None or ticket.route != Route.AUTO_RESOLVE or ticket.outcome is not None:
+                return AutoResult(ticket_id, False, note="the ticket changed while its action ran", action=result)
+            _send(session, ticket, reply, actor)
+            details = {"action": action_name, "reference": result.reference if result else None, "chars": len(reply)}
+            audit.append(
+                session, actor=actor, action="ai_auto_resolved", subject=f"ticket:{ticket_id}", details=details
+            )
         return AutoResult(ticket_id, True, reply=reply, action=result)
+
+
+def _hand_over(db: SAEngine, ticket_id: int, note: str, *, failed: bool = True) -> AutoResult:
+    with session_scope(db) as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        return hand_over(session, ticket, note, failed=failed)
+
+
+def open_auto_resolved(db: SAEngine) -> list[int]:
+    """Drafted auto-resolved tickets still waiting for their action and reply (a restart interrupted them)."""
+    query = select(Ticket.id).where(
+        Ticket.route == Route.AUTO_RESOLVE,
+        col(Ticket.outcome).is_(None),
+        Ticket.status != TicketStatus.RESOLVED,
+        col(Ticket.drafted_at).is_not(None),
+    )
+    with Session(db) as session:
+        return [ticket_id for ticket_id in session.exec(query) if ticket_id is not None]
 
 
 def hand_over(session: Session, ticket: Ticket, note: str, *, failed: bool = True) -> AutoResult:

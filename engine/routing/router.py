@@ -10,10 +10,11 @@ back after an automatic answer, and the intent's action (if any) passes its stor
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
 from engine.nlp.intent import IntentPrediction
@@ -25,7 +26,7 @@ from engine.privacy.redaction import redact
 from engine.routing.actions.base import ActionContext
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.registry import action_named
-from engine.routing.actions.runner import ActionRunner
+from engine.routing.actions.runner import ActionRunner, Planned, record_preview
 from engine.routing.policy import RoutingPolicy
 from engine.routing.risk import RiskScore, complaints_by_customer, inputs_for, risk_score
 from engine.store.models import (
@@ -207,19 +208,62 @@ def _came_back(ticket: Ticket) -> bool:
     return ticket.route == Route.AUTO_RESOLVE and ticket.outcome in (Outcome.RESOLVED_BY_AI, Outcome.FAILED)
 
 
+@dataclass
+class StoreFacts:
+    """What routing learned from the store before its transaction: when each customer's account was opened (by
+    lower-case e-mail) and a dry run of each ticket's action."""
+
+    opened: dict[str, datetime | None] = field(default_factory=dict)
+    plans: dict[int, Planned] = field(default_factory=dict)
+
+
+def gather_store_facts(
+    db: SAEngine,
+    ticket_ids: list[int],
+    *,
+    policy: RoutingPolicy,
+    runner: ActionRunner | None = None,
+    account_opened: Callable[[str | None], datetime | None] | None = None,
+    intents: Mapping[int, str] | None = None,
+) -> StoreFacts:
+    """Ask the store what routing these tickets needs, with no database transaction open (a slow store stalls no
+    writer). `intents`: the intents triage is about to store (else the tickets' current ones)."""
+    with Session(db) as session:
+        tickets = list(session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)).order_by(col(Ticket.id))))
+        owners = select(Customer).where(col(Customer.id).in_({t.customer_id for t in tickets}))
+        customers = {c.id: c for c in session.exec(owners)}
+        emails = {(customers[t.customer_id].email or "").strip().lower() for t in tickets} - {""}
+        actions: list[tuple[str, ActionContext]] = []
+        for ticket in tickets:
+            assert ticket.id is not None
+            action = policy.action_for((intents or {}).get(ticket.id, ticket.intent or ""))
+            if action is not None and runner is not None:
+                customer = customers[ticket.customer_id]
+                text = ticket_text(session, ticket.id)
+                actions.append((action, ActionContext(ticket.id, customer.email, customer.name, text)))
+    facts = StoreFacts()
+    if account_opened is not None:
+        facts.opened = {email: account_opened(email) for email in sorted(emails)}
+    for action, context in actions:
+        assert runner is not None
+        facts.plans[context.ticket_id] = runner.plan(action, context)
+    return facts
+
+
 def route_tickets(
     session: Session,
     ticket_ids: list[int],
     *,
     policy: RoutingPolicy,
-    runner: ActionRunner | None = None,
+    facts: StoreFacts | None = None,
     now: datetime | None = None,
-    account_opened: Callable[[str | None], datetime | None] | None = None,
 ) -> dict[int, Decision]:
     """Route triaged tickets, store route, reason and risk on each, and audit every decision.
 
-    `account_opened(email)` says when the customer's store account was opened (None: unknown)."""
+    `facts`: what the store said (gathered before this transaction); without them account ages are unknown and an
+    action is "not checked yet", so its ticket goes to a person."""
     now = now or utcnow()
+    facts = facts or StoreFacts()
     tickets = [
         t
         for t in session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)).order_by(col(Ticket.id)))
@@ -234,8 +278,8 @@ def route_tickets(
     records = []
     for ticket in tickets:
         assert ticket.id is not None
-        opened = account_opened(batch.customers[ticket.customer_id].email) if account_opened is not None else None
-        decisions[ticket.id], record = _route_one(session, ticket, batch, policy, runner, now, opened)
+        email = (batch.customers[ticket.customer_id].email or "").strip().lower()
+        decisions[ticket.id], record = _route_one(session, ticket, batch, policy, facts, now, facts.opened.get(email))
         records.append(record)
         if "wants_human" in decisions[ticket.id].failed():  # they keep reaching a person from now on
             asked = mark_asked_for_person(batch.customers[ticket.customer_id])
@@ -279,7 +323,7 @@ def _route_one(
     ticket: Ticket,
     batch: _Batch,
     policy: RoutingPolicy,
-    runner: ActionRunner | None,
+    facts: StoreFacts,
     now: datetime,
     opened: datetime | None,
 ) -> tuple[Decision, audit.Record]:
@@ -296,8 +340,9 @@ def _route_one(
     inputs = inputs_for(ticket, customer, text, rising=rising, complaints=complaints, now=now, account_opened=opened)
     risk = risk_score(inputs)
     decision = route(ticket, prediction, sentiment, customer, risk, policy, text=text)
-    if decision.failed() == ["action"] and decision.action is not None and runner is not None:
-        verdict = _verdict(session, runner, decision.action, ticket, customer, text, policy.refund_approval_limit)
+    planned = facts.plans.get(ticket.id)
+    if decision.failed() == ["action"] and planned is not None and planned.action == decision.action:
+        verdict = _verdict(session, planned, policy.refund_approval_limit)
         decision = route(ticket, prediction, sentiment, customer, risk, policy, text=text, action=verdict)
     record = _store(session, ticket, decision, risk, latest.model_version if latest else "")
     return decision, record
@@ -316,21 +361,11 @@ def _prediction(ticket: Ticket, latest: TriageResult | None) -> IntentPrediction
     return IntentPrediction(latest.intent, latest.confidence, latest.is_unknown, alternatives, latest.heads_agree)
 
 
-def _verdict(
-    session: Session,
-    runner: ActionRunner,
-    name: str,
-    ticket: Ticket,
-    customer: Customer,
-    text: str,
-    refund_limit: float,
-) -> ActionVerdict:
-    """Dry-run the intent's action to see whether the store policy allows it for this customer, and the AI alone."""
-    assert ticket.id is not None
-    context = ActionContext(ticket.id, customer.email, customer.name, text)
-    action = action_named(name)
+def _verdict(session: Session, planned: Planned, refund_limit: float) -> ActionVerdict:
+    """Whether the dry run of the intent's action passed the store policy for this customer, and for the AI alone."""
+    action = action_named(planned.action)
     try:
-        plan = runner.preview(session, name, context, actor="router")
+        plan = record_preview(session, planned, actor="router")
     except StoreError as exc:
         # the reason reaches the audit log: the store's error text is redacted (it may quote an e-mail)
         return ActionVerdict(False, f"action '{action.title}' could not be checked: {redact(str(exc)).text}")

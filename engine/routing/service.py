@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,10 @@ from engine.routing.actions.base import ActionContext, ActionResult, Plan
 from engine.routing.actions.client import StoreClient, StoreError
 from engine.routing.actions.registry import ACTIONS, action_named
 from engine.routing.actions.runner import ActionFailed, ActionRunner
-from engine.routing.auto_resolve import AutoResult, auto_resolve_ticket, one_at_a_time
+from engine.routing.auto_resolve import AutoResult, auto_resolve_ticket, one_at_a_time, open_auto_resolved
 from engine.routing.policy import POLICY_AUDIT, RoutingPolicy, load_policy, save_policy
-from engine.routing.router import ROUTE_AUDIT, Decision, route_tickets, ticket_text
+from engine.routing.router import ROUTE_AUDIT, Decision, StoreFacts, gather_store_facts, route_tickets, ticket_text
 from engine.store.audit_models import AuditEntry
-from engine.store.db import session_scope
 from engine.store.models import Customer, Draft, Ticket
 from engine.store.models import Route as Route  # the routes the ticket screen shows
 
@@ -98,10 +97,11 @@ class RoutingService:
     @property
     def accounts(self) -> AccountAges:
         """The customers' store account ages, looked up through the runner's store client."""
-        base_url = self.runner.client.base_url
+        client = self.runner.client
         with self._lock:
             if self._accounts is None:  # its own client: lookups stay out of the actions' audited call lists
-                self._accounts = AccountAges(StoreClient(base_url, timeout=ACCOUNT_TIMEOUT, retries=0))
+                ages = StoreClient(client.base_url, timeout=ACCOUNT_TIMEOUT, retries=0, credentials=client.credentials)
+                self._accounts = AccountAges(ages)
             return self._accounts
 
     def learn_intents(self, settings: Settings, intents: Sequence[str]) -> None:
@@ -110,24 +110,32 @@ class RoutingService:
             self.policy = load_policy(settings, intents)
             self.knows_intents = True
 
-    def route(self, session: Session, ticket_ids: list[int]) -> dict[int, Decision]:
-        """Route freshly triaged tickets (call after triage, in the same transaction)."""
-        return route_tickets(
-            session, ticket_ids, policy=self.policy, runner=self.runner, account_opened=self.accounts.opened
+    def gather(self, ticket_ids: list[int], intents: Mapping[int, str] | None = None) -> StoreFacts:
+        """Ask the store what routing these tickets needs (call with no transaction open)."""
+        return gather_store_facts(
+            self._db,
+            ticket_ids,
+            policy=self.policy,
+            runner=self.runner,
+            account_opened=self.accounts.opened,
+            intents=intents,
         )
+
+    def route(self, session: Session, ticket_ids: list[int], facts: StoreFacts) -> dict[int, Decision]:
+        """Route freshly triaged tickets with what the store said (call after triage, in the same transaction)."""
+        return route_tickets(session, ticket_ids, policy=self.policy, facts=facts)
 
     def auto_resolve(
         self,
-        session: Session,
         ticket_id: int,
         *,
         draft: Draft | None = None,
         vector: np.ndarray | None = None,
         similar: Any = None,
     ) -> AutoResult:
-        """Finish one auto-resolved ticket (no-op for any other ticket)."""
+        """Finish one auto-resolved ticket (no-op for any other ticket); call with no transaction open."""
         return auto_resolve_ticket(
-            session,
+            self._db,
             ticket_id,
             policy=self.policy,
             runner=self.runner,
@@ -136,6 +144,18 @@ class RoutingService:
             similar=similar,
             store_values=reply_values(self._settings()),
         )
+
+    def reconcile(self, similar: Any = None) -> dict[int, str]:
+        """After a restart: settle the store writes it interrupted, then answer the auto-resolved tickets it left
+        between their draft and their reply; {action run id: new status}."""
+        settled = self.runner.reconcile(self._db)
+        for ticket_id in open_auto_resolved(self._db):
+            with Session(self._db, expire_on_commit=False) as session:
+                draft = session.exec(
+                    select(Draft).where(Draft.ticket_id == ticket_id).order_by(col(Draft.id).desc())
+                ).first()
+            self.auto_resolve(ticket_id, draft=draft, similar=similar)
+        return settled
 
     def update_policy(self, new: RoutingPolicy, *, actor: str) -> RoutingPolicy:
         """Save a supervisor's policy change (audited) and use it from now on."""
@@ -150,8 +170,9 @@ class RoutingService:
 
     def preview(self, ticket_id: int, action: str, params: dict[str, str], *, actor: str) -> Plan:
         """Dry run of an action on a ticket for an agent (audited)."""
-        with session_scope(self._db) as session:
-            return self.runner.preview(session, action, _context(session, ticket_id, params), actor=actor)
+        with Session(self._db, expire_on_commit=False) as session:
+            context = _context(session, ticket_id, params)
+        return self.runner.preview(self._db, action, context, actor=actor)
 
     def needs_approval(self, ticket_id: int, action: str, params: dict[str, str]) -> bool:
         """True when running this action by hand needs a supervisor's step-up code (StoreError if the store fails)."""
@@ -177,8 +198,10 @@ class RoutingService:
                 raise ActionFailed(f"{title} not done: {exc}. Nothing was changed; try again later.") from exc
             if needed:
                 raise ApprovalRequired(f"{title} needs a supervisor's approval with an authenticator code.")
-        with one_at_a_time(ticket_id), session_scope(self._db) as session:
-            return self.runner.execute(session, action, _context(session, ticket_id, params), actor=actor)
+        with one_at_a_time(ticket_id):
+            with Session(self._db, expire_on_commit=False) as session:
+                context = _context(session, ticket_id, params)
+            return self.runner.execute(self._db, action, context, actor=actor)
 
     def view(self, ticket_id: int) -> RoutingView | None:
         """The routing decision of a ticket as the ticket page shows it."""

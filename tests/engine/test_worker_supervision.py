@@ -3,8 +3,7 @@ thread is started again; the health endpoint's report says degraded with the bac
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,9 @@ from engine.ingest.intake import InboundMessage, intake
 from engine.runtime import Engine
 from engine.store.models import Ticket
 from engine.triage import Scored, TriageBatch, TriageModels, score_batch
+from tests.waiting import wait_for
 
 POISON = "xylophone-poison"  # survives redaction: triage reads it
-
-
-def _wait(condition: Callable[[], bool], seconds: float = 120.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -38,10 +30,10 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
         return score_batch(batch, models)
 
     monkeypatch.setattr(worker_module, "score_batch", poisoned_scoring)
-    monkeypatch.setattr(worker_module, "WATCH_SECONDS", 0.2)
     settings = Settings.load(data_dir=tmp_path / "data", model_backend="fake", demo=False, demo_training_per_intent=8)
     built = build_engine(settings)
     built.supervisor.retry_seconds = 0.0
+    built.worker = worker_module.Worker(built, built.supervisor, watch_seconds=0.2)
     yield built
     built.stop()
 
@@ -69,7 +61,7 @@ def test_a_poisoned_message_is_set_aside_and_every_other_ticket_is_triaged(engin
     texts[17] = f"my order {POISON} never came"
     ids = _intake(engine, texts)
     engine.start()
-    _wait(lambda: bool(needs_attention(engine.db)) and _triaged(engine) == 39, what="the poisoned ticket set aside")
+    wait_for(lambda: bool(needs_attention(engine.db)) and _triaged(engine) == 39, what="the poisoned ticket set aside")
     [item] = needs_attention(engine.db)
     assert (item.ticket_id, item.stage, item.failures) == (ids[17], "triage", 3)
     assert item.last_error.startswith("ValueError: triage cannot read")
@@ -78,10 +70,10 @@ def test_a_poisoned_message_is_set_aside_and_every_other_ticket_is_triaged(engin
     assert report["backlog"]["untriaged"] == 1 and report["stages"]["triage"]["failures"] >= 4
     later = _intake(engine, ["refund my jacket please"])  # newer tickets flow on
     engine.notify()
-    _wait(lambda: _triaged(engine) == 40, what="a newer ticket triaged")
+    wait_for(lambda: _triaged(engine) == 40, what="a newer ticket triaged")
     engine.supervisor.retry(ids[17])  # a person retries: it fails again, alone
     engine.notify()
-    _wait(lambda: bool(needs_attention(engine.db)), what="the retried ticket set aside again")
+    wait_for(lambda: bool(needs_attention(engine.db)), what="the retried ticket set aside again")
     assert later and _triaged(engine) == 40
 
 
@@ -103,8 +95,8 @@ def test_a_dead_worker_loop_and_a_dead_thread_are_started_again(
 
     monkeypatch.setattr(worker_module.TriagePipeline, "step", step)
     engine.start()
-    _wait(lambda: engine.ready, what="the models")
+    wait_for(lambda: engine.ready, what="the models")
     _intake(engine, ["where is my parcel", "refund please"])
     engine.notify()
-    _wait(lambda: _triaged(engine) == 2 and engine.supervisor.restarts == 2, what="triage after two restarts")
+    wait_for(lambda: _triaged(engine) == 2 and engine.supervisor.restarts == 2, what="triage after two restarts")
     assert engine.worker.alive and _health(engine)["worker"] == {"alive": True, "restarts": 2}

@@ -6,8 +6,7 @@ from typing import Any
 
 from nicegui import run, ui
 
-from engine.kpi import SMALL_EDIT
-from ui.state import engine
+from engine.kpi import SMALL_EDIT, Kpis
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "key", "label": "", "field": "key", "align": "left", "sortable": True},
@@ -21,7 +20,7 @@ COLUMNS: list[dict[str, Any]] = [
 VIEWS = {"intent": "By intent", "week": "By week", "basis": "By basis"}
 
 
-def acceptance_section() -> None:
+def acceptance_section(kpis: Kpis) -> None:
     """A card with the acceptance table; the grouping is chosen with a toggle, figures load off the event loop."""
     data: dict[str, list[dict[str, Any]]] = {}
     with ui.card().classes("cd-card w-full gap-1").mark("draft-acceptance"):
@@ -44,7 +43,7 @@ def acceptance_section() -> None:
             summary.text = "no draft has been sent or rejected yet"
 
     async def load() -> None:
-        data.update(await run.io_bound(engine().kpi.draft_acceptance))
+        data.update(await run.io_bound(kpis.draft_acceptance))
         show()
 
     ui.timer(0.1, load, once=True)

@@ -6,10 +6,10 @@ from nicegui import run, ui
 
 from engine.accounts import Permission, User, can
 from engine.agent_pulse import QUESTION, SCALE, PulseError, answer_pulse, dismiss_pulse, pulse_due
-from ui.state import engine
+from engine.runtime import Engine
 
 
-def agent_pulse_banner(user: User | None) -> None:
+def agent_pulse_banner(desk: Engine, user: User | None) -> None:
     """Ask a signed-in agent the monthly question unless they answered or dismissed it this month."""
     if user is None or not can(user, Permission.WORK_TICKETS):
         return
@@ -19,9 +19,9 @@ def agent_pulse_banner(user: User | None) -> None:
     async def settle(score: int | None) -> None:
         try:
             if score is None:
-                await run.io_bound(dismiss_pulse, engine().db, agent)
+                await run.io_bound(dismiss_pulse, desk.db, agent)
             else:
-                await run.io_bound(answer_pulse, engine().db, agent, score)
+                await run.io_bound(answer_pulse, desk.db, agent, score)
         except PulseError as exc:
             ui.notify(str(exc), type="warning")
         else:
@@ -29,7 +29,7 @@ def agent_pulse_banner(user: User | None) -> None:
         slot.clear()
 
     async def ask() -> None:
-        if not await run.io_bound(pulse_due, engine().db, agent):
+        if not await run.io_bound(pulse_due, desk.db, agent):
             return
         low, high = SCALE
         with slot, ui.card().classes("cd-card w-full gap-2").mark("agent-pulse"):

@@ -5,18 +5,18 @@ from __future__ import annotations
 from nicegui import ui
 
 from engine.accounts import Permission, can
-from engine.health import needs_attention
+from engine.desk import retry_set_aside, set_aside_tickets
+from engine.runtime import Engine
 from ui.auth import current_user
-from ui.state import engine
 
 
-def attention_card() -> None:
+def attention_card(desk: Engine) -> None:
     """Each set-aside ticket with the stage that failed and its tries (the error for supervisors); Retry clears it."""
     show_errors = can(current_user(), Permission.VIEW_DASHBOARD)
 
     @ui.refreshable
     def items() -> None:
-        found = needs_attention(engine().db)
+        found = set_aside_tickets(desk)
         if not found:
             ui.label("Nothing: every ticket went through the background stages.").classes("cd-muted text-sm")
         for item in found:
@@ -29,10 +29,7 @@ def attention_card() -> None:
                     ui.label(item.last_error).classes("text-xs cd-text")
 
                 def retry(ticket_id: int = item.ticket_id) -> None:
-                    supervisor = engine().supervisor
-                    if supervisor is not None:
-                        supervisor.retry(ticket_id)
-                    engine().notify()
+                    retry_set_aside(desk, ticket_id)
                     ui.notify(f"Ticket {ticket_id} will be tried again", type="positive")
                     items.refresh()
 

@@ -7,15 +7,17 @@ from typing import Any
 from nicegui import run, ui
 
 from engine.outbox import Channels, current_channels, save_channels, send_test_message
+from engine.privacy.secret_store import masked
+from engine.runtime import Engine
 from ui.auth import signed_in_name
-from ui.state import engine
 
 
 class ChannelsCard:
     """Edit, save and test the outbound channels."""
 
-    def __init__(self) -> None:
-        self.channels = current_channels(engine())
+    def __init__(self, desk: Engine) -> None:
+        self.desk = desk
+        self.channels = current_channels(desk)
         self.smtp: dict[str, Any] = {}
         self.sources: list[tuple[ui.input, ui.input, ui.input]] = []
 
@@ -37,9 +39,10 @@ class ChannelsCard:
                     ("domain", "Message-ID domain", "text"),
                 ):
                     value = smtp.get(name, "")
-                    field = ui.input(label, value=str(value) if value != "" else "").props("dense outlined")
-                    if kind == "password":
-                        field.props("type=password")
+                    if kind == "password":  # never sent back to the browser: blank keeps the saved one
+                        field = ui.input(label, placeholder=masked(str(value))).props("dense outlined type=password")
+                    else:
+                        field = ui.input(label, value=str(value) if value != "" else "").props("dense outlined")
                     self.smtp[name] = field.mark(f"smtp-{name}")
                 self.smtp["starttls"] = ui.checkbox("STARTTLS", value=bool(smtp.get("starttls"))).mark("smtp-starttls")
                 self.smtp["ssl"] = ui.checkbox("SSL", value=bool(smtp.get("ssl"))).mark("smtp-ssl")
@@ -47,7 +50,7 @@ class ChannelsCard:
                 test_to = ui.input("Send a test e-mail to").props("dense outlined").mark("test-email-to")
 
                 async def test_email() -> None:
-                    result = await run.io_bound(send_test_message, engine().settings, to=test_to.value or "")
+                    result = await run.io_bound(send_test_message, self.desk.settings, to=test_to.value or "")
                     ui.notify(result, type="positive" if result.startswith("Test") else "warning")
 
                 ui.button("Send test message", icon="send", on_click=test_email).props("flat").mark("test-email")
@@ -64,11 +67,12 @@ class ChannelsCard:
         with self.rows, ui.row().classes("items-center gap-2 w-full no-wrap"):
             name = ui.input("Source", value=source).props("dense outlined").classes("w-40")
             link = ui.input("Callback URL", value=url).props("dense outlined").classes("grow")
-            key = ui.input("Secret", value=secret).props("dense outlined type=password").classes("w-48")
+            key = ui.input("Secret", placeholder=masked(secret)).props("dense outlined type=password").classes("w-48")
+            key.tooltip("Blank keeps the saved secret")
             self.sources.append((name, link, key))
 
             async def test() -> None:
-                result = await run.io_bound(send_test_message, engine().settings, source=name.value or "")
+                result = await run.io_bound(send_test_message, self.desk.settings, source=name.value or "")
                 ui.notify(result, type="positive" if result.startswith("Test") else "warning")
 
             ui.button("Test", icon="send", on_click=test).props("flat dense").mark(f"test-source-{source}")
@@ -82,7 +86,7 @@ class ChannelsCard:
             secrets={name: secret for name, _, secret in sources},
         )
         try:
-            changed = save_channels(engine(), channels, actor=signed_in_name())
+            changed = save_channels(self.desk, channels, actor=signed_in_name())
         except ValueError as exc:
             ui.notify(str(exc), type="warning")
             return

@@ -8,10 +8,12 @@ from nicegui import run, ui
 
 from engine.desk import set_customer_consent
 from engine.privacy.opt_outs import Consent
-from ui.state import engine
+from engine.runtime import Engine
 
 
-def consent_panel(ticket_id: int, consent: Consent, agent: str, on_change: Callable[[Consent], None]) -> None:
+def consent_panel(
+    desk: Engine, ticket_id: int, consent: Consent, agent: str, on_change: Callable[[Consent], None]
+) -> None:
     """Two switches: AI handling, and earlier tickets used in drafts; each change is saved at once and audited."""
     with ui.card().classes("cd-card w-full gap-1").mark("customer-panel"):
         ui.label("Customer consent").classes("cd-section-title")
@@ -29,7 +31,7 @@ def consent_panel(ticket_id: int, consent: Consent, agent: str, on_change: Calla
             try:
                 now = await run.io_bound(
                     set_customer_consent,
-                    engine(),
+                    desk,
                     ticket_id,
                     ai_handling=ai_handling,
                     earlier_tickets=earlier_tickets,

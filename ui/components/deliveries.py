@@ -6,8 +6,8 @@ from nicegui import run, ui
 
 from engine.desk import reply_deliveries, resend_reply, undelivered_replies
 from engine.outbox import Delivery
+from engine.runtime import Engine
 from ui.auth import signed_in_name
-from ui.state import engine
 
 COLOURS = {"sent": "positive", "queued": "grey-7", "sending": "grey-7", "failed": "negative"}
 ICONS = {"sent": "done_all", "queued": "schedule", "sending": "outbox", "failed": "error"}
@@ -16,10 +16,11 @@ ICONS = {"sent": "done_all", "queued": "schedule", "sending": "outbox", "failed"
 class DeliveryChips:
     """The delivery state under each outbound message, updated until every reply is sent or failed."""
 
-    def __init__(self, ticket_id: int) -> None:
+    def __init__(self, desk: Engine, ticket_id: int) -> None:
+        self.desk = desk
         self.ticket_id = ticket_id
         self.chips: dict[int, ui.chip] = {}
-        self.deliveries = reply_deliveries(engine(), ticket_id)
+        self.deliveries = reply_deliveries(desk, ticket_id)
         self.timer = ui.timer(1.0, self.update, active=self.pending())
 
     def chip(self, message_id: int) -> None:
@@ -39,7 +40,7 @@ class DeliveryChips:
         return any(d.state in ("queued", "sending") for d in self.deliveries.values())
 
     async def update(self) -> None:
-        self.deliveries = await run.io_bound(reply_deliveries, engine(), self.ticket_id)
+        self.deliveries = await run.io_bound(reply_deliveries, self.desk, self.ticket_id)
         for message_id, chip in self.chips.items():
             delivery = self.deliveries.get(message_id)
             if delivery is not None:
@@ -49,7 +50,7 @@ class DeliveryChips:
 
     async def retry(self, delivery: Delivery) -> None:
         try:
-            text = await run.io_bound(resend_reply, engine(), delivery.id, actor=signed_in_name())
+            text = await run.io_bound(resend_reply, self.desk, delivery.id, actor=signed_in_name())
         except ValueError as exc:
             ui.notify(str(exc), type="warning")
             return
@@ -66,9 +67,12 @@ class DeliveryChips:
 class FailedDeliveries:
     """Replies that did not reach their customer, each with its reason and a retry button (one per page)."""
 
+    def __init__(self, desk: Engine) -> None:
+        self.desk = desk
+
     @ui.refreshable_method
     def panel(self) -> None:
-        failed = undelivered_replies(engine())
+        failed = undelivered_replies(self.desk)
         if not failed:
             return
         with ui.card().classes("cd-card w-full gap-1 border-l-4 border-red-500").mark("failed-deliveries"):
@@ -84,7 +88,7 @@ class FailedDeliveries:
 
     async def retry(self, delivery: Delivery) -> None:
         try:
-            text = await run.io_bound(resend_reply, engine(), delivery.id, actor=signed_in_name())
+            text = await run.io_bound(resend_reply, self.desk, delivery.id, actor=signed_in_name())
         except ValueError as exc:
             ui.notify(str(exc), type="warning")
             return

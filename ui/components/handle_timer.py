@@ -6,8 +6,9 @@ import logging
 
 from nicegui import events, run, ui
 
-from engine.worktime import IDLE_CUTOFF_SECONDS, REPORT_SECONDS, record_handle_time
-from ui.state import engine
+from engine.desk import add_handle_time
+from engine.runtime import Engine
+from engine.worktime import IDLE_CUTOFF_SECONDS, REPORT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ SCRIPT = """
 class HandleTimer:
     """Counts in the browser, adds to the ticket's handle time on the server."""
 
-    def __init__(self, ticket_id: int, agent: str) -> None:
+    def __init__(self, desk: Engine, ticket_id: int, agent: str) -> None:
+        self.desk = desk
         self.ticket_id = ticket_id
         self.agent = agent
         ui.add_body_html(f"<script>{SCRIPT % {'idle': IDLE_CUTOFF_SECONDS, 'report': REPORT_SECONDS}}</script>")
@@ -48,7 +50,7 @@ class HandleTimer:
 
     async def report(self, event: events.GenericEventArguments) -> None:
         seconds = float((event.args or {}).get("seconds", 0))
-        await run.io_bound(record_handle_time, engine().db, self.ticket_id, seconds, agent=self.agent)
+        await run.io_bound(add_handle_time, self.desk, self.ticket_id, seconds, agent=self.agent)
 
     async def flush(self) -> None:
         """Add what the page counted since its last report (call before the ticket is resolved)."""
@@ -56,4 +58,4 @@ class HandleTimer:
             seconds = await ui.run_javascript("window.cdHandle ? window.cdHandle.take() : 0", timeout=1.0)
         except TimeoutError:  # no browser answered (a simulated test user): nothing was counted
             return
-        await run.io_bound(record_handle_time, engine().db, self.ticket_id, float(seconds or 0), agent=self.agent)
+        await run.io_bound(add_handle_time, self.desk, self.ticket_id, float(seconds or 0), agent=self.agent)

@@ -6,13 +6,13 @@ from nicegui import ui
 
 from engine.accounts import Permission, can
 from engine.admin import change_setting
+from engine.runtime import Engine
 from ui.auth import current_user, signed_in_name
-from ui.state import engine
 
 
-def kpi_settings_card() -> None:
+def kpi_settings_card(desk: Engine) -> None:
     """Supervisors set the reopen window of first contact resolution and the agent hourly cost (audited)."""
-    settings = engine().settings
+    settings = desk.settings
     editable = can(current_user(), Permission.EDIT_THRESHOLDS)
     with ui.card().classes("cd-card w-full max-w-3xl gap-2").mark("kpi-settings"):
         ui.label("How KPIs are measured").classes("cd-section-title")
@@ -41,8 +41,8 @@ def kpi_settings_card() -> None:
                 ui.notify("Both values must be numbers of 0 or more", type="warning")
                 return
             for key, field in (("fcr_reopen_days", days), ("agent_hourly_cost", cost)):
-                if float(field.value) != getattr(engine().settings, key):
-                    change_setting(engine(), key, float(field.value), actor=signed_in_name())
+                if float(field.value) != getattr(desk.settings, key):
+                    change_setting(desk, key, float(field.value), actor=signed_in_name())
             ui.notify("Saved; the dashboard uses it from its next refresh", type="positive")
 
         for element in (days, cost):

@@ -7,15 +7,15 @@ from nicegui import run, ui
 from engine.accounts import Permission, can
 from engine.admin import rollback_intent_model
 from engine.feedback.rollback import RollbackError, intent_versions
+from engine.runtime import Engine
 from ui.auth import current_user, signed_in_name
-from ui.state import engine
 
 
 def _mark(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def intent_versions_card() -> None:
+def intent_versions_card(desk: Engine) -> None:
     """A table of intent model versions (newest first) with a roll-back button for the chosen one."""
     with ui.card().classes("cd-card w-full max-w-3xl gap-2").mark("intent-versions"):
         ui.label("Intent model versions").classes("cd-section-title")
@@ -37,7 +37,7 @@ def intent_versions_card() -> None:
                     "unknown recall": _mark(v.oos_recall),
                     "active": "active" if v.active else "",
                 }
-                for v in intent_versions(engine().settings.models_dir)
+                for v in intent_versions(desk.settings.models_dir)
             ]
             columns = [
                 {"name": key, "label": key.capitalize(), "field": key, "align": "left"}
@@ -59,9 +59,7 @@ def intent_versions_card() -> None:
                 ui.notify("Choose a version", type="warning")
                 return
             try:
-                target = await run.io_bound(
-                    rollback_intent_model, engine(), version=choice.value, actor=signed_in_name()
-                )
+                target = await run.io_bound(rollback_intent_model, desk, version=choice.value, actor=signed_in_name())
             except RollbackError as exc:
                 ui.notify(str(exc), type="warning")
                 return

@@ -17,9 +17,9 @@ from engine.resolution import failed_by_ai, handling_state
 from engine.routing.actions.client import StoreError
 from engine.routing.actions.runner import ActionFailed
 from engine.routing.service import ActionOption, ApprovalRequired, Route, RoutingView
+from engine.runtime import Engine
 from ui.auth import current_user, signed_in_name
-from ui.pages.admin import step_up_dialog
-from ui.state import engine
+from ui.components.step_up import step_up_dialog
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +30,17 @@ ROUTE_LOOK = {
 }
 
 
-def routing_panel(view_ticket_id: int, *, resolved: bool = False) -> None:
+def routing_panel(desk: Engine, view_ticket_id: int, *, resolved: bool = False) -> None:
     """Route, reason trail, risk factors and actions of one ticket (no actions once it is resolved)."""
-    RoutingPanel(view_ticket_id, resolved).build()
+    RoutingPanel(desk, view_ticket_id, resolved).build()
 
 
 class RoutingPanel:
-    def __init__(self, ticket_id: int, resolved: bool) -> None:
+    def __init__(self, desk: Engine, ticket_id: int, resolved: bool) -> None:
         self.ticket_id = ticket_id
         self.resolved = resolved
-        self.service = engine().routing
+        self.service = desk.routing
+        self.accounts = desk.accounts
         self.user: User | None = current_user()
         self.last_result = ""  # kept across refreshes: what the last Execute did
 
@@ -190,6 +191,7 @@ class RoutingPanel:
                 ui.notify(f"{exc} Ask a supervisor to run it.", type="warning")
                 return
         step_up_dialog(
+            self.accounts,
             option.title,
             f"action:{name}",
             lambda: lambda user: run_action(user, True),

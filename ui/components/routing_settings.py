@@ -6,11 +6,11 @@ from nicegui import run, ui
 
 from engine.accounts import Permission, can
 from engine.feedback.drift import acknowledge, open_alerts
-from engine.jobs import job_status, jobs_of
+from engine.jobs import Jobs
 from engine.routing.actions.registry import ACTIONS
 from engine.routing.policy import ALL_INTENTS, PolicyError, RoutingPolicy
+from engine.runtime import Engine
 from ui.auth import current_user, signed_in_name
-from ui.state import engine
 
 NUMBERS = (
     ("auto_threshold", "Auto-resolve at intent confidence of at least"),
@@ -20,12 +20,12 @@ NUMBERS = (
 )
 
 
-def routing_settings_card() -> None:
+def routing_settings_card(desk: Engine) -> None:
     """Supervisors edit thresholds, auto-resolvable intents and which intents trigger which action."""
-    service = engine().routing
+    service = desk.routing
     policy = service.policy
     editable = can(current_user(), Permission.EDIT_THRESHOLDS)
-    services = engine().services
+    services = desk.services
     intents = sorted(set(services.intent.labels if services and services.intent else []) | set(policy.intent_actions))
     with ui.card().classes("cd-card w-full max-w-3xl gap-2").mark("routing-settings"):
         ui.label("Routing").classes("cd-section-title")
@@ -102,7 +102,7 @@ def routing_settings_card() -> None:
 
         @ui.refreshable
         def changes() -> None:
-            rows = engine().routing.policy_changes(limit=5)
+            rows = service.policy_changes(limit=5)
             if rows:
                 with ui.expansion("Recent changes", icon="history").classes("w-full").mark("policy-history"):
                     for row in rows:
@@ -112,14 +112,19 @@ def routing_settings_card() -> None:
         changes()
 
 
-def learning_card() -> None:
+def learning_card(desk: Engine) -> None:
     """The learning-loop jobs with progress and last run, a retrain-now button, and open drift alerts."""
+
+    def running() -> Jobs | None:
+        return desk.jobs if desk.jobs is not None and desk.jobs.running else None
+
     with ui.card().classes("cd-card w-full max-w-3xl gap-2").mark("learning"):
         ui.label("Learning loop").classes("cd-section-title")
 
         @ui.refreshable
         def jobs() -> None:
-            states = job_status(engine())
+            scheduler = running()
+            states = scheduler.status() if scheduler is not None else []
             if not states:
                 ui.label("Background jobs are not running.").classes("cd-muted")
             for state in states:
@@ -146,11 +151,11 @@ def learning_card() -> None:
         ui.timer(2.0, jobs.refresh)
 
         async def retrain_now() -> None:
-            running = jobs_of(engine())
-            if running is None:
+            scheduler = running()
+            if scheduler is None:
                 ui.notify("Background jobs are not running", type="warning")
                 return
-            await run.io_bound(running.run_now, "retrain_nightly")
+            await run.io_bound(scheduler.run_now, "retrain_nightly")
             ui.notify("Retraining started; progress shows above", type="positive")
 
         ui.button("Retrain now", icon="model_training", on_click=retrain_now).props("flat").mark(
@@ -159,13 +164,13 @@ def learning_card() -> None:
 
         @ui.refreshable
         def alerts() -> None:
-            for alert in open_alerts(engine().settings.data_dir):
+            for alert in open_alerts(desk.settings.data_dir):
                 with ui.row().classes("w-full items-center gap-2 bg-orange-1 rounded p-2 no-wrap").mark("alert"):
                     ui.icon("warning", color="warning")
                     ui.label(f"{alert.at}: {alert.message}").classes("text-sm grow cd-text")
 
                     def seen(alert_id: str = alert.id) -> None:
-                        acknowledge(engine().settings.data_dir, alert_id, actor=signed_in_name())
+                        acknowledge(desk.settings.data_dir, alert_id, actor=signed_in_name())
                         alerts.refresh()
 
                     ui.button("Seen", on_click=seen).props("flat dense").mark("alert-seen")

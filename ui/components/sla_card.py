@@ -8,16 +8,17 @@ from typing import Any
 from nicegui import ui
 
 from engine.admin import save_sla
+from engine.runtime import Engine
 from engine.sla import PRIORITIES, SlaSettings
 from ui.auth import signed_in_name
-from ui.state import engine
 
 
 class SlaCard:
     """Edit and save the SLA policy (saved in the data dir, audited; tickets that arrive from then on use it)."""
 
-    def __init__(self) -> None:
-        self.current = SlaSettings.lenient(engine().settings).table()
+    def __init__(self, desk: Engine) -> None:
+        self.desk = desk
+        self.current = SlaSettings.lenient(desk.settings).table()
         self.fields: dict[str, Any] = {}
         self.targets: dict[tuple[str, str, str], ui.number] = {}
 
@@ -66,7 +67,7 @@ class SlaCard:
 
     def save(self) -> None:
         try:
-            saved = save_sla(engine(), self.table(), actor=signed_in_name())
+            saved = save_sla(self.desk, self.table(), actor=signed_in_name())
         except ValueError as exc:
             ui.notify(f"Not saved: {exc}", type="warning")
             return

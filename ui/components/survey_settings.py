@@ -6,14 +6,14 @@ from nicegui import ui
 
 from engine.accounts import Permission, can
 from engine.admin import change_setting
+from engine.runtime import Engine
 from engine.survey_links import METHODS, SurveySettings, survey_table
 from ui.auth import current_user, signed_in_name
-from ui.state import engine
 
 
-def survey_settings_card() -> None:
+def survey_settings_card(desk: Engine) -> None:
     """Supervisors choose, per channel and for AI-resolved tickets: a link in the reply, a follow-up, or none."""
-    config = SurveySettings.of(engine().settings)
+    config = SurveySettings.of(desk.settings)
     editable = can(current_user(), Permission.EDIT_THRESHOLDS)
     with ui.card().classes("cd-card w-full max-w-3xl gap-2").mark("survey-settings"):
         ui.label("Customer surveys").classes("cd-section-title")
@@ -45,7 +45,7 @@ def survey_settings_card() -> None:
         def save() -> None:
             try:
                 table = survey_table(
-                    engine().settings.surveys,
+                    desk.settings.surveys,
                     channels={channel: str(select.value) for channel, select in channels.items()},
                     ai_resolved=str(ai.value),
                     hours=hours.value,
@@ -53,7 +53,7 @@ def survey_settings_card() -> None:
             except ValueError as exc:
                 ui.notify(str(exc), type="warning")
                 return
-            change_setting(engine(), "surveys", table, actor=signed_in_name())
+            change_setting(desk, "surveys", table, actor=signed_in_name())
             ui.notify("Saved; applies to tickets resolved from now on", type="positive")
 
         for element in (*channels.values(), ai, hours):

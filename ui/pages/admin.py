@@ -15,18 +15,16 @@ from engine.accounts import (
     AccountError,
     Permission,
     Role,
-    StepUpError,
     User,
     begin_totp_enrolment,
-    can,
     check_password,
     normalise_username,
 )
 from engine.admin import audit_log, verify_audit_chain
-from engine.privacy.erasure import CustomerMatch, CustomerNotFound, erase_customer, export_customer, find_customers
+from engine.privacy.erasure import CustomerMatch, erase_customer, export_customer, find_customers
 from engine.runtime import Engine
-from ui.auth import current_user, login_url
 from ui.components.channels_card import ChannelsCard
+from ui.components.step_up import acting_user, step_up_dialog
 from ui.guard import require
 from ui.pages.login import CODE_PROPS
 from ui.state import engine
@@ -52,54 +50,8 @@ def admin_page() -> None:
     with frame("Admin"):
         UsersPanel(desk, audit_panel.refresh).build()
         CustomerPanel(desk, audit_panel.refresh).build()
-        ChannelsCard().build()
+        ChannelsCard(desk).build()
         audit_panel.build()
-
-
-def _acting_admin(permission: Permission) -> User | None:
-    """The signed-in user at the moment of the action (sessions can end while a page is open)."""
-    user = current_user()
-    if not can(user, permission):
-        ui.notify("Your session ended or your role changed: sign in again.", type="warning")
-        ui.navigate.to(login_url("/admin"))
-        return None
-    return user
-
-
-def step_up_dialog(
-    title: str,
-    action: str,
-    build: Callable[[], Callable[[User], Any]],
-    done: Callable[[Any], None],
-    *,
-    permission: Permission = Permission.MANAGE_USERS,
-    confirm_label: str = "Save",
-) -> None:
-    """A dialog: the fields `build` makes, then the admin's code; on confirm, step-up, then the returned change."""
-    with ui.dialog() as dialog, ui.card().classes("w-[28rem] gap-2"):
-        ui.label(title).classes("text-lg font-semibold")
-        change = build()
-        code = ui.input("Your authenticator code").props(CODE_PROPS).mark("step-up-code")
-        error = ui.label().classes("text-sm text-negative").mark("dialog-error")
-
-        async def confirm() -> None:
-            admin = _acting_admin(permission)
-            if admin is None:
-                dialog.close()
-                return
-            try:
-                await run.io_bound(engine().accounts.require_step_up, admin, code.value or "", action=action)
-                result = await run.io_bound(change, admin)
-            except (StepUpError, AccountError, CustomerNotFound) as exc:
-                error.text = str(exc)
-                return
-            dialog.close()
-            done(result)
-
-        with ui.row().classes("w-full justify-end"):
-            ui.button("Cancel", on_click=dialog.close).props("flat")
-            ui.button(confirm_label, on_click=confirm).mark("confirm")
-    dialog.open()
 
 
 class UsersPanel:
@@ -161,7 +113,7 @@ class UsersPanel:
             password.validation = {"at least 10 characters": _valid(check_password)}
             return change
 
-        step_up_dialog("Add a user", "user_create", build, self._done("User added"))
+        step_up_dialog(self.desk.accounts, "Add a user", "user_create", build, self._done("User added"))
 
     def reset_password(self, user: User) -> None:
         def build() -> Callable[[User], Any]:
@@ -170,14 +122,20 @@ class UsersPanel:
             ui.label("Their open sessions end and any lockout is lifted.").classes("text-sm cd-muted")
             return lambda admin: self.desk.accounts.set_password(_id(user), password.value or "", actor=admin.username)
 
-        step_up_dialog(f"New password for {user.username}", "password_reset", build, self._done("Password changed"))
+        step_up_dialog(
+            self.desk.accounts,
+            f"New password for {user.username}",
+            "password_reset",
+            build,
+            self._done("Password changed"),
+        )
 
     def change_role(self, user: User) -> None:
         def build() -> Callable[[User], Any]:
             role = ui.select(ROLES, value=user.role, label="Role").props("outlined").mark("role-select")
             return lambda admin: self.desk.accounts.set_role(_id(user), role.value, actor=admin.username)
 
-        step_up_dialog(f"Role of {user.username}", "role_change", build, self._done("Role changed"))
+        step_up_dialog(self.desk.accounts, f"Role of {user.username}", "role_change", build, self._done("Role changed"))
 
     def toggle(self, user: User) -> None:
         def build() -> Callable[[User], Any]:
@@ -185,7 +143,9 @@ class UsersPanel:
             ui.label(f"{verb}: {user.username}").classes("text-sm")
             return lambda admin: self.desk.accounts.set_active(_id(user), not user.active, actor=admin.username)
 
-        step_up_dialog(f"{user.username}", "user_active", build, self._done("Saved"), confirm_label="Confirm")
+        step_up_dialog(
+            self.desk.accounts, f"{user.username}", "user_active", build, self._done("Saved"), confirm_label="Confirm"
+        )
 
     def enrol(self, user: User) -> None:
         def build() -> Callable[[User], Any]:
@@ -201,7 +161,13 @@ class UsersPanel:
 
             return change
 
-        step_up_dialog(f"Second factor for {user.username}", "totp_enrol", build, self._done("Second factor set up"))
+        step_up_dialog(
+            self.desk.accounts,
+            f"Second factor for {user.username}",
+            "totp_enrol",
+            build,
+            self._done("Second factor set up"),
+        )
 
 
 def _id(user: User) -> int:
@@ -257,7 +223,7 @@ class CustomerPanel:
                 ).mark("erase")
 
     async def export(self, match: CustomerMatch) -> None:
-        admin = _acting_admin(Permission.MANAGE_RETENTION)
+        admin = acting_user(Permission.MANAGE_RETENTION)
         if admin is None:
             return
         data = await run.io_bound(export_customer, self.desk, match.id, actor=admin.username)
@@ -285,6 +251,7 @@ class CustomerPanel:
             self.changed()
 
         step_up_dialog(
+            self.desk.accounts,
             f"Erase customer #{match.id}?",
             f"erase_customer:{match.id}",
             build,

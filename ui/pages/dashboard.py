@@ -15,10 +15,12 @@ from engine.kpi import (
     DashboardData,
     KpiFilter,
     KpiParams,
+    Kpis,
     TicketRef,
     csv_text,
     utcnow,
 )
+from engine.runtime import Engine
 from ui.components import charts
 from ui.components.acceptance_card import acceptance_section
 from ui.components.kpi_tile import kpi_tile
@@ -81,7 +83,7 @@ class Filters:
     intents: list[str] = field(default_factory=list)
     live_only: bool = False  # leave out the demo tickets
 
-    def resolve(self, now: datetime) -> KpiFilter:
+    def resolve(self, kpis: Kpis, now: datetime) -> KpiFilter:
         """The KPI filter for now (runs a query for 'all time')."""
         if self.days is not None:
             first, last = self.days
@@ -89,18 +91,18 @@ class Filters:
             end = start + timedelta(days=(last - first).days + 1)
             return KpiFilter(start, end, self.channels, self.intents, self.live_only)
         if self.preset == "all":
-            period = engine().kpi.all_time(now=now, channels=self.channels, intents=self.intents)
+            period = kpis.all_time(now=now, channels=self.channels, intents=self.intents)
         else:
             period = KpiFilter.last_days(int(self.preset), now=now, channels=self.channels, intents=self.intents)
         return period.with_live_only(self.live_only)
 
 
-def _load(filters: Filters) -> tuple[DashboardData, list[str], list[str]]:
+def _load(desk: Engine, filters: Filters) -> tuple[DashboardData, list[str], list[str]]:
     """One refresh (runs in a worker thread): every dashboard query and the filter menus' options."""
     now = utcnow()
-    params = KpiParams.from_settings(engine().settings)
-    data = engine().kpi.dashboard(filters.resolve(now), params=params, now=now)
-    channels, intents = engine().kpi.filter_options()
+    params = KpiParams.from_settings(desk.settings)
+    data = desk.kpi.dashboard(filters.resolve(desk.kpi, now), params=params, now=now)
+    channels, intents = desk.kpi.filter_options()
     return data, channels, intents
 
 
@@ -121,7 +123,8 @@ def _rows(refs: list[TicketRef]) -> list[dict[str, Any]]:
 class DashboardScreen:
     """The dashboard's state, layout and refresh loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, desk: Engine) -> None:
+        self.desk = desk
         self.filters = Filters()
         self.data: DashboardData | None = None
         self.loading = False
@@ -155,7 +158,7 @@ class DashboardScreen:
                     self._chart_card(key, title, table)
             self._point_card()
             self._quality_section()
-            acceptance_section()
+            acceptance_section(self.desk.kpi)
         # The first load runs while the browser loads the page (its updates go out once it connects), then the timer
         # refreshes whenever tickets change.
         background_tasks.create(self.refresh(), name="dashboard-first-load", context=ui.context.client)
@@ -261,9 +264,9 @@ class DashboardScreen:
             return
         self.loading = True
         self.status.text = "refreshing…"
-        self.seen_revision = engine().revision
+        self.seen_revision = self.desk.revision
         try:
-            loaded = await run.io_bound(_load, self.filters)
+            loaded = await run.io_bound(_load, self.desk, self.filters)
         except Exception as exc:  # a bad custom range or a locked database: say so, keep the last data
             log.warning("dashboard refresh failed: %s", exc)
             self.status.text = f"could not refresh: {exc}"
@@ -281,7 +284,7 @@ class DashboardScreen:
 
     async def poll(self) -> None:
         """Refresh when tickets changed (the engine bumps its revision)."""
-        if engine().revision != self.seen_revision and not self.loading:
+        if self.desk.revision != self.seen_revision and not self.loading:
             await self.refresh()
 
     def _render(self, data: DashboardData, channels: list[str], intents: list[str]) -> None:
@@ -362,7 +365,7 @@ class DashboardScreen:
         if not points or self.data is None:
             return
         day, channel = (points[0].get("customdata") or [str(points[0].get("x")), ""])[:2]
-        refs = await run.io_bound(engine().kpi.sentiment_point, self.data.kpi_filter, str(day), channel or None)
+        refs = await run.io_bound(self.desk.kpi.sentiment_point, self.data.kpi_filter, str(day), channel or None)
         if refs is None:
             return
         self.point_rows = _rows(refs)
@@ -388,4 +391,4 @@ class DashboardScreen:
 
 
 def dashboard_page() -> None:
-    DashboardScreen().build()
+    DashboardScreen(engine()).build()

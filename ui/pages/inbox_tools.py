@@ -18,6 +18,7 @@ from engine.ingest.dead_letters import (
     retry_dead_letter,
 )
 from engine.ingest.uploads import create_upload, discard_upload
+from engine.runtime import Engine
 from ui.auth import signed_in_name
 from ui.components.attention import attention_card
 from ui.state import engine
@@ -44,15 +45,16 @@ COLUMNS: list[dict[str, Any]] = [
 
 def dead_letters_page() -> None:
     """Import history files and work through what could not be ingested."""
+    desk = engine()
     with frame("Inbox tools"):
-        attention_card()
+        attention_card(desk)
         import_slot = ui.column().classes("w-full")
-        reload_letters = dead_letter_card()
+        reload_letters = dead_letter_card(desk)
         with import_slot:
-            import_card(on_done=reload_letters)
+            import_card(desk, on_done=reload_letters)
 
 
-def import_card(on_done: Callable[[], None]) -> None:
+def import_card(desk: Engine, on_done: Callable[[], None]) -> None:
     """Upload a .csv, .jsonl, .mbox or .eml file; the import runs in the background with a progress bar."""
     state: dict[str, Any] = {"progress": None, "running": False, "message": ""}
     with ui.card().classes("cd-card w-full gap-2"):
@@ -85,12 +87,12 @@ def import_card(on_done: Callable[[], None]) -> None:
             ui.notify("An import is already running", type="warning")
             return
         state.update(running=True, progress=None, message=f"Importing {event.file.name}…")
-        target, handle = create_upload(engine().settings, event.file.name)
+        target, handle = create_upload(desk.settings, event.file.name)
         try:
             with handle:
                 async for chunk in event.file.iterate():
                     handle.write(chunk)
-            result = await run.io_bound(import_tickets, engine(), target, progress=on_progress)
+            result = await run.io_bound(import_tickets, desk, target, progress=on_progress)
         except IngestError as exc:
             state["message"] = f"Not imported: {exc}"
             ui.notify(state["message"], type="warning")
@@ -141,7 +143,7 @@ def letter_dict(letter: DeadLetterRow) -> dict[str, Any]:
     }
 
 
-def dead_letter_card() -> Callable[[], None]:
+def dead_letter_card(desk: Engine) -> Callable[[], None]:
     """The dead letters: why each failed and its raw input; retry after a fix, or discard. Returns its reload."""
     show_resolved = {"value": False}
     with ui.card().classes("cd-card w-full gap-2"):
@@ -193,7 +195,7 @@ def dead_letter_card() -> Callable[[], None]:
         load()
 
     def load() -> None:
-        room = dead_letter_capacity(engine())
+        room = dead_letter_capacity(desk)
         full_notice.text = (
             f"The dead-letter table is full ({room.rows:,} of {room.cap:,} rows): new refused requests are counted "
             "but not kept. Retry or discard letters, or raise dead_letter_max_rows."
@@ -202,7 +204,7 @@ def dead_letter_card() -> Callable[[], None]:
         )
         full_notice.visible = room.full
         current = table.selected[0]["id"] if table.selected else None
-        letters = list_dead_letters(engine(), include_resolved=show_resolved["value"])
+        letters = list_dead_letters(desk, include_resolved=show_resolved["value"])
         table.rows = [letter_dict(letter) for letter in letters]
         table.selected = [row for row in table.rows if row["id"] == current]
         table.update()
@@ -212,7 +214,7 @@ def dead_letter_card() -> Callable[[], None]:
         row = selected()
         if row is None:
             return
-        outcome = await run.io_bound(retry_dead_letter, engine(), row["id"])
+        outcome = await run.io_bound(retry_dead_letter, desk, row["id"])
         if outcome is None:
             return
         ui.notify(
@@ -223,7 +225,7 @@ def dead_letter_card() -> Callable[[], None]:
 
     def discard() -> None:
         row = selected()
-        if row is not None and discard_dead_letter(engine(), row["id"], agent=signed_in_name()):
+        if row is not None and discard_dead_letter(desk, row["id"], agent=signed_in_name()):
             ui.notify(f"Dead letter {row['id']} discarded (its raw input is kept)")
         load()
 

@@ -7,6 +7,7 @@ from nicegui import events, run, ui
 from engine.accounts import Permission, User, can
 from engine.knowledge.documents import DocumentError, load_file, load_folder
 from engine.knowledge.knowledge_base import KnowledgeBase
+from engine.runtime import Engine
 from engine.server_paths import PathNotAllowed, inside
 from ui.auth import current_user
 from ui.state import engine
@@ -15,15 +16,15 @@ from ui.theme import frame
 UPLOAD_LIMIT_BYTES = 20 * 1024 * 1024
 
 
-def knowledge_base() -> KnowledgeBase | None:
+def knowledge_base(desk: Engine) -> KnowledgeBase | None:
     """The loaded knowledge base, or None while the models load."""
-    services = engine().services
+    services = desk.services
     return services.kb if services is not None else None
 
 
-def add_uploaded(name: str, data: bytes) -> str:
+def add_uploaded(desk: Engine, name: str, data: bytes) -> str:
     """Index one uploaded file; returns a sentence for the agent (errors raise DocumentError)."""
-    kb = knowledge_base()
+    kb = knowledge_base(desk)
     if kb is None:
         raise DocumentError("the knowledge index is still loading; try again in a moment")
     spec = load_file(name, data)
@@ -31,15 +32,15 @@ def add_uploaded(name: str, data: bytes) -> str:
     return f"Indexed {spec.title}"
 
 
-def add_folder(folder: str, user: User | None) -> str:
+def add_folder(desk: Engine, folder: str, user: User | None) -> str:
     """Index every supported file under a server folder (admins, inside the configured roots); bad files listed."""
     if not can(user, Permission.INDEX_SERVER_FOLDERS):
         raise DocumentError("only an admin may index a folder on the server; upload the files instead")
-    kb = knowledge_base()
+    kb = knowledge_base(desk)
     if kb is None:
         raise DocumentError("the knowledge index is still loading; try again in a moment")
     try:
-        path = inside(folder.strip(), engine().settings.knowledge_root_paths, what="a folder to index")
+        path = inside(folder.strip(), desk.settings.knowledge_root_paths, what="a folder to index")
     except PathNotAllowed as exc:
         raise DocumentError(f"{exc} (CAREDESK_KNOWLEDGE_ROOTS)") from exc
     if not path.is_dir():
@@ -52,8 +53,10 @@ def add_folder(folder: str, user: User | None) -> str:
 
 
 def knowledge_page() -> None:
+    desk = engine()
+
     def show_chunks(document_id: int, title: str) -> None:
-        kb = knowledge_base()
+        kb = knowledge_base(desk)
         chunks_card.clear()
         with chunks_card, ui.card().classes("cd-card w-full gap-2").mark("chunks"):
             ui.label(f"Chunks of {title}").classes("cd-section-title")
@@ -62,7 +65,7 @@ def knowledge_page() -> None:
                     ui.label(chunk.text).classes("cd-source")
 
     async def delete(key: str) -> None:
-        kb = knowledge_base()
+        kb = knowledge_base(desk)
         if kb is not None and await run.io_bound(kb.remove_document, key):
             ui.notify(f"Deleted {key} and its vectors", type="positive")
         refresh_documents()
@@ -78,12 +81,12 @@ def knowledge_page() -> None:
         dialog.open()
 
     async def set_kind(key: str, title: str, kind: str) -> None:
-        kb = knowledge_base()
+        kb = knowledge_base(desk)
         if kb is not None and await run.io_bound(kb.set_kind, key, kind):
             ui.notify(f"{title} is now {'guidance (never sent to customers)' if kind == 'guidance' else 'an article'}")
 
     def refresh_documents() -> None:
-        kb = knowledge_base()
+        kb = knowledge_base(desk)
         documents_card.clear()
         with documents_card, ui.card().classes("cd-card w-full gap-1").mark("documents"):
             if kb is None:
@@ -119,7 +122,7 @@ def knowledge_page() -> None:
             async def uploaded(e: events.UploadEventArguments) -> None:
                 try:
                     data = await e.file.read()
-                    message = await run.io_bound(add_uploaded, e.file.name, data)
+                    message = await run.io_bound(add_uploaded, desk, e.file.name, data)
                 except DocumentError as exc:
                     ui.notify(str(exc), type="warning", multi_line=True)
                     return
@@ -133,13 +136,13 @@ def knowledge_page() -> None:
                 folder_card()
 
     def folder_card() -> None:
-        roots = ", ".join(str(p) for p in engine().settings.knowledge_root_paths) or "none configured"
+        roots = ", ".join(str(p) for p in desk.settings.knowledge_root_paths) or "none configured"
         folder = ui.input(f"Or a server folder under: {roots}").props("outlined dense").classes("w-full")
         folder.mark("kb-folder")
 
         async def index_folder() -> None:
             try:
-                message = await run.io_bound(add_folder, folder.value or "", current_user())
+                message = await run.io_bound(add_folder, desk, folder.value or "", current_user())
             except DocumentError as exc:
                 ui.notify(str(exc), type="warning")
                 return
@@ -156,5 +159,5 @@ def knowledge_page() -> None:
             add_card()
     refresh_documents()
     waiting = ui.timer(
-        1.0, lambda: (refresh_documents(), waiting.deactivate()) if knowledge_base() is not None else None
+        1.0, lambda: (refresh_documents(), waiting.deactivate()) if knowledge_base(desk) is not None else None
     )

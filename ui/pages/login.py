@@ -7,6 +7,7 @@ from nicegui import app, run, ui
 from engine.accounts import (
     DEMO_ACCOUNTS,
     AccountError,
+    Accounts,
     AuthReason,
     AuthResult,
     User,
@@ -25,13 +26,14 @@ def login_page(redirect_to: str = "/") -> None:
         return
     ui.page_title("Sign in · CareDesk")
     ui.add_head_html('<link rel="stylesheet" href="/assets/caredesk.css">')
+    desk = engine()
     with ui.column().classes("w-full items-center pt-16"):
         ui.label("CareDesk").classes("text-3xl font-bold tracking-tight text-primary")
         with ui.card().classes("cd-card w-full max-w-md gap-3 p-6"):
-            if engine().accounts.needs_admin_setup():
-                AdminSetup().build()
+            if desk.accounts.needs_admin_setup():
+                AdminSetup(desk.accounts).build()
             else:
-                LoginForm(target).build()
+                LoginForm(desk.accounts, target, demo=desk.settings.demo).build()
 
 
 def _signed_in(result: AuthResult | None, target: str) -> bool:
@@ -55,8 +57,10 @@ def _enrolment(username: str) -> str:
 class LoginForm:
     """User name and password; the code field appears when the account needs one."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, accounts: Accounts, target: str, *, demo: bool) -> None:
+        self.accounts = accounts
         self.target = target
+        self.demo = demo
 
     def build(self) -> None:
         ui.label("Sign in").classes("text-xl font-semibold")
@@ -73,7 +77,7 @@ class LoginForm:
         self.button = ui.button("Sign in", on_click=self.submit).classes("w-full").mark("sign-in")
         for field in (self.username, self.password, self.code):
             field.on("keydown.enter", self.submit)
-        if engine().settings.demo:
+        if self.demo:
             self.demo_hint()
 
     def demo_hint(self) -> None:
@@ -93,7 +97,7 @@ class LoginForm:
         self.button.disable()
         try:
             result: AuthResult | None = await run.io_bound(
-                engine().accounts.authenticate,
+                self.accounts.authenticate,
                 self.username.value or "",
                 self.password.value or "",
                 self.code.value or None,
@@ -118,7 +122,7 @@ class LoginForm:
 
             async def confirm() -> None:
                 result = await run.io_bound(
-                    engine().accounts.authenticate,
+                    self.accounts.authenticate,
                     self.username.value or "",
                     self.password.value or "",
                     first_code.value or "",
@@ -132,6 +136,9 @@ class LoginForm:
 
 class AdminSetup:
     """First start: create the admin account, with its second factor, before anything else."""
+
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
 
     def build(self) -> None:
         ui.label("Set up CareDesk").classes("text-xl font-semibold")
@@ -157,7 +164,7 @@ class AdminSetup:
             return
         try:
             result = await run.io_bound(
-                lambda: engine().accounts.create_first_admin(
+                lambda: self.accounts.create_first_admin(
                     username=self.username.value or "",
                     password=self.password.value or "",
                     totp_secret=self.secret,

@@ -262,14 +262,15 @@ def move_selection(table: ui.table, step: int) -> None:
 
 
 async def queue_page(sort: str = "priority") -> None:
+    desk = engine()
     state = QueueState(sort=sort if sort in SORTS else "priority")  # /?sort=sla: the header's breach badge links here
-    threshold = engine().settings.review_threshold
+    threshold = desk.settings.review_threshold
     tiles = ui.refreshable(count_tiles)  # per page: a refresh never reaches another browser's queue
     with frame("Queue"):
-        agent_pulse_banner(current_user())  # the page agents land on after sign-in
+        agent_pulse_banner(desk, current_user())  # the page agents land on after sign-in
         tiles(state)
         filter_bar(state, lambda: show())
-        failed = FailedDeliveries()
+        failed = FailedDeliveries(desk)
         failed.panel()
         table = queue_table()
 
@@ -281,9 +282,9 @@ async def queue_page(sort: str = "priority") -> None:
         tiles.refresh(state)
 
     async def poll() -> None:
-        if engine().revision == state.revision and time.monotonic() - state.loaded_at < CLOCK_SECONDS:
+        if desk.revision == state.revision and time.monotonic() - state.loaded_at < CLOCK_SECONDS:
             return
-        loaded = await run.io_bound(load_queue, engine())
+        loaded = await run.io_bound(load_queue, desk)
         if loaded is None:  # the app is shutting down
             return
         state.revision, state.rows, state.counts, state.bins = loaded

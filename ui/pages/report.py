@@ -8,6 +8,7 @@ from html import escape
 from nicegui import run, ui
 
 from engine.kpi import DashboardData, KpiFilter, KpiParams, utcnow
+from engine.runtime import Engine
 from ui.components import charts
 from ui.state import engine
 from ui.theme import frame
@@ -35,9 +36,9 @@ def last_week(now: datetime) -> KpiFilter:
     return KpiFilter(today - timedelta(days=7), today)
 
 
-def _load() -> DashboardData:
+def _load(desk: Engine) -> DashboardData:
     now = utcnow()
-    return engine().kpi.dashboard(last_week(now), params=KpiParams.from_settings(engine().settings), now=now)
+    return desk.kpi.dashboard(last_week(now), params=KpiParams.from_settings(desk.settings), now=now)
 
 
 def _table(headers: list[str], rows: list[list[str]], numeric: set[int]) -> str:
@@ -95,7 +96,7 @@ async def report_page() -> None:
         body = ui.column().classes("cd-report w-full gap-3")
         with body:
             ui.label("Preparing the report…").classes("cd-muted").mark("report-loading")
-    data = await run.io_bound(_load)
+    data = await run.io_bound(_load, engine())
     if data is None:  # the app is shutting down
         return
     period = data.kpi_filter

@@ -110,7 +110,7 @@ class TicketScreen:
         self.agent = signed_in_name()
 
     def build(self) -> None:
-        self.timer = HandleTimer(self.ticket_id, self.agent)
+        self.timer = HandleTimer(self.desk, self.ticket_id, self.agent)
         self.header()
         with ui.row().classes("w-full gap-4 items-start no-wrap"):
             with ui.column().classes("gap-4").style("flex: 7; min-width: 0"):
@@ -122,8 +122,10 @@ class TicketScreen:
                         self.draft_panel()
             with ui.column().classes("gap-4").style("flex: 5; min-width: 0"):
                 self.triage_panel()
-                consent_panel(self.ticket_id, consent_of(self.view.customer), self.agent, self.consent_changed)
-                routing_panel(self.ticket_id, resolved=self.view.resolution is not None)
+                consent_panel(
+                    self.desk, self.ticket_id, consent_of(self.view.customer), self.agent, self.consent_changed
+                )
+                routing_panel(self.desk, self.ticket_id, resolved=self.view.resolution is not None)
                 self.similar_panel()
         ui.keyboard(on_key=self.on_key, ignore=["input", "select", "button"])
         if self.view.draft is None and self.view.ticket.status != "resolved" and self.view.customer.ai_opt_in:
@@ -159,7 +161,7 @@ class TicketScreen:
     def conversation(self) -> None:
         with ui.card().classes("cd-card w-full"):
             ui.label("Conversation").classes("cd-section-title")
-            chips = DeliveryChips(self.ticket_id)
+            chips = DeliveryChips(self.desk, self.ticket_id)
             with ui.column().classes("w-full gap-2").mark("conversation"):
                 for message in self.view.messages:
                     inbound = message.direction == Direction.INBOUND
@@ -422,7 +424,7 @@ class TicketScreen:
 
     async def show_calibration(self, target: ui.label, confidence: float) -> None:
         """What this confidence has meant on past checked tickets, from the live reliability data."""
-        bins = await run.io_bound(engine().kpi.reliability)
+        bins = await run.io_bound(self.desk.kpi.reliability)
         found = calibration_at(bins or [], confidence)  # no bins: the app is stopping
         target.text = found.text() if found is not None else ""
 

@@ -6,14 +6,14 @@ from nicegui import ui
 
 from engine.accounts import Permission, can
 from engine.ingest.demo_source import DEMO_SOURCE, curl_example, demo_source_secret
+from engine.runtime import Engine
 from ui.auth import current_user
-from ui.state import engine
 
 
-def webhook_source_card() -> None:
+def webhook_source_card(desk: Engine) -> None:
     """The demo source, for admins only (its secret lets anyone post messages)."""
     user = current_user()
-    settings = engine().settings
+    settings = desk.settings
     secret = demo_source_secret(settings)
     if user is None or not can(user, Permission.MANAGE_KEYS) or secret is None:
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,8 +15,9 @@ from engine.ingest.webhook_auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 class CallbackReceiver:
     """Records every POST; `fault(n)` picks what the n-th request gets: None (200), 'status:500', 'hang', 'garbage'.
 
-    Like a platform honouring `Idempotency-Key`, it delivers a key to the customer once (`delivered`), and keeps every
-    request it saw (`received`). A 'hang' records the request first, as a platform that is slow to answer would.
+    Like a platform honouring `Idempotency-Key`, it delivers a key to the customer once (`delivered`, with the time
+    its first copy arrived), and keeps every request it saw (`received`). A 'hang' records the request first, as a
+    platform that is slow to answer would.
     """
 
     def __init__(
@@ -65,7 +67,8 @@ class CallbackReceiver:
                 return "status:401"
             if fault is None or fault == "hang":
                 key = headers.get("Idempotency-Key", "")
-                self.delivered.setdefault(key, json.loads(body) | {"copies": 0})["copies"] += 1
+                first = json.loads(body) | {"copies": 0, "received_at": time.time()}
+                self.delivered.setdefault(key, first)["copies"] += 1
             return fault
 
     def close(self) -> None:

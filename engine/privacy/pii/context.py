@@ -41,10 +41,9 @@ _FORWARD_RE = re.compile(
     rf"(?P<more>(?:\s*(?:,|and|or|&|/)\s*(?:#\s*)?(?<![A-Za-z0-9])(?=\d){_ID}{_NOT_AN_AMOUNT})*)",
     re.IGNORECASE,
 )
-_BACKWARD_RE = re.compile(
-    rf"(?<![\w#-])(?P<id>{_TOKEN})\s+(?:is|was)\s+(?:my|the|our|your|his|her)\s+(?P<words>(?:[A-Za-z/]+\s*){{1,3}})",
-    re.IGNORECASE,
-)
+_NAMED_AFTER = r"\s+(?:is|was)\s+(?:my|the|our|your|his|her)\s+(?P<words>(?:[A-Za-z/]+\s*){1,3})"  # is my order no
+_BACKWARD_RE = re.compile(rf"(?<![\w#-])(?P<id>{_TOKEN}){_NAMED_AFTER}", re.IGNORECASE)
+_NAMED_AFTER_RE = re.compile(_NAMED_AFTER, re.IGNORECASE)
 _HASH_RE = re.compile(r"(?<![\w#&])#\s?(?P<id>\d{4,12})(?![\w-])")
 _MORE_RE = re.compile(rf"(?<![A-Za-z0-9])(?=\d){_ID}")
 
@@ -73,11 +72,14 @@ def keyword_kind(word: str) -> PiiKind | None:
     return next((kind for key, kind in _FUZZY_WORDS.items() if _one_edit(word, key)), None)
 
 
+def _named_kind(words: str) -> PiiKind | None:
+    return next(filter(None, (keyword_kind(w) for w in words.split())), None)
+
+
 def find_ids(text: str) -> Iterator[tuple[int, int, PiiKind]]:
     """Ids named by a phrase after them, announced by a keyword before them, or written as #12345 (an order)."""
     for m in _BACKWARD_RE.finditer(text):
-        kind = next(filter(None, (keyword_kind(w) for w in m.group("words").split())), None)
-        if kind is not None:
+        if (kind := _named_kind(m.group("words"))) is not None:
             yield m.start("id"), m.end("id"), kind
     pos = 0
     while forward := _FORWARD_RE.search(text, pos):
@@ -93,9 +95,31 @@ def find_ids(text: str) -> Iterator[tuple[int, int, PiiKind]]:
         yield m.start("id"), m.end("id"), PiiKind.ORDER
 
 
-# an order, ticket or account keyword right before a number ("order no. ", "ticket #", "account: ")
-ID_KEYWORD_BEFORE_RE = re.compile(
+_ID_KEYWORD = (
     r"\b(?:" + "|".join(sorted(ORDER_WORDS | ACCOUNT_WORDS | {"ticket", "case", "incident"})) + r")\b"
-    r"(?:[^\S\n]*(?:number|num|nr|no|id)\b\.?)?[^\S\n]*[:#=-]?[^\S\n]*#?[^\S\n]*\Z",
+    r"(?:[^\S\n]*(?:number|num|nr|no|id)\b\.?)?"
+)
+_THEN_THE_ID = r"[^\S\n]*[:#=-]?[^\S\n]*#?[^\S\n]*\Z"
+# an order, ticket or account keyword right before a number ("order no. ", "ticket #", "account: ")
+ID_KEYWORD_BEFORE_RE = re.compile(_ID_KEYWORD + _THEN_THE_ID, re.IGNORECASE)
+# the same, also with "is" ("order number is "), and whether the number is what the id has ("the phone number on
+# the account is "): then the number is not the id
+_NAMES_AN_ID_RE = re.compile(
+    r"(?P<has>\b(?:number|phone|mobile|cell|contact|tel)\b[^\S\n]+(?:on|of|for|in|under|(?:linked|attached)[^\S\n]+to"
+    r"|registered[^\S\n]+(?:to|on|with))[^\S\n]+(?:(?:the|my|our|your|this|that|his|her)[^\S\n]+)?)?"
+    + _ID_KEYWORD
+    + r"(?:[^\S\n]+(?:is|was))?"
+    + _THEN_THE_ID,
     re.IGNORECASE,
 )
+
+
+def names_an_id(before: str, after: str) -> bool:
+    """True when the words right before or after a number say it is an order, account or ticket id ("account no. ",
+    "order number is ", " is my account number"); not when the id is what the number belongs to ("the number on the
+    account is ")."""
+    m = _NAMES_AN_ID_RE.search(before)
+    if m is not None and m.group("has") is None:
+        return True
+    named = _NAMED_AFTER_RE.match(after)
+    return named is not None and _named_kind(named.group("words")) is not None

@@ -63,7 +63,7 @@ def _national_ok(candidate: str, before: str, after: str) -> bool:
         return 9 <= n <= 13
     context = bool(_WORDS_BEFORE_RE.search(before) or _WORDS_AFTER_RE.match(after))
     if len(groups) == 1:  # a bare run of digits is only a phone when the words around say so
-        return 10 <= n <= 13 and context
+        return 9 <= n <= 13 and context  # 612345678: Spanish, Italian, French mobiles written without a gap
     if _SSN_RE.fullmatch(candidate) or _YEARS_RE.fullmatch(candidate):
         return False
     if len(groups) >= 3 and all(len(g) == 4 for g in groups) and not candidate.startswith("0"):
@@ -80,11 +80,12 @@ def find_phones(text: str) -> Found:
     for m in _PHONE_RE.finditer(text):
         candidate = m.group()
         before = text[max(0, m.start() - 40) : m.start()]
+        end = None
         if candidate.startswith(("+", "00")):
             # an international number may run into the next number: keep the longest valid prefix of groups
             cuts = [len(candidate), *sorted((i for i, ch in enumerate(candidate) if ch in " .-"), reverse=True)]
             end = next((cut for cut in cuts if _international_ok(candidate[:cut])), None)
-        else:
+        if end is None and not candidate.startswith("+"):  # 00 that does not dial out: a national number
             after = text[m.end() : m.end() + 40]
             end = len(candidate) if _national_ok(candidate, before, after) else None
         if end is not None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import phonenumbers
-from phonenumbers import Leniency, PhoneNumberMatcher
+from phonenumbers import Leniency, PhoneNumber, PhoneNumberMatcher
 
-from engine.privacy.pii.kind import Found
+from engine.privacy.pii.context import names_an_id
 from engine.privacy.pii.numbers import phone_words_around
 
 # POSSIBLE (the length fits the region's plan) rather than VALID (the number is in an assigned range): VALID missed
@@ -57,8 +57,22 @@ def plausible_phone(text: str, start: int, end: int) -> bool:
     )
 
 
-def find_phone_numbers(text: str, regions: Iterable[str]) -> Found:
-    """Numbers that fit the dialling plan of one of `regions` (international ones in any region)."""
+def _outranks_an_id(text: str, start: int, end: int, number: PhoneNumber, international: bool) -> bool:
+    """True when a number is surely a phone number even where an order or account keyword is near: written with "+"
+    or "00", with an extension, valid in its region's plan (an assigned range) or with phone words around it, and not
+    named an id by the words around it ("account no. ...", "... is my order number")."""
+    before, after = text[max(0, start - 60) : start], text[end : end + 40]
+    return not names_an_id(before, after) and (
+        international
+        or bool(number.extension)
+        or phonenumbers.is_valid_number(number)
+        or phone_words_around(before[-40:], after)
+    )
+
+
+def find_phone_numbers(text: str, regions: Iterable[str]) -> Iterator[tuple[int, int, bool]]:
+    """Numbers that fit the dialling plan of one of `regions` (international ones in any region), each with whether
+    it outranks an order or account id found at the same place."""
     if not _ENOUGH_DIGITS_RE.search(text):
         return
     readable = _IDD_00_RE.sub(" +", text)  # same length, so offsets stay those of `text`
@@ -66,4 +80,5 @@ def find_phone_numbers(text: str, regions: Iterable[str]) -> Found:
         for match in PhoneNumberMatcher(readable, region, leniency=LENIENCY):
             start = match.start - 1 if text[match.start - 1 : match.start + 1] == "00" else match.start
             if plausible_phone(text, start, match.end):
-                yield start, match.end
+                sure = _outranks_an_id(text, start, match.end, match.number, readable[match.start] == "+")
+                yield start, match.end, sure

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.routing.actions.client import StoreClient, StoreRefused, require
+from engine.routing.actions.client import StoreClient, StoreNotFound, require
 from engine.routing.actions.store_policy import Rule
 
+ACCOUNTS_READ = "accounts:read"
+ORDERS_READ = "orders:read"
 _ORDER_ID = re.compile(r"\b(?:order|ord)\s*(?:number|no\.?|id)?\s*[:#]?\s*(ORD-?\d{3,}|\d{4,})\b", re.IGNORECASE)
 _HASH_ID = re.compile(r"#\s?(ORD-?\d{3,}|\d{4,})\b", re.IGNORECASE)
 
@@ -73,6 +75,7 @@ class Action(ABC):
     title: str = ""
     sensitive: bool = True  # needs a supervisor's step-up code when an agent runs it by hand
     writes: bool = True  # False for read-only actions: nothing to apply once, every run reads afresh
+    scope: str = ""  # the OAuth scope of its request (its write, or a read-only action's read)
     intent_words: tuple[frozenset[str], ...] = ()  # an intent named with all words of one set suggests this action
     fields: tuple[tuple[str, str], ...] = ()  # (param, label) an agent may fill in; empty ones are read from the text
 
@@ -81,7 +84,7 @@ class Action(ABC):
         """Read what the action needs from the store and check the policy (no change is made)."""
 
     @abstractmethod
-    def result(self, plan: Plan, answer: Any) -> ActionResult:
+    def result(self, answer: Any) -> ActionResult:
         """Check the store's answer to the plan's request and say what was done."""
 
     def needs_approval(self, plan: Plan, refund_limit: float) -> bool:
@@ -107,15 +110,15 @@ def account_of(client: StoreClient, context: ActionContext) -> dict[str, Any] | 
     if not context.customer_email:
         return None
     try:
-        account = client.get("/accounts", params={"email": context.customer_email})
-    except StoreRefused:
+        account = client.get("/accounts", params={"email": context.customer_email}, scope=ACCOUNTS_READ)
+    except StoreNotFound:
         return None
     return require(account, "account_id", "email", "membership", "created_at")
 
 
 def orders_of(client: StoreClient, account_id: str) -> list[dict[str, Any]]:
     """The account's orders, newest first."""
-    orders = client.get(f"/accounts/{account_id}/orders")
+    orders = client.get(f"/accounts/{account_id}/orders", scope=ORDERS_READ)
     if not isinstance(orders, list):
         require(orders)  # raises: the store answered something that is not a list
     checked = [require(o, "order_id", "status", "total", "placed_at", "refunded") for o in orders]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.routing.actions.base import (
+    ORDERS_READ,
     Action,
     ActionContext,
     ActionResult,
@@ -25,6 +26,7 @@ class OrderStatus(Action):
     title = "Order status"
     sensitive = False
     writes = False
+    scope = ORDERS_READ
     fields = (("order_id", "Order number"),)
     intent_words = (
         frozenset({"track", "order"}),
@@ -48,9 +50,9 @@ class OrderStatus(Action):
         return Plan(self.name, self.title, summary, PolicyCheck(True, reasons, DELIVERY_RULE), None, facts)
 
     def read(self, client: StoreClient, plan: Plan) -> Any:
-        return client.get(f"/orders/{plan.facts['order_id']}")
+        return client.get(f"/orders/{plan.facts['order_id']}", scope=self.scope)
 
-    def result(self, plan: Plan, answer: Any) -> ActionResult:
+    def result(self, answer: Any) -> ActionResult:
         order = require(answer, "order_id", "status")
         eta = f", expected by {order['eta']}" if order.get("eta") else ""
         text = f"Your order {order['order_id']} is {order['status']}{eta}."

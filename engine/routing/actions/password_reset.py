@@ -19,6 +19,7 @@ from engine.routing.actions.store_policy import PASSWORD_RULE
 
 class PasswordReset(Action):
     name = "password_reset"
+    scope = "accounts:write"
     title = "Password reset"
     sensitive = True
     intent_words = (frozenset({"password"}),)
@@ -40,7 +41,7 @@ class PasswordReset(Action):
             {"account_id": account_id},
         )
 
-    def result(self, plan: Plan, answer: Any) -> ActionResult:
+    def result(self, answer: Any) -> ActionResult:
         done = require(answer, "reset_id", "sent_to", "expires_minutes")
         text = (
             f"I have sent a password reset link to {done['sent_to']}; it works for {done['expires_minutes']} minutes. "

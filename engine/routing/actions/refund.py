@@ -28,6 +28,7 @@ from engine.routing.risk import money_at_stake
 
 class Refund(Action):
     name = "refund"
+    scope = "refunds:write"
     title = "Refund"
     sensitive = True
     fields = (("order_id", "Order number"), ("amount", "Amount"))
@@ -85,7 +86,7 @@ class Refund(Action):
             self.name, self.title, summary, PolicyCheck(True, reasons, RETURN_WINDOW), ("/refunds", body), facts
         )
 
-    def result(self, plan: Plan, answer: Any) -> ActionResult:
+    def result(self, answer: Any) -> ActionResult:
         done = require(answer, "refund_id", "order_id", "amount", "status")
         amount = float(done["amount"])
         text = (

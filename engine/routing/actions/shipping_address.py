@@ -32,6 +32,7 @@ def address_in(text: str) -> str | None:
 
 class ShippingAddress(Action):
     name = "shipping_address"
+    scope = "orders:write"
     title = "Change shipping address"
     sensitive = True
     fields = (("order_id", "Order number"), ("address", "New address"))
@@ -58,7 +59,7 @@ class ShippingAddress(Action):
         request = (f"/orders/{order_id}/shipping-address", {"address": new, "ticket": context.ticket_id})
         return Plan(self.name, self.title, summary, PolicyCheck(True, reasons, ADDRESS_RULE), request, facts)
 
-    def result(self, plan: Plan, answer: Any) -> ActionResult:
+    def result(self, answer: Any) -> ActionResult:
         done = require(answer, "order_id", "shipping_address")
         text = f"I have changed the delivery address of order {done['order_id']} to {done['shipping_address']}."
         return ActionResult(self.name, text, str(done["order_id"]), done)

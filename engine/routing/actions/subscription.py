@@ -24,6 +24,7 @@ _MONTHS = re.compile(r"\b(\d{1,2})\s*months?\b", re.IGNORECASE)
 
 class Subscription(Action):
     name = "subscription"
+    scope = "subscriptions:write"
     title = "Cancel or pause subscription"
     sensitive = True
     fields = (("mode", "cancel or pause"), ("months", "Pause months"))
@@ -39,7 +40,9 @@ class Subscription(Action):
         if account is None:
             return no_account(self, SUBSCRIPTION_RULE, context)
         account_id, level = str(account["account_id"]), str(account["membership"]).lower()
-        current = require(client.get(f"/accounts/{account_id}/subscription"), "plan", "status")
+        current = require(
+            client.get(f"/accounts/{account_id}/subscription", scope="subscriptions:read"), "plan", "status"
+        )
         mode = context.params.get("mode", "").strip().lower() or ("pause" if _PAUSE.search(context.text) else "cancel")
         facts: dict[str, Any] = {
             "account_id": account_id,
@@ -77,7 +80,7 @@ class Subscription(Action):
         request = (f"/subscriptions/{account_id}/{mode}", body)
         return Plan(self.name, self.title, summary, PolicyCheck(True, reasons, SUBSCRIPTION_RULE), request, facts)
 
-    def result(self, plan: Plan, answer: Any) -> ActionResult:
+    def result(self, answer: Any) -> ActionResult:
         done = require(answer, "account_id", "plan", "status", "change_id")
         if done["status"] == "paused":
             until = done.get("paused_until", "the date we agreed")

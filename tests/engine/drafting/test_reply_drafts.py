@@ -211,9 +211,10 @@ def test_auto_resolve_answers_with_a_close_past_reply_adapted_to_the_customer(
     assert ticket is not None
     ticket.route = Route.AUTO_RESOLVE
     session.add(ticket)
+    session.commit()  # auto-resolving reads and writes in its own short transactions
     policy = RoutingPolicy(auto_intents=("check_payment_methods",))
     result = auto_resolve_ticket(
-        session,
+        db,
         new,
         policy=policy,
         runner=None,

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from sqlmodel import select
@@ -29,6 +29,7 @@ from engine.store.outbox_models import DeliveryState, OutboundReply, SendStage
 from tests.waiting import wait_for
 
 SECRET = "chat-secret"
+S = TypeVar("S", bound="Closable")
 FAST = {"backoff_seconds": 0.05, "backoff_max_seconds": 0.2, "poll_seconds": 0.05, "callback_timeout": 1.0}
 
 
@@ -50,6 +51,39 @@ def courier_for() -> Iterator[Callable[[Engine], Courier]]:
     yield start
     for courier in started:
         courier.stop()
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[S], S]]:
+    """Keep each loopback server a test starts, and close it when the test ends."""
+    servers: list[Closable] = []
+
+    def keep(server: S) -> S:
+        servers.append(server)
+        return server
+
+    yield keep
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def email_reply(tmp_path: Path, courier_for: Callable[[Engine], Courier]) -> Callable[..., tuple[Engine, int]]:
+    """A desk whose replies go through the SMTP server `smtp`, an e-mailed ticket answered with `reply`, its courier
+    started."""
+
+    def send(smtp: dict[str, Any], reply: str, **extra: Any) -> tuple[Engine, int]:
+        engine = make_engine(tmp_path / "data", smtp=smtp, **extra)
+        ticket_id = email_ticket(engine)
+        approve_or_edit(engine, ticket_id, None, reply, agent="sam")
+        courier_for(engine)
+        return engine, ticket_id
+
+    return send
 
 
 def mail(message_id: str, text: str, **headers: str) -> bytes:
@@ -89,86 +123,64 @@ def state_is(engine: Engine, ticket_id: int, state: str) -> Callable[[], bool]:
 
 
 def test_an_approved_reply_reaches_the_customer_by_smtp_and_the_answer_threads_back(
-    tmp_path: Path, courier_for: Callable[[Engine], Courier]
+    tmp_path: Path, courier_for: Callable[[Engine], Courier], serve: Callable[[SmtpServer], SmtpServer]
 ) -> None:
-    smtp = SmtpServer()
-    try:
-        engine = make_engine(tmp_path / "data", smtp=smtp.settings())
-        ticket_id = email_ticket(engine)
-        approve_or_edit(engine, ticket_id, None, "It ships tomorrow, Jörg.", agent="sam")
-        assert delivery(engine, ticket_id).state == DeliveryState.QUEUED, "not sent before the channel accepts it"
-        courier_for(engine)
-        wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="the reply to be sent")
-        (sent,) = smtp.mailbox.parsed()
-        assert sent["To"] == "jorg@example.de" and sent["From"] == "help@shop.example"
-        assert sent["In-Reply-To"] == "<q-1@example.de>" and sent["References"] == "<q-1@example.de>"
-        assert sent.get_content().strip() == "It ships tomorrow, Jörg."
-        key = delivery(engine, ticket_id).key
-        assert sent["Message-ID"] == key and key.startswith(f"<caredesk.{ticket_id}.")
-        with engine.session() as session:
-            reply = session.exec(select(Message).where(Message.direction == Direction.OUTBOUND)).one()
-        assert reply.external_id == key, "the desk keeps the Message-ID it sent"
+    smtp = serve(SmtpServer())
+    engine = make_engine(tmp_path / "data", smtp=smtp.settings())
+    ticket_id = email_ticket(engine)
+    approve_or_edit(engine, ticket_id, None, "It ships tomorrow, Jörg.", agent="sam")
+    assert delivery(engine, ticket_id).state == DeliveryState.QUEUED, "not sent before the channel accepts it"
+    courier_for(engine)
+    wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="the reply to be sent")
+    (sent,) = smtp.mailbox.parsed()
+    assert sent["To"] == "jorg@example.de" and sent["From"] == "help@shop.example"
+    assert sent["In-Reply-To"] == "<q-1@example.de>" and sent["References"] == "<q-1@example.de>"
+    assert sent.get_content().strip() == "It ships tomorrow, Jörg."
+    key = delivery(engine, ticket_id).key
+    assert sent["Message-ID"] == key and key.startswith(f"<caredesk.{ticket_id}.")
+    with engine.session() as session:
+        reply = session.exec(select(Message).where(Message.direction == Direction.OUTBOUND)).one()
+    assert reply.external_id == key, "the desk keeps the Message-ID it sent"
 
-        answer = mail("<q-2@example.de>", "Thanks, got it!", **{"In-Reply-To": key, "References": key})
-        result = ingest_email(engine, answer, source="email:test")
-        assert result is not None and result.ticket_id == ticket_id
-    finally:
-        smtp.close()
+    answer = mail("<q-2@example.de>", "Thanks, got it!", **{"In-Reply-To": key, "References": key})
+    result = ingest_email(engine, answer, source="email:test")
+    assert result is not None and result.ticket_id == ticket_id
 
 
 def test_a_refusing_server_is_retried_with_backoff_and_the_reply_arrives_once(
-    tmp_path: Path, courier_for: Callable[[Engine], Courier]
+    serve: Callable[[SmtpServer], SmtpServer], email_reply: Callable[..., tuple[Engine, int]]
 ) -> None:
-    smtp = SmtpServer(Mailbox(refuse=lambda n: "451 4.3.0 try again later" if n <= 2 else None))
-    try:
-        engine = make_engine(tmp_path / "data", smtp=smtp.settings())
-        ticket_id = email_ticket(engine)
-        approve_or_edit(engine, ticket_id, None, "Refund sent.", agent="sam")
-        courier_for(engine)
-        wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="delivery after two refusals")
-        assert smtp.mailbox.attempts == 3 and len(smtp.mailbox.messages) == 1
-        assert delivery(engine, ticket_id).attempts == 3
-    finally:
-        smtp.close()
+    smtp = serve(SmtpServer(Mailbox(refuse=lambda n: "451 4.3.0 try again later" if n <= 2 else None)))
+    engine, ticket_id = email_reply(smtp.settings(), "Refund sent.")
+    wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="delivery after two refusals")
+    assert smtp.mailbox.attempts == 3 and len(smtp.mailbox.messages) == 1
+    assert delivery(engine, ticket_id).attempts == 3
 
 
 @pytest.mark.parametrize("fault", ["greet_421", "hang_greeting", "drop_mid_data"])
 def test_a_fault_before_the_end_of_data_is_retried_and_delivered_once(
-    tmp_path: Path, courier_for: Callable[[Engine], Courier], fault: str
+    serve: Callable[[Any], Any], email_reply: Callable[..., tuple[Engine, int]], fault: str
 ) -> None:
-    faulty, good = FaultySmtp(fault), SmtpServer()
-    try:
-        engine = make_engine(tmp_path / "data", smtp=faulty.settings(timeout=0.5))
-        ticket_id = email_ticket(engine)
-        approve_or_edit(engine, ticket_id, None, "Your parcel left today.", agent="sam")
-        courier_for(engine)
-        wait_for(lambda: delivery(engine, ticket_id).attempts >= 1 and faulty.connections >= 1, what="a first try")
-        wait_for(state_is(engine, ticket_id, DeliveryState.QUEUED), what="the failed attempt to be recorded")
-        assert delivery(engine, ticket_id).reason, "the ticket says why it is not sent yet"
-        engine.settings = engine.settings._with({"smtp": good.settings()})  # the server is fixed
-        wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="delivery to the fixed server")
-        assert len(good.mailbox.messages) == 1
-    finally:
-        faulty.close()
-        good.close()
+    faulty, good = serve(FaultySmtp(fault)), serve(SmtpServer())
+    engine, ticket_id = email_reply(faulty.settings(timeout=0.5), "Your parcel left today.")
+    wait_for(lambda: delivery(engine, ticket_id).attempts >= 1 and faulty.connections >= 1, what="a first try")
+    wait_for(state_is(engine, ticket_id, DeliveryState.QUEUED), what="the failed attempt to be recorded")
+    assert delivery(engine, ticket_id).reason, "the ticket says why it is not sent yet"
+    engine.settings = engine.settings._with({"smtp": good.settings()})  # the server is fixed
+    wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="delivery to the fixed server")
+    assert len(good.mailbox.messages) == 1
 
 
 def test_no_answer_after_the_end_of_data_is_unconfirmed_and_never_resent(
-    tmp_path: Path, courier_for: Callable[[Engine], Courier]
+    serve: Callable[[FaultySmtp], FaultySmtp], email_reply: Callable[..., tuple[Engine, int]]
 ) -> None:
-    faulty = FaultySmtp("hang_after_data", hang_seconds=2.0)  # then it hangs up without having answered
-    try:
-        engine = make_engine(tmp_path / "data", smtp=faulty.settings(timeout=0.5))
-        ticket_id = email_ticket(engine)
-        approve_or_edit(engine, ticket_id, None, "Done.", agent="sam")
-        courier_for(engine)
-        wait_for(state_is(engine, ticket_id, DeliveryState.FAILED), what="the unconfirmed attempt")
-        found = delivery(engine, ticket_id)
-        assert found.reason.startswith("unconfirmed:") and "may have been delivered" in found.reason
-        time.sleep(0.5)  # several poll rounds: nothing claims it again
-        assert faulty.connections == 1 and delivery(engine, ticket_id).attempts == 1
-    finally:
-        faulty.close()
+    faulty = serve(FaultySmtp("hang_after_data", hang_seconds=2.0))  # then it hangs up without having answered
+    engine, ticket_id = email_reply(faulty.settings(timeout=0.5), "Done.")
+    wait_for(state_is(engine, ticket_id, DeliveryState.FAILED), what="the unconfirmed attempt")
+    found = delivery(engine, ticket_id)
+    assert found.reason.startswith("unconfirmed:") and "may have been delivered" in found.reason
+    time.sleep(0.5)  # several poll rounds: nothing claims it again
+    assert faulty.connections == 1 and delivery(engine, ticket_id).attempts == 1
 
 
 def test_a_restart_requeues_what_cannot_have_arrived_and_holds_what_may_have(tmp_path: Path) -> None:
@@ -189,79 +201,70 @@ def test_a_restart_requeues_what_cannot_have_arrived_and_holds_what_may_have(tmp
 
 
 def test_a_bounced_address_fails_at_once_and_a_dead_server_becomes_a_dead_letter_that_can_be_retried(
-    tmp_path: Path, courier_for: Callable[[Engine], Courier]
+    tmp_path: Path, courier_for: Callable[[Engine], Courier], serve: Callable[[SmtpServer], SmtpServer]
 ) -> None:
-    smtp = SmtpServer(Mailbox(reject_rcpt="jorg@example.de"))
-    try:
-        down = smtp.settings(port=free_port(), timeout=0.5)
-        engine = make_engine(tmp_path / "data", smtp=down, outbox={"max_attempts": 3})
-        dead = email_ticket(engine, "<dead@x>")
-        approve_or_edit(engine, dead, None, "We are on it.", agent="sam")
-        courier_for(engine)
-        wait_for(state_is(engine, dead, DeliveryState.FAILED), what="the dead letter")
-        assert delivery(engine, dead).reason.startswith("gave up after 3 attempts")
-        assert [d.ticket_id for d in failed_deliveries(engine.db)] == [dead]
+    smtp = serve(SmtpServer(Mailbox(reject_rcpt="jorg@example.de")))
+    down = smtp.settings(port=free_port(), timeout=0.5)
+    engine = make_engine(tmp_path / "data", smtp=down, outbox={"max_attempts": 3})
+    dead = email_ticket(engine, "<dead@x>")
+    approve_or_edit(engine, dead, None, "We are on it.", agent="sam")
+    courier_for(engine)
+    wait_for(state_is(engine, dead, DeliveryState.FAILED), what="the dead letter")
+    assert delivery(engine, dead).reason.startswith("gave up after 3 attempts")
+    assert [d.ticket_id for d in failed_deliveries(engine.db)] == [dead]
 
-        engine.settings = engine.settings._with({"smtp": smtp.settings()})
-        bounced = email_ticket(engine, "<bounce@x>", From="Jörg <jorg@example.de>")
-        approve_or_edit(engine, bounced, None, "Hello again.", agent="sam")
-        wait_for(state_is(engine, bounced, DeliveryState.FAILED), what="the bounce")
-        found = delivery(engine, bounced)
-        assert found.attempts == 1 and "550" in found.reason and "refused it for good" in found.reason
+    engine.settings = engine.settings._with({"smtp": smtp.settings()})
+    bounced = email_ticket(engine, "<bounce@x>", From="Jörg <jorg@example.de>")
+    approve_or_edit(engine, bounced, None, "Hello again.", agent="sam")
+    wait_for(state_is(engine, bounced, DeliveryState.FAILED), what="the bounce")
+    found = delivery(engine, bounced)
+    assert found.attempts == 1 and "550" in found.reason and "refused it for good" in found.reason
 
-        smtp.mailbox.reject_rcpt = ""  # the address works again; a person retries both
-        retry_delivery(engine.db, delivery(engine, dead).id, actor="admin")
-        retry_delivery(engine.db, found.id, actor="admin")
-        wait_for(state_is(engine, dead, DeliveryState.SENT), what="the retried dead letter")
-        wait_for(state_is(engine, bounced, DeliveryState.SENT), what="the retried bounce")
-        assert len(smtp.mailbox.messages) == 2 and failed_deliveries(engine.db) == []
-    finally:
-        smtp.close()
+    smtp.mailbox.reject_rcpt = ""  # the address works again; a person retries both
+    retry_delivery(engine.db, delivery(engine, dead).id, actor="admin")
+    retry_delivery(engine.db, found.id, actor="admin")
+    wait_for(state_is(engine, dead, DeliveryState.SENT), what="the retried dead letter")
+    wait_for(state_is(engine, bounced, DeliveryState.SENT), what="the retried bounce")
+    assert len(smtp.mailbox.messages) == 2 and failed_deliveries(engine.db) == []
 
 
 def test_a_webhook_reply_is_posted_signed_and_retried_with_the_same_key_after_500_hang_and_garbage(
-    tmp_path: Path, courier_for: Callable[[Engine], Courier]
+    tmp_path: Path, courier_for: Callable[[Engine], Courier], serve: Callable[[CallbackReceiver], CallbackReceiver]
 ) -> None:
     faults = {1: "status:500", 2: "hang", 3: "garbage"}
-    receiver = CallbackReceiver(SECRET, fault=faults.get)
-    try:
-        engine = make_engine(tmp_path / "data", webhook_callbacks={"chatwidget": receiver.url})
-        ticket_id = chat_ticket(engine, "m-5")
-        approve_or_edit(engine, ticket_id, None, "Your parcel arrives on Friday.", agent="sam")
-        courier_for(engine)
-        wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="the callback to accept")
-        assert len(receiver.received) == 4 and receiver.bad_signatures == 0
-        keys = {headers["Idempotency-Key"] for headers, _ in receiver.received}
-        assert keys == {delivery(engine, ticket_id).key}, "every attempt carries one idempotency key"
-        headers, body = receiver.received[-1]
-        assert headers[SIGNATURE_HEADER] == sign(SECRET, body, headers[TIMESTAMP_HEADER])
-        sent = json.loads(body)
-        assert sent["conversation_id"] == "conv-m-5" and sent["in_reply_to"] == "m-5"
-        assert sent["customer_handle"] == "@amelia" and sent["text"] == "Your parcel arrives on Friday."
-        (copy,) = receiver.delivered.values()
-        assert copy["copies"] == 2, "the hung request and its retry: one key, so the customer sees it once"
-    finally:
-        receiver.close()
+    receiver = serve(CallbackReceiver(SECRET, fault=faults.get))
+    engine = make_engine(tmp_path / "data", webhook_callbacks={"chatwidget": receiver.url})
+    ticket_id = chat_ticket(engine, "m-5")
+    approve_or_edit(engine, ticket_id, None, "Your parcel arrives on Friday.", agent="sam")
+    courier_for(engine)
+    wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="the callback to accept")
+    assert len(receiver.received) == 4 and receiver.bad_signatures == 0
+    keys = {headers["Idempotency-Key"] for headers, _ in receiver.received}
+    assert keys == {delivery(engine, ticket_id).key}, "every attempt carries one idempotency key"
+    headers, body = receiver.received[-1]
+    assert headers[SIGNATURE_HEADER] == sign(SECRET, body, headers[TIMESTAMP_HEADER])
+    sent = json.loads(body)
+    assert sent["conversation_id"] == "conv-m-5" and sent["in_reply_to"] == "m-5"
+    assert sent["customer_handle"] == "@amelia" and sent["text"] == "Your parcel arrives on Friday."
+    (copy,) = receiver.delivered.values()
+    assert copy["copies"] == 2, "the hung request and its retry: one key, so the customer sees it once"
 
 
 def test_a_refused_callback_and_a_missing_url_are_dead_letters_with_their_reason(
-    tmp_path: Path, courier_for: Callable[[Engine], Courier]
+    tmp_path: Path, courier_for: Callable[[Engine], Courier], serve: Callable[[CallbackReceiver], CallbackReceiver]
 ) -> None:
-    receiver = CallbackReceiver(SECRET, fault=lambda n: "status:400")
-    try:
-        engine = make_engine(tmp_path / "data", webhook_callbacks={"chatwidget": receiver.url})
-        refused = chat_ticket(engine, "m-7")
-        approve_or_edit(engine, refused, None, "OK.", agent="sam")
-        courier_for(engine)
-        wait_for(state_is(engine, refused, DeliveryState.FAILED), what="the refusal")
-        assert "HTTP 400" in delivery(engine, refused).reason and len(receiver.received) == 1
-        engine.settings = engine.settings._with({"webhook_callbacks": {}})
-        nowhere = chat_ticket(engine, "m-8")
-        approve_or_edit(engine, nowhere, None, "OK.", agent="sam")
-        wait_for(state_is(engine, nowhere, DeliveryState.FAILED), what="the missing URL")
-        assert "no callback URL" in delivery(engine, nowhere).reason
-    finally:
-        receiver.close()
+    receiver = serve(CallbackReceiver(SECRET, fault=lambda n: "status:400"))
+    engine = make_engine(tmp_path / "data", webhook_callbacks={"chatwidget": receiver.url})
+    refused = chat_ticket(engine, "m-7")
+    approve_or_edit(engine, refused, None, "OK.", agent="sam")
+    courier_for(engine)
+    wait_for(state_is(engine, refused, DeliveryState.FAILED), what="the refusal")
+    assert "HTTP 400" in delivery(engine, refused).reason and len(receiver.received) == 1
+    engine.settings = engine.settings._with({"webhook_callbacks": {}})
+    nowhere = chat_ticket(engine, "m-8")
+    approve_or_edit(engine, nowhere, None, "OK.", agent="sam")
+    wait_for(state_is(engine, nowhere, DeliveryState.FAILED), what="the missing URL")
+    assert "no callback URL" in delivery(engine, nowhere).reason
 
 
 def test_a_reply_over_the_sms_limit_is_refused_before_sending_and_an_automatic_one_is_kept_failed(
@@ -304,17 +307,11 @@ def delivery_report(returned_id: str, to: str) -> bytes:
 
 
 def test_a_bounce_report_marks_the_reply_not_delivered_and_does_not_reopen_the_ticket(
-    tmp_path: Path, courier_for: Callable[[Engine], Courier]
+    serve: Callable[[SmtpServer], SmtpServer], email_reply: Callable[..., tuple[Engine, int]]
 ) -> None:
-    smtp = SmtpServer()
-    try:
-        engine = make_engine(tmp_path / "data", smtp=smtp.settings())
-        ticket_id = email_ticket(engine)
-        approve_or_edit(engine, ticket_id, None, "Refund sent.", agent="sam")
-        courier_for(engine)
-        wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="the reply to be sent")
-    finally:
-        smtp.close()
+    smtp = serve(SmtpServer())
+    engine, ticket_id = email_reply(smtp.settings(), "Refund sent.")
+    wait_for(state_is(engine, ticket_id, DeliveryState.SENT), what="the reply to be sent")
     key = delivery(engine, ticket_id).key
     assert ingest_email(engine, delivery_report(key, "jorg@example.de"), source="email:test") is None
     bounced = delivery(engine, ticket_id)

@@ -29,7 +29,6 @@ from engine.privacy.crypto import Cipher, set_cipher
 from engine.privacy.erasure import _fragments, erase_customer
 from engine.privacy.log_redaction import install_log_redaction
 from engine.routing.actions.base import ActionContext
-from engine.routing.actions.client import StoreClient
 from engine.routing.actions.runner import ActionRunner
 from engine.runtime import Engine, Services
 from engine.store.audit_models import AuditEntry
@@ -44,7 +43,7 @@ from engine.store.models import (
     Ticket,
     TriageResult,
 )
-from tests.engine.routing.test_actions import _order
+from tests.engine.routing.test_actions import _order, store_client
 
 NAME = "Quorra Zentelwick"
 EMAIL = "quorra.zentelwick8841@example.org"
@@ -112,11 +111,10 @@ def _plant(engine: Engine, store: DemoStoreServer) -> tuple[int, int]:
             data=f"receipt {PLANTED['attachment']} for {NAME}".encode(),
         )
     _order(store, EMAIL, level="gold", age_days=1, status="order received")
-    runner = ActionRunner(StoreClient(store.url, timeout=2.0))  # an action: its summary and answer hold the address
-    with engine.transaction() as session:
-        context = ActionContext(ticket_id, EMAIL, NAME, body, {"address": ADDRESS})
-        assert runner.preview(session, "shipping_address", context, actor="ann").check.ok
-        assert ADDRESS in runner.execute(session, "shipping_address", context, actor="ann").customer_text
+    runner = ActionRunner(store_client(store, timeout=2.0))  # an action: its summary and answer hold the address
+    context = ActionContext(ticket_id, EMAIL, NAME, body, {"address": ADDRESS})
+    assert runner.preview(engine.db, "shipping_address", context, actor="ann").check.ok
+    assert ADDRESS in runner.execute(engine.db, "shipping_address", context, actor="ann").customer_text
     embedder = HashingEmbedder()
     vectors = embedder.encode([body, f"Where is my parcel {OTHER}?"])
     similar = SimilarTickets(engine.settings.data_dir / "index" / "tickets", DIM)
@@ -144,14 +142,14 @@ def _hits(data_dir: Path, value: str) -> list[str]:
 
 
 def test_after_erasure_no_byte_of_the_data_dir_holds_the_customers_strings(
-    engine: Engine, caplog: pytest.LogCaptureFixture
+    engine: Engine, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     data_dir = engine.settings.data_dir
     log_file = logging.FileHandler(data_dir / "caredesk.log", encoding="utf-8")  # a log kept in the data dir
     logging.getLogger().addHandler(log_file)
     install_log_redaction()
     caplog.set_level(logging.INFO)
-    store = DemoStoreServer(StoreData(engine.db))
+    store = DemoStoreServer(StoreData(engine.db, tmp_path / "store" / "demo_store.sqlite3"))  # another system
     store.start()
     try:
         customer_id, ticket_id = _plant(engine, store)

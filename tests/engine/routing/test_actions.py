@@ -5,23 +5,23 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
-from engine.demo.shop import DemoStoreServer, StoreData
+from engine.demo import DemoStoreServer
 from engine.ingest.intake import InboundMessage, intake
 from engine.routing.actions.base import ActionContext
-from engine.routing.actions.client import StoreClient
+from engine.routing.actions.client import Credentials, StoreClient
 from engine.routing.actions.registry import action_named
 from engine.routing.actions.runner import ActionFailed, ActionRunner, run_detail
 from engine.routing.auto_resolve import OFFER_A_PERSON, auto_resolve_ticket, record_outcome
 from engine.routing.policy import RoutingPolicy
-from engine.routing.router import route_tickets, ticket_text
+from engine.routing.router import Decision, gather_store_facts, route_tickets, ticket_text
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import (
@@ -43,16 +43,14 @@ POLICY = RoutingPolicy(
 )
 
 
-@pytest.fixture
-def store(db: SAEngine) -> Iterator[DemoStoreServer]:
-    server = DemoStoreServer(StoreData(db))
-    server.start()
-    yield server
-    server.stop()
+def store_client(store: DemoStoreServer, **options: Any) -> StoreClient:
+    """A client of the store with OAuth client credentials the store knows."""
+    store.data.register_client("test-desk", "test-secret-1234")
+    return StoreClient(store.url, credentials=lambda: Credentials("test-desk", "test-secret-1234"), **options)
 
 
 def _runner(store: DemoStoreServer, *, timeout: float = 2.0, retries: int = 2) -> ActionRunner:
-    return ActionRunner(StoreClient(store.url, timeout=timeout, retries=retries, backoff=0.05))
+    return ActionRunner(store_client(store, timeout=timeout, retries=retries, backoff=0.05))
 
 
 def _ticket(db: SAEngine, text: str, *, intent: str = "get_refund", email: str = "ada@example.com") -> int:
@@ -83,15 +81,23 @@ def _ticket(db: SAEngine, text: str, *, intent: str = "get_refund", email: str =
 def _order(store: DemoStoreServer, email: str, *, level: str, age_days: float, status: str, total: float = 80.0) -> str:
     """Shape the customer's newest order and membership; returns the order id."""
     account = store.data.account_by_email(email)
-    account["membership"] = level
+    store.data.put_account({**account, "membership": level})
     orders = sorted(store.data.orders_of(account["account_id"]), key=lambda o: o["placed_at"], reverse=True)
     newest = orders[0]
     newest.update(
         placed_at=(datetime.now(UTC) - timedelta(days=age_days)).isoformat(), status=status, total=total, refunded=0.0
     )
-    for older in orders[1:]:
-        store.data.orders.pop(older["order_id"])
+    store.data.put_order(newest)
+    for older in orders[1:]:  # moved to another account: the customer has one order
+        store.data.put_order({**older, "account_id": "ACC-elsewhere"})
     return str(newest["order_id"])
+
+
+def _route(db: SAEngine, ticket_id: int, policy: RoutingPolicy, runner: ActionRunner) -> Decision:
+    """Route one ticket as the worker does: the store is asked first, then the decision is written."""
+    facts = gather_store_facts(db, [ticket_id], policy=policy, runner=runner)
+    with session_scope(db) as session:
+        return route_tickets(session, [ticket_id], policy=policy, facts=facts)[ticket_id]
 
 
 def _context(db: SAEngine, ticket_id: int, **params: str) -> ActionContext:
@@ -102,7 +108,7 @@ def _context(db: SAEngine, ticket_id: int, **params: str) -> ActionContext:
 
 
 def _refunds(store: DemoStoreServer) -> list[dict]:
-    return [p for p in store.data.payments if p["kind"] == "refund"]
+    return [p for p in store.data.payments() if p["kind"] == "refund"]
 
 
 def _audit(db: SAEngine, action: str) -> list[AuditEntry]:
@@ -119,14 +125,11 @@ def test_preview_is_a_dry_run_and_execute_refunds_once(db: SAEngine, store: Demo
     ticket_id = _ticket(db, "The jacket was faulty, please refund $30.")
     order_id = _order(store, "ada@example.com", level="bronze", age_days=20, status="delivered")
     runner = _runner(store)
-    with session_scope(db) as session:
-        plan = runner.preview(session, "refund", _context(db, ticket_id), actor="ann")
+    plan = runner.preview(db, "refund", _context(db, ticket_id), actor="ann")
     assert plan.check.ok and plan.summary == f"refund $30.00 of order {order_id} to the original payment method"
     assert "within 90 days for bronze members" in plan.check.text("Refund") and _refunds(store) == []
-    with session_scope(db) as session:
-        first = runner.execute(session, "refund", _context(db, ticket_id), actor="ann")
-    with session_scope(db) as session:  # a second click: same ticket, action and values
-        again = runner.execute(session, "refund", _context(db, ticket_id), actor="ann")
+    first = runner.execute(db, "refund", _context(db, ticket_id), actor="ann")
+    again = runner.execute(db, "refund", _context(db, ticket_id), actor="ann")  # a second click: same values
     assert again.reference == first.reference and len(_refunds(store)) == 1
     assert "I have refunded $30.00 for order" in first.customer_text
     executed = _audit(db, "action_executed")
@@ -147,8 +150,7 @@ def test_refund_policy_from_the_store_manual(
 ) -> None:
     ticket_id = _ticket(db, text)
     _order(store, "ada@example.com", level=level, age_days=age, status=status)
-    with session_scope(db) as session:
-        plan = _runner(store).preview(session, "refund", _context(db, ticket_id), actor="ann")
+    plan = _runner(store).preview(db, "refund", _context(db, ticket_id), actor="ann")
     assert not plan.check.ok and reason in plan.check.text("Refund")
     assert plan.check.rule.article.startswith("abcd/") and plan.request is None
 
@@ -159,11 +161,10 @@ def test_answer_lost_after_the_change_is_retried_with_the_same_key_and_applied_o
     ticket_id = _ticket(db, "please refund $25")
     _order(store, "ada@example.com", level="gold", age_days=5, status="delivered")
     store.faults.lose_next_answer_seconds = 1.0
-    with session_scope(db) as session:
-        result = _runner(store, timeout=0.3).execute(session, "refund", _context(db, ticket_id), actor="ann")
+    result = _runner(store, timeout=0.3).execute(db, "refund", _context(db, ticket_id), actor="ann")
     assert len(_refunds(store)) == 1 and result.answer["amount"] == 25.0
     calls = _run(db, _audit(db, "action_executed")[0])["calls"]
-    posts = [c for c in calls if c["method"] == "POST"]
+    posts = [c for c in calls if c["path"] == "/refunds"]
     assert posts[0]["status"] is None and "did not answer" in posts[0]["error"] and posts[-1]["status"] == 200
     assert len({c["idempotency_key"] for c in posts}) == 1
 
@@ -171,15 +172,10 @@ def test_answer_lost_after_the_change_is_retried_with_the_same_key_and_applied_o
 def test_slow_store_leaves_the_ticket_with_an_agent_and_nothing_half_done(db: SAEngine, store: DemoStoreServer) -> None:
     ticket_id = _ticket(db, "please refund $25")
     _order(store, "ada@example.com", level="gold", age_days=5, status="delivered")
-    with session_scope(db) as session:
-        assert (
-            route_tickets(session, [ticket_id], policy=POLICY, runner=_runner(store))[ticket_id].route
-            == Route.AUTO_RESOLVE
-        )
+    assert _route(db, ticket_id, POLICY, _runner(store)).route == Route.AUTO_RESOLVE
     store.faults.slow_write_seconds = 0.8
     slow = _runner(store, timeout=0.2, retries=1)
-    with session_scope(db) as session:
-        result = auto_resolve_ticket(session, ticket_id, policy=POLICY, runner=slow)
+    result = auto_resolve_ticket(db, ticket_id, policy=POLICY, runner=slow)
     assert not result.sent and "did not answer within 0.2 s" in result.note
     assert "Nothing was sent to the customer" in result.note and "running it again is safe" in result.note
     with Session(db) as session:
@@ -193,22 +189,20 @@ def test_slow_store_leaves_the_ticket_with_an_agent_and_nothing_half_done(db: SA
         assert list(replies) == []
     store.faults.slow_write_seconds = 0.0
     time.sleep(1.0)  # the slow requests reach the store late; the same key keeps them to one refund
-    with session_scope(db) as session:
-        _runner(store).execute(session, "refund", _context(db, ticket_id), actor="ann")
+    _runner(store).execute(db, "refund", _context(db, ticket_id), actor="ann")
     assert len(_refunds(store)) == 1
 
 
 def test_garbage_answer_and_store_down_give_clear_notes(db: SAEngine, store: DemoStoreServer) -> None:
     ticket_id = _ticket(db, "please refund $25")
     store.faults.garbage = True
-    with session_scope(db) as session, pytest.raises(ActionFailed, match="not JSON"):
-        _runner(store).execute(session, "refund", _context(db, ticket_id), actor="ann")
+    with pytest.raises(ActionFailed, match="not JSON"):
+        _runner(store).execute(db, "refund", _context(db, ticket_id), actor="ann")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     down = ActionRunner(StoreClient(f"http://127.0.0.1:{closed_port}", timeout=0.5, retries=1, backoff=0.01))
-    with session_scope(db) as session:
-        decision = route_tickets(session, [ticket_id], policy=POLICY, runner=down)[ticket_id]
+    decision = _route(db, ticket_id, POLICY, down)
     assert decision.route == Route.ASSIST and "could not be checked: the store at" in decision.reason
     assert _refunds(store) == [] and len(_audit(db, "action_failed")) == 1
 
@@ -219,16 +213,13 @@ def test_auto_resolved_order_status_gets_one_reply_that_says_what_was_done(
     ticket_id = _ticket(db, "Where is my order?", intent="track_order")
     order_id = _order(store, "ada@example.com", level="silver", age_days=1, status="order received")
     runner = _runner(store)
-    with session_scope(db) as session:
-        decision = route_tickets(session, [ticket_id], policy=POLICY, runner=runner)[ticket_id]
+    decision = _route(db, ticket_id, POLICY, runner)
     assert decision.reason.endswith(
         "policy 'Order status' applies: order " + order_id + " belongs to the customer; "
         "status 'order received', placed 1 days ago"
     )
-    with session_scope(db) as session:
-        result = auto_resolve_ticket(session, ticket_id, policy=POLICY, runner=runner)
-    with session_scope(db) as session:
-        again = auto_resolve_ticket(session, ticket_id, policy=POLICY, runner=runner)
+    result = auto_resolve_ticket(db, ticket_id, policy=POLICY, runner=runner)
+    again = auto_resolve_ticket(db, ticket_id, policy=POLICY, runner=runner)
     assert result.sent and not again.sent
     assert result.reply.startswith("Hi Ada,") and f"Your order {order_id} is order received" in result.reply
     assert result.reply.endswith(OFFER_A_PERSON)
@@ -252,8 +243,7 @@ def test_double_click_from_two_threads_executes_one_refund(db: SAEngine, store: 
 
     def click() -> None:
         try:
-            with session_scope(db) as session:
-                runner.execute(session, "refund", _context(db, ticket_id), actor="ann")
+            runner.execute(db, "refund", _context(db, ticket_id), actor="ann")
         except Exception as exc:
             errors.append(exc)
 
@@ -297,12 +287,10 @@ def test_a_reply_only_ticket_waits_for_its_draft_and_sends_only_a_supported_one(
     with session_scope(db) as session:
         decisions = route_tickets(session, [good, bad], policy=policy)
     assert decisions[good].reason.endswith("reply only (no store action)")
-    with session_scope(db) as session:
-        assert auto_resolve_ticket(session, good, policy=policy, runner=None).waiting_for_draft
+    assert auto_resolve_ticket(db, good, policy=policy, runner=None).waiting_for_draft
     supported, unsupported = _draft(db, good, supported=True), _draft(db, bad, supported=False)
-    with session_scope(db) as session:
-        sent = auto_resolve_ticket(session, good, policy=policy, runner=None, draft=supported)
-        kept = auto_resolve_ticket(session, bad, policy=policy, runner=None, draft=unsupported)
+    sent = auto_resolve_ticket(db, good, policy=policy, runner=None, draft=supported)
+    kept = auto_resolve_ticket(db, bad, policy=policy, runner=None, draft=unsupported)
     assert sent.sent and "Opening hours are 9 to 5 on weekdays [1]." in sent.reply
     assert not kept.sent and "no safe answer to send automatically" in kept.note
     with Session(db) as session:
@@ -314,11 +302,9 @@ def test_a_refund_above_the_approval_limit_is_never_done_by_the_ai_alone(db: SAE
     ticket_id = _ticket(db, "The jacket was faulty, please refund $60.")
     _order(store, "ada@example.com", level="gold", age_days=5, status="delivered")
     strict = replace(POLICY, refund_approval_limit=50.0)
-    with session_scope(db) as session:
-        decision = route_tickets(session, [ticket_id], policy=strict, runner=_runner(store))[ticket_id]
+    decision = _route(db, ticket_id, strict, _runner(store))
     assert decision.route == Route.ASSIST and "above the $50.00 limit, a supervisor approves it" in decision.reason
-    with session_scope(db) as session:
-        decision = route_tickets(session, [ticket_id], policy=POLICY, runner=_runner(store))[ticket_id]
+    decision = _route(db, ticket_id, POLICY, _runner(store))
     assert decision.route == Route.AUTO_RESOLVE  # $60 is within the default limit
     assert _refunds(store) == []  # routing only dry-runs
 
@@ -326,7 +312,7 @@ def test_a_refund_above_the_approval_limit_is_never_done_by_the_ai_alone(db: SAE
 def test_agents_need_approval_for_large_refunds_and_account_changes_only(db: SAEngine, store: DemoStoreServer) -> None:
     ticket_id = _ticket(db, "Please refund $30, and where is my order?")
     _order(store, "ada@example.com", level="gold", age_days=5, status="delivered")
-    client = StoreClient(store.url)
+    client = store_client(store)
     context = _context(db, ticket_id)
     refund, reset, status = action_named("refund"), action_named("password_reset"), action_named("order_status")
     small = refund.plan(client, context)

@@ -317,7 +317,9 @@ def test_service_suggests_actions_once_the_model_knows_its_intents_and_shows_the
     assert service.policy.intent_actions == {"track_order": "order_status", "get_refund": "refund"}
     with engine.transaction() as session:
         ticket_id = _triaged(session, "Where is my parcel?", confidence=0.97)
-        service.route(session, [ticket_id])
+    facts = service.gather([ticket_id])  # the store is asked with no transaction open
+    with engine.transaction() as session:
+        service.route(session, [ticket_id], facts)
     view = service.view(ticket_id)
     assert view is not None and view.route == Route.ASSIST and view.risk is not None
     assert "action 'Order status' could not be checked" in view.reason

@@ -38,3 +38,26 @@ async def test_supervisors_do_not_see_the_webhook_secret(user: User) -> None:
     await user.open("/settings")
     await user.should_see(marker="routing-settings")
     await user.should_not_see(marker="webhook-source")
+
+
+async def test_admins_set_the_store_client_secret_and_never_see_it_back(user: User) -> None:
+    await sign_in_admin(user)
+    await user.open("/settings")
+    await user.should_see(marker="store-client")
+    generated = engine().settings.store_client_secret
+    await user.should_not_see(generated)  # only "set (…last 4)" is shown
+    await user.should_see(f"set (…{generated[-4:]})")
+    user.find(marker="store-client-secret").type("an-admin-typed-secret-7310")
+    user.find(marker="save-store-client").click()
+    await user.should_see("Saved: store_client_secret")
+    assert engine().settings.store_client_secret == "an-admin-typed-secret-7310"
+    await user.open("/settings")
+    await user.should_not_see("an-admin-typed-secret-7310")
+    await user.should_see("set (…7310)")
+
+
+async def test_supervisors_do_not_see_the_store_client(user: User) -> None:
+    await sign_in(user)
+    await user.open("/settings")
+    await user.should_see(marker="routing-settings")
+    await user.should_not_see(marker="store-client")

@@ -49,6 +49,27 @@ def test_phones_in_the_customers_region_are_found(text: str, value: str, region:
     assert found(text, RedactionContext(regions=(region,))) == [("phone", value)]
 
 
+@pytest.mark.parametrize(
+    "text, region, kind, value",
+    [
+        # a number the account has is a phone number when it looks like one in the customer's region
+        ("The number on the account is 0519971106, can you check it?", "FR", "phone", "0519971106"),
+        ("The number on the account is 768-597-3776x85256, can you check it?", "US", "phone", "768-597-3776x85256"),
+        ("the phone number linked to my account: +44 20 7946 0958", "US", "phone", "+44 20 7946 0958"),
+        ("my mobile: 00161266467", "IN", "phone", "00161266467"),  # 00 that does not dial out
+        ("call me on 612345678", "US", "phone", "612345678"),  # a Spanish mobile without gaps, on a US desk
+        # a number the keyword names stays an id, however phone-like
+        ("my account number is 0519971106", "FR", "account", "0519971106"),
+        ("order 4363547303 never came", "US", "order", "4363547303"),
+        ("004-926052-932 is my account number.", "US", "account", "004-926052-932"),
+    ],
+)
+def test_a_sure_phone_number_beats_an_id_keyword_near_it_and_a_named_id_stays_an_id(
+    text: str, region: str, kind: str, value: str
+) -> None:
+    assert found(text, RedactionContext(regions=(region,))) == [(kind, value)]
+
+
 def test_the_customers_country_from_their_email_reads_national_numbers() -> None:
     assert region_from_email("klaas@web.de") == "DE"
     assert region_from_email("jo@gmail.com") is None

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, select
 
-from engine.demo import DemoStoreServer, StoreData
+from engine.demo import DemoStoreServer
 from engine.ingest.intake import InboundMessage, intake
 from engine.routing.account_ages import AccountAges
 from engine.routing.actions.client import StoreClient
 from engine.routing.policy import RoutingPolicy
-from engine.routing.router import ROUTE_AUDIT, route_tickets
+from engine.routing.router import ROUTE_AUDIT, gather_store_facts, route_tickets
 from engine.store.audit_models import AuditEntry
 from engine.store.db import session_scope
 from engine.store.models import Ticket, TriageResult, utcnow
-
-
-@pytest.fixture
-def store(db: SAEngine) -> Iterator[DemoStoreServer]:
-    server = DemoStoreServer(StoreData(db))
-    server.start()
-    yield server
-    server.stop()
+from tests.engine.routing.test_actions import store_client
 
 
 def _triaged(db: SAEngine, *, email: str | None, handle: str | None = None) -> int:
@@ -70,10 +61,11 @@ def test_a_new_desk_customer_with_an_old_store_account_is_not_scored_as_new(
     db: SAEngine, store: DemoStoreServer
 ) -> None:
     ticket_id = _triaged(db, email="ada@example.com")
-    ages = AccountAges(StoreClient(store.url, timeout=2.0, retries=0))
+    ages = AccountAges(store_client(store, timeout=2.0, retries=0))
+    facts = gather_store_facts(db, [ticket_id], policy=RoutingPolicy(), account_opened=ages.opened)
     with session_scope(db) as session:
-        route_tickets(session, [ticket_id], policy=RoutingPolicy(), account_opened=ages.opened)
-    account = StoreClient(store.url).get("/accounts", params={"email": "ada@example.com"})
+        route_tickets(session, [ticket_id], policy=RoutingPolicy(), facts=facts)
+    account = store_client(store).get("/accounts", params={"email": "ada@example.com"}, scope="accounts:read")
     days = (datetime.now(UTC) - datetime.fromisoformat(account["created_at"])).days
     assert days >= 20  # the demo store's accounts are 20 to 1500 days old; the desk met Ada a moment ago
     factor = _account_age_factor(db, ticket_id)
@@ -84,9 +76,10 @@ def test_a_new_desk_customer_with_an_old_store_account_is_not_scored_as_new(
 
 def test_without_a_store_account_the_age_is_unknown_and_adds_nothing(db: SAEngine, store: DemoStoreServer) -> None:
     ticket_id = _triaged(db, email=None, handle="@ada")  # a chat customer the store cannot look up
-    ages = AccountAges(StoreClient(store.url, timeout=2.0, retries=0))
+    ages = AccountAges(store_client(store, timeout=2.0, retries=0))
+    facts = gather_store_facts(db, [ticket_id], policy=RoutingPolicy(), account_opened=ages.opened)
     with session_scope(db) as session:
-        route_tickets(session, [ticket_id], policy=RoutingPolicy(), account_opened=ages.opened)
+        route_tickets(session, [ticket_id], policy=RoutingPolicy(), facts=facts)
     factor = _account_age_factor(db, ticket_id)
     assert (factor["value"], factor["contribution"]) == ("unknown", 0.0)
     assert ages.opened("nobody@example.com") is None  # the store has no account for this e-mail (404)
