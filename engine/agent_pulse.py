@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from engine.store.db import session_scope
+from engine.runtime import Engine
 from engine.store.models import utcnow
 from engine.store.pulse_models import AgentPulse
 
@@ -29,34 +28,34 @@ def month_of(moment: datetime) -> str:
     return f"{moment:%Y-%m}"
 
 
-def pulse_due(db: SAEngine, agent: str, *, now: datetime | None = None) -> bool:
+def pulse_due(desk: Engine, agent: str, *, now: datetime | None = None) -> bool:
     """Whether the agent has neither answered nor dismissed the question this month."""
     month = month_of(now or utcnow())
-    with session_scope(db) as session:
+    with desk.session() as session:
         query = select(AgentPulse.id).where(AgentPulse.agent == agent, AgentPulse.month == month)
         return bool(agent) and session.exec(query).first() is None
 
 
-def answer_pulse(db: SAEngine, agent: str, score: object, *, now: datetime | None = None) -> None:
+def answer_pulse(desk: Engine, agent: str, score: object, *, now: datetime | None = None) -> None:
     """Record the agent's answer for this month; raises PulseError for a score outside 0-10 or a second answer."""
     low, high = SCALE
     if isinstance(score, bool) or not isinstance(score, int | float) or score != int(score):
         raise PulseError(f"the answer must be a whole number from {low} to {high}, got {score!r}")
     if not low <= int(score) <= high:
         raise PulseError(f"the answer must be from {low} to {high}, got {score}")
-    _settle(db, agent, int(score), now or utcnow())
+    _settle(desk, agent, int(score), now or utcnow())
 
 
-def dismiss_pulse(db: SAEngine, agent: str, *, now: datetime | None = None) -> None:
+def dismiss_pulse(desk: Engine, agent: str, *, now: datetime | None = None) -> None:
     """The agent dismissed the question: not asked again before next month."""
-    _settle(db, agent, None, now or utcnow())
+    _settle(desk, agent, None, now or utcnow())
 
 
-def _settle(db: SAEngine, agent: str, score: int | None, now: datetime) -> None:
+def _settle(desk: Engine, agent: str, score: int | None, now: datetime) -> None:
     if not agent:
         raise PulseError("sign in to answer")
     try:
-        with session_scope(db) as session:
+        with desk.transaction() as session:
             session.add(AgentPulse(agent=agent, month=month_of(now), score=score, at=now))
     except IntegrityError as exc:
         raise PulseError("you already answered this month; thank you") from exc

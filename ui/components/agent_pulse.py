@@ -19,9 +19,9 @@ def agent_pulse_banner(desk: Engine, user: User | None) -> None:
     async def settle(score: int | None) -> None:
         try:
             if score is None:
-                await run.io_bound(dismiss_pulse, desk.db, agent)
+                await run.io_bound(dismiss_pulse, desk, agent)
             else:
-                await run.io_bound(answer_pulse, desk.db, agent, score)
+                await run.io_bound(answer_pulse, desk, agent, score)
         except PulseError as exc:
             ui.notify(str(exc), type="warning")
         else:
@@ -29,7 +29,7 @@ def agent_pulse_banner(desk: Engine, user: User | None) -> None:
         slot.clear()
 
     async def ask() -> None:
-        if not await run.io_bound(pulse_due, desk.db, agent):
+        if not await run.io_bound(pulse_due, desk, agent):
             return
         low, high = SCALE
         with slot, ui.card().classes("cd-card w-full gap-2").mark("agent-pulse"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine as SAEngine
@@ -14,6 +15,7 @@ from engine.demo.history import enrich_demo_history
 from engine.demo.seed import seed_demo_queue
 from engine.kpi.dashboard import KpiFilter, dashboard
 from engine.store.models import Customer, Message, Survey, Ticket
+from tests.engine.outbox.test_outbox import make_engine
 
 NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
 
@@ -55,24 +57,26 @@ def test_demo_figures_are_marked_and_live_only_shows_the_live_day_alone(db: SAEn
     assert {row["kpi"]: row["demo"] for row in exported}["CSAT"] is True
 
 
-def test_agent_nps_comes_from_monthly_answers_next_to_its_target(db: SAEngine) -> None:
+def test_agent_nps_comes_from_monthly_answers_next_to_its_target(tmp_path: Path) -> None:
+    desk = make_engine(tmp_path / "data")
+    db = desk.db
     answers = {"maria": 10, "sam": 9, "aiko": 8, "tunde": 3}  # 2 promoters, 1 passive, 1 detractor: NPS 25
     for agent, score in answers.items():
-        assert pulse_due(db, agent, now=NOW)
-        answer_pulse(db, agent, score, now=NOW)
-        assert not pulse_due(db, agent, now=NOW), "asked once a month"
-    dismiss_pulse(db, "lea", now=NOW)
-    assert not pulse_due(db, "lea", now=NOW), "dismissed: not asked again this month"
-    assert pulse_due(db, "lea", now=NOW + timedelta(days=2)), "asked again next month"
+        assert pulse_due(desk, agent, now=NOW)
+        answer_pulse(desk, agent, score, now=NOW)
+        assert not pulse_due(desk, agent, now=NOW), "asked once a month"
+    dismiss_pulse(desk, "lea", now=NOW)
+    assert not pulse_due(desk, "lea", now=NOW), "dismissed: not asked again this month"
+    assert pulse_due(desk, "lea", now=NOW + timedelta(days=2)), "asked again next month"
     with pytest.raises(PulseError, match="already answered"):
-        answer_pulse(db, "maria", 0, now=NOW)
+        answer_pulse(desk, "maria", 0, now=NOW)
     for bad in (11, -1, 7.5, "9", True):
         with pytest.raises(PulseError):
-            answer_pulse(db, "newcomer", bad, now=NOW)
+            answer_pulse(desk, "newcomer", bad, now=NOW)
     after = NOW + timedelta(minutes=1)  # periods are half-open: the answers given at NOW are inside this one
     nps = dashboard(db, KpiFilter.last_days(30, now=after), now=after).kpi("agent_nps")
     assert nps.value == pytest.approx(25.0) and nps.on_target is False and nps.definition.target is not None
     assert nps.definition.format(nps.value) == "25" and nps.definition.target.text == "> 40"
-    answer_pulse(db, "maria", 10, now=NOW + timedelta(days=2))  # next month, one more promoter
+    answer_pulse(desk, "maria", 10, now=NOW + timedelta(days=2))  # next month, one more promoter
     later = dashboard(db, KpiFilter.last_days(30, now=NOW + timedelta(days=3)), now=NOW + timedelta(days=3))
     assert later.kpi("agent_nps").value == pytest.approx(40.0) and later.kpi("agent_nps").on_target is False
