@@ -88,7 +88,7 @@ class Settings:
     # (defaults and checks in engine.outbox.config.OutboxSettings)
     outbox: dict[str, Any] = field(default_factory=dict)
     # [surveys] table: channels, ai_resolved, follow_up_hours, expire_days, base_url
-    # (see engine.survey_links.SurveySettings)
+    # (see engine.surveys.SurveySettings)
     surveys: dict[str, Any] = field(default_factory=dict)
     # KPIs: a reopen within this many days of a ticket's first resolution means it was not resolved at first contact;
     # agent time is costed at this fully loaded hourly cost in cost per ticket

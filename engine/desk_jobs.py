@@ -19,8 +19,7 @@ from engine.ingest.email_channel import imap_interval_seconds, poll_imap
 from engine.jobs import Jobs, Progress
 from engine.runtime import Engine
 from engine.sla_watch import CHECK_SECONDS, watch_sla
-from engine.survey_follow_up import CHECK_SECONDS as FOLLOW_UP_CHECK_SECONDS
-from engine.survey_follow_up import send_follow_ups
+from engine.surveys import FOLLOW_UP_CHECK_SECONDS, send_follow_ups
 
 
 def desk_jobs(engine: Engine) -> Jobs:

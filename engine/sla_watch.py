@@ -1,6 +1,7 @@
 """Watch the SLA as time passes: record dues that passed as breaches, count the open tickets that breached (the
 header badge) and tell supervisors of new ones by e-mail when `[sla] alert_email` is set (through the outbox's
-SMTP server). Runs as a background job every CHECK_SECONDS; an alert that cannot be sent is tried again next time."""
+SMTP server). Runs as a background job every CHECK_SECONDS; an alert that cannot be sent is tried again next time.
+Open tickets without dues (from before SLAs, or an intake path that sets none) get them here."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlmodel import col, func, or_, select
 
 from engine.outbox import DeliveryError, send_notice
 from engine.runtime import Engine
-from engine.sla import SlaSettings, sweep
+from engine.sla import SlaSettings, start_clocks, sweep
 from engine.store.models import Ticket, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ def watch_sla(engine: Engine, now: datetime | None = None) -> str:
     """Record breaches whose due passed, alert supervisors of new ones, count the open breached tickets."""
     moment = now or utcnow()
     with engine.transaction() as session:
+        unclocked = select(Ticket.id).where(_OPEN, col(Ticket.first_response_due).is_(None))
+        start_clocks(session, SlaSettings.lenient(engine.settings), [i for i in session.exec(unclocked) if i])
         swept = sweep(session, moment)
         fresh = list(session.exec(select(Ticket).where(_BREACHED, _OPEN, col(Ticket.sla_alerted_at).is_(None))))
     note = _alert(engine, fresh, moment)

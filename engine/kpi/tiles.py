@@ -215,7 +215,8 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
     KpiDefinition(
         "sla_breaches",
         "SLA breaches",
-        "Tickets whose first response came (or is still missing) later than the SLA after creation.",
+        "Tickets that missed their first-response or resolution due (each ticket's SLA by channel and priority, in "
+        "business hours), or are past a due now.",
         ("sla_late", "sla_waiting"),
         None,
         "",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from engine.privacy.pii import (
     ID_KEYWORD_BEFORE_RE,
+    Entities,
     Found,
     PiiKind,
     cued_names,
@@ -63,7 +64,7 @@ class Redaction:
 @dataclass(frozen=True)
 class _Hints:
     context: RedactionContext
-    ner: list[tuple[int, int]]  # PERSON spans the NER model found in the original text
+    ner: Entities  # people and places the NER model found in the original text
 
 
 Span = tuple[int, int, PiiKind]
@@ -94,7 +95,7 @@ def _legacy_phones(text: str, _: _Hints) -> Iterator[Span]:
 def _names(text: str, hints: _Hints) -> Iterator[Span]:
     for start, end in [*known_names(text, hints.context.names)]:
         yield start, end, PiiKind.NAME
-    for start, end in [*hints.ner, *cued_names(text), *lexicon_names(text)]:
+    for start, end in [*hints.ner.persons, *cued_names(text), *lexicon_names(text, hints.ner.places)]:
         if not kept(text[start:end], hints.context.keep):
             yield start, end, PiiKind.NAME
 
@@ -167,10 +168,10 @@ def redact_many(
     if contexts is None or isinstance(contexts, RedactionContext):
         contexts = [contexts] * len(texts)
     desk = desk_context()
-    persons = ner_names(texts)
+    entities = ner_names(texts)
     return [
         _replace(text, _detect(text, _Hints((context or RedactionContext()).with_defaults(desk), ner)))
-        for text, context, ner in zip(texts, contexts, persons, strict=True)
+        for text, context, ner in zip(texts, contexts, entities, strict=True)
     ]
 
 

@@ -22,7 +22,7 @@ from engine.demo import reply_values
 from engine.routing.account_ages import AccountAges
 from engine.routing.actions.base import ActionContext, ActionResult, Plan
 from engine.routing.actions.client import StoreClient, StoreError
-from engine.routing.actions.registry import ACTIONS, action_named
+from engine.routing.actions.registry import ACTIONS, action_named, step_actions
 from engine.routing.actions.runner import ActionFailed, ActionRunner
 from engine.routing.auto_resolve import AutoResult, auto_resolve_ticket, one_at_a_time, open_auto_resolved
 from engine.routing.policy import POLICY_AUDIT, RoutingPolicy, load_policy, save_policy
@@ -167,6 +167,10 @@ class RoutingService:
         query = select(AuditEntry).where(AuditEntry.action == POLICY_AUDIT).order_by(col(AuditEntry.id).desc())
         with Session(self._db, expire_on_commit=False) as session:
             return list(session.exec(query.limit(limit)))
+
+    def action_for_step(self, step: str) -> str | None:
+        """The action that carries out a step of internal guidance ("Offer Refund" -> refund), None if none does."""
+        return step_actions().get(step.strip().lower())
 
     def preview(self, ticket_id: int, action: str, params: dict[str, str], *, actor: str) -> Plan:
         """Dry run of an action on a ticket for an agent (audited)."""

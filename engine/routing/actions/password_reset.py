@@ -22,6 +22,7 @@ class PasswordReset(Action):
     scope = "accounts:write"
     title = "Password reset"
     sensitive = True
+    guidance_steps = ("Make Password",)
     intent_words = (frozenset({"password"}),)
 
     def plan(self, client: StoreClient, context: ActionContext) -> Plan:

@@ -32,6 +32,7 @@ class Refund(Action):
     title = "Refund"
     sensitive = True
     fields = (("order_id", "Order number"), ("amount", "Amount"))
+    guidance_steps = ("Offer Refund",)
     intent_words = (frozenset({"get", "refund"}), frozenset({"request", "refund"}), frozenset({"refund", "request"}))
 
     def needs_approval(self, plan: Plan, refund_limit: float) -> bool:

@@ -32,3 +32,8 @@ def suggest_actions(intents: Iterable[str]) -> dict[str, str]:
         if len(matching) == 1:
             out[intent] = matching[0]
     return out
+
+
+def step_actions() -> dict[str, str]:
+    """Guidance step name (lower case) -> the action that carries it out, for the steps the desk can run."""
+    return {step.lower(): a.name for a in ACTIONS.values() for step in a.guidance_steps}

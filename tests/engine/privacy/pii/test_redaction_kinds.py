@@ -126,8 +126,24 @@ def test_ibans_need_their_countrys_length_and_check_digits() -> None:
         ("I spoke to Mr. O'Brien yesterday.", "Mr. O'Brien"),
     ],
 )
-def test_person_names_are_found_by_the_ner_model_cues_and_first_names(text: str, name: str) -> None:
+def test_person_names_are_found_by_the_ner_model_cues_and_census_first_names(text: str, name: str) -> None:
     assert found(text) == [("name", name)]
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("Please hand the parcel to Oxana Fournier at the door.", "Oxana Fournier"),  # a census surname
+        ("The parcel was signed for by Enver Metz.", "Enver Metz"),  # the model finds "Metz" alone
+        ("Kind regards\nAbdul Fiebig B.Eng.", "Abdul Fiebig B.Eng."),  # the model stops inside "B.Eng."
+    ],
+)
+def test_names_the_first_name_list_does_not_know_are_found_by_their_surname_or_the_model(text: str, name: str) -> None:
+    assert found(text) == [("name", name)]
+
+
+def test_places_are_not_names_though_their_words_are_census_surnames() -> None:
+    assert found("I moved to Los Angeles last year and to San Diego now.") == []
 
 
 def test_the_customers_own_name_is_always_found_even_in_lower_case() -> None:

@@ -19,8 +19,8 @@ from engine.outbox import enqueue_reply
 from engine.routing.auto_resolve import AI_AUTHOR
 from engine.store.db import session_scope
 from engine.store.models import SURVEY_AUTHOR, Direction, Message, Survey, Ticket, TicketStatus, utcnow
-from engine.survey_links import FOLLOW_UP, LINK, SurveySettings
-from engine.surveys import create_survey
+from engine.surveys.answers import create_survey
+from engine.surveys.links import FOLLOW_UP, LINK, SurveySettings
 
 log = logging.getLogger(__name__)
 

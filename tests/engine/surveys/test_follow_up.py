@@ -17,10 +17,9 @@ from engine.routing.auto_resolve import AI_AUTHOR
 from engine.runtime import Engine
 from engine.store.models import SURVEY_AUTHOR, Direction, Message, Survey, Ticket
 from engine.store.outbox_models import DeliveryState, OutboundReply
-from engine.survey_follow_up import send_follow_ups
-from engine.survey_links import SurveySettings, survey_table, with_links
+from engine.surveys import SurveySettings, send_follow_ups, survey_table, with_links
 from tests.engine.outbox.test_outbox import email_ticket, make_engine
-from tests.engine.test_survey_links import client
+from tests.engine.surveys.test_links import client
 from tests.waiting import wait_for
 
 FOLLOW_UP = {"base_url": "https://help.shop.example", "channels": {"email": "follow_up"}, "follow_up_hours": 2}

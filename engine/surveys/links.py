@@ -35,7 +35,7 @@ from engine.store.models import (
     TicketStatus,
     utcnow,
 )
-from engine.surveys import SurveyError, create_survey, find_survey, record_answer
+from engine.surveys.answers import SurveyError, create_survey, find_survey, record_answer
 
 log = logging.getLogger(__name__)
 
