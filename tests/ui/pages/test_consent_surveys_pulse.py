@@ -38,7 +38,7 @@ def customer(ticket: Ticket) -> Customer:
 
 async def test_an_agent_sets_both_opt_outs_on_the_ticket_and_each_is_audited(user: User) -> None:
     await sign_in(user, "agent", "agent-demo")
-    await wait_for_async(lambda: engine().ready, what="the models")
+    await wait_for_async(lambda: engine().ready, 300, "the models")
     ticket = open_ticket()
     await user.open(f"/ticket/{ticket.id}")
     await user.should_see(marker="customer-panel")
@@ -90,9 +90,8 @@ async def test_supervisors_set_surveys_and_kpi_measures_admins_the_consent_defau
 
 async def test_the_dashboard_marks_demo_figures_and_live_only_leaves_them_out(user: User) -> None:
     await sign_in(user)
-    await wait_for_async(lambda: engine().ready, what="the models")
     await user.open("/dashboard")
-    await wait_for_async(lambda: has(user, "demo-note"), 60, "the first refresh")
+    await wait_for_async(lambda: has(user, "demo-note"), 300, "the demo data and the first refresh")
     assert has(user, "kpi-demo-csat"), "CSAT of the demo history is marked demo"
     user.find(marker="live-only").click()
     await wait_for_async(lambda: not has(user, "demo-note"), 30, "the live-only refresh")
