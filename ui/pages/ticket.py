@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import events, run, ui
@@ -31,8 +32,9 @@ from engine.privacy.opt_outs import Consent, consent_of
 from engine.privacy.redaction import redact
 from engine.privacy.redaction_context import customer_context
 from engine.runtime import Engine, State
+from engine.sla import standing
 from ui.auth import signed_in_name
-from ui.components.badges import CHANNEL_ICONS, sentiment_chip, status_badge
+from ui.components.badges import CHANNEL_ICONS, sentiment_chip, sla_badge, status_badge
 from ui.components.consent_panel import consent_panel
 from ui.components.deliveries import DeliveryChips
 from ui.components.draft_panel import (
@@ -148,6 +150,7 @@ class TicketScreen:
             ui.icon(CHANNEL_ICONS.get(t.channel, "help")).classes("text-2xl text-primary")
             ui.label(t.subject).classes("text-xl font-semibold cd-text").mark("subject")
             status_badge(t.status)
+            sla_badge(standing(t, datetime.now(UTC)))
             if self.view.frustration_rising:
                 ui.badge("frustration rising", color="negative").classes("text-sm px-2 py-1").mark("frustration")
             ui.space()
