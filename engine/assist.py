@@ -142,7 +142,9 @@ def draft_ticket(
         vector = embed(context.question.text)
     intent = context.ticket.intent if context.ticket.intent not in (None, "", UNKNOWN_INTENT) else None
     entries = (
-        memory.best(session, vector, intent=intent, exclude=ticket_id, k=1 + ALTERNATIVES)
+        memory.best(
+            session, vector, intent=intent, message=context.question.text, exclude=ticket_id, k=1 + ALTERNATIVES
+        )
         if (memory is not None and vector is not None)
         else []
     )

@@ -228,7 +228,9 @@ def _answer(
             customer_email=customer.email,
             store_values=store_values,
         )
-        for entry in ReplyMemory(similar).best(session, vector, intent=ticket.intent, exclude=ticket.id):
+        for entry in ReplyMemory(similar).best(
+            session, vector, intent=ticket.intent, message=message, exclude=ticket.id
+        ):
             if entry.intent != ticket.intent or entry.similarity < LEARNED_MIN_SIMILARITY or track_score(entry) < 0:
                 continue
             adapted = adapt_reply(
