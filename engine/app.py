@@ -22,8 +22,7 @@ from engine.store.db import make_db, session_scope
 from engine.store.migrate import upgrade_schema
 from engine.store.models import utcnow
 from engine.supervisor import Supervisor
-from engine.survey_form import build_survey_router
-from engine.survey_links import with_links
+from engine.surveys import build_survey_router, with_links
 from engine.worker import Worker
 
 

@@ -381,7 +381,7 @@ def draft_next(
         query = (
             select(Ticket.id)
             .join(Customer, col(Customer.id) == col(Ticket.customer_id))
-            .where(col(Customer.ai_drafts_opt_out).is_(False))
+            .where(col(Customer.ai_opt_in).is_(True))  # opted out of AI handling: a person writes the reply
             .where(col(Ticket.drafted_at).is_(None), col(Ticket.triaged_at).is_not(None))
             .where(col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.ESCALATED]))
             .where(col(Ticket.id).not_in(list(skip)))

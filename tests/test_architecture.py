@@ -28,6 +28,7 @@ SEALED = (
     "engine.nlp.intent",
     "engine.nlp.sentiment",
     "engine.privacy.pii",
+    "engine.surveys",
 )
 ENGINE_FORBIDDEN = ("nicegui", "ui")
 TOP = ("engine.app", "engine.worker")

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from engine.app import build_engine
+from engine.app import api_routers, build_engine
 from engine.bench.servers.callbacks import CallbackReceiver
 from engine.bench.servers.imap import Dovecot, dovecot_missing
 from engine.bench.servers.mail import FlakyProxy, SmtpServer
@@ -44,7 +44,7 @@ from engine.config import Settings
 from engine.desk import approve_or_edit, change_intent, intent_labels, reject, reopen, ticket_view
 from engine.feedback.capture import FeedbackError
 from engine.ingest.email_channel import ingest_email, poll_imap
-from engine.ingest.webhook import build_router, message_key
+from engine.ingest.webhook import message_key
 from engine.ingest.webhook_auth import signed_headers
 from engine.kpi import all_time, dashboard
 from engine.outbox import Courier
@@ -52,8 +52,6 @@ from engine.routing.auto_resolve import AI_AUTHOR
 from engine.runtime import Engine
 from engine.store.models import Customer, Direction, Message, Ticket, TicketStatus
 from engine.store.outbox_models import DeliveryState, OutboundReply
-from engine.survey_form import build_survey_router
-from engine.survey_links import with_links
 from engine.worktime import MAX_REPORT_SECONDS, record_handle_time
 
 log = logging.getLogger(__name__)
@@ -97,7 +95,7 @@ SLA = {
         for channel in ("email", *WEBHOOK_CHANNELS)
     },
 }
-CHATTY_LOGGERS = ("mail.log", "httpx", "engine.outbox", "engine.ingest", "engine.routing", "engine.survey_links")
+CHATTY_LOGGERS = ("mail.log", "httpx", "engine.outbox", "engine.ingest", "engine.routing", "engine.surveys")
 
 
 @dataclass
@@ -181,9 +179,8 @@ class Day:
         self.server, self.base = _serve(self.engine)
         self.api = f"{self.base}/api/v1/messages"
         self.engine.settings = self.engine.settings._with({"surveys": {"base_url": self.base}})
-        self.courier = Courier(
-            self.engine.db, lambda: self.engine.settings, changed=self.engine.changed, links=with_links
-        )
+        assert isinstance(self.engine.courier, Courier)  # the app's courier, as build_engine made it
+        self.courier = self.engine.courier
         self.courier.start()
         self.http = httpx.Client(timeout=30)
         self.stop = threading.Event()
@@ -620,8 +617,8 @@ def _serve(engine: Engine) -> tuple[Any, str]:
     from fastapi import FastAPI
 
     app = FastAPI()
-    app.include_router(build_router(engine))
-    app.include_router(build_survey_router(engine.db, lambda: engine.settings))
+    for router in api_routers(engine):
+        app.include_router(router)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -228,7 +228,9 @@ def _answer(
             customer_email=customer.email,
             store_values=store_values,
         )
-        for entry in ReplyMemory(similar).best(session, vector, intent=ticket.intent, exclude=ticket.id):
+        for entry in ReplyMemory(similar).best(
+            session, vector, intent=ticket.intent, message=message, exclude=ticket.id
+        ):
             if entry.intent != ticket.intent or entry.similarity < LEARNED_MIN_SIMILARITY or track_score(entry) < 0:
                 continue
             adapted = adapt_reply(
@@ -251,9 +253,8 @@ def _send(session: Session, ticket: Ticket, reply: str, actor: str) -> None:
     session.add(message)
     session.flush()
     enqueue_reply(session, message)
-    ticket.status = TicketStatus.RESOLVED
+    ticket.mark_resolved(now)
     ticket.outcome = Outcome.RESOLVED_BY_AI
-    ticket.resolved_at = ticket.updated_at = now
     ticket.first_response_at = ticket.first_response_at or now
     record_resolution(ticket, now)
     ticket.needs_review = False

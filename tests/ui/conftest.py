@@ -26,6 +26,16 @@ def app_env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("CAREDESK_DEMO_TRAINING_PER_INTENT", "40")
 
 
+PAGE_LOAD_SECONDS = 90  # NiceGUI's driver gives a page 4 s, too little on a busy 2-core machine
+
+
+@pytest.fixture
+def screen(screen: Screen) -> Screen:
+    """NiceGUI's browser screen, waiting as long for a page to load as the tests wait for anything else."""
+    screen.selenium.set_page_load_timeout(PAGE_LOAD_SECONDS)
+    return screen
+
+
 @pytest.fixture
 def ready_engine() -> Callable[[], Engine]:
     """Returns a function that waits until the app's models have loaded and returns the engine."""

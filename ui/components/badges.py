@@ -1,12 +1,15 @@
-"""Small visual cues: confidence bar, sentiment chip, channel icon, status badge."""
+"""Small visual cues: confidence bar, sentiment chip, channel icon, status badge, SLA badge."""
 
 from __future__ import annotations
 
 from nicegui import ui
 
+from engine.sla import Standing
+
 CHANNEL_ICONS = {"email": "mail", "chat": "chat", "sms": "sms", "social": "alternate_email", "voice": "call"}
 SENTIMENT_COLOURS = {"negative": "negative", "neutral": "grey-7", "positive": "positive", "unknown": "grey-5"}
 STATUS_COLOURS = {"new": "primary", "open": "secondary", "escalated": "accent", "resolved": "positive"}
+SLA_COLOURS = {"green": "positive", "amber": "warning", "red": "negative", "grey": "grey-6"}
 
 
 def confidence_colour(confidence: float, threshold: float) -> str:
@@ -39,3 +42,16 @@ def sentiment_chip(label: str | None, valence: float | None = None) -> None:
 def status_badge(status: str) -> None:
     """The ticket status."""
     ui.badge(status, color=STATUS_COLOURS.get(status, "grey")).classes("text-sm px-2 py-1")
+
+
+def sla_badge(standing: Standing | None) -> None:
+    """Where the ticket stands against its SLA: time left in colour, "breached 2 h ago", "met" or "missed"."""
+    if standing is None:
+        return
+    text_colour = "black" if standing.colour == "amber" else "white"
+    with (
+        ui.badge(f"SLA: {standing.text}", color=SLA_COLOURS[standing.colour], text_color=text_colour)
+        .classes("text-sm px-2 py-1")
+        .mark("sla")
+    ):
+        ui.tooltip(f"{standing.what.capitalize()} due {standing.due:%Y-%m-%d %H:%M} UTC")

@@ -49,13 +49,8 @@ class DeliveryChips:
             self.timer.deactivate()
 
     async def retry(self, delivery: Delivery) -> None:
-        try:
-            text = await run.io_bound(resend_reply, self.desk, delivery.id, actor=signed_in_name())
-        except ValueError as exc:
-            ui.notify(str(exc), type="warning")
-            return
-        ui.notify(text, type="info")
-        ui.navigate.to(f"/ticket/{self.ticket_id}")
+        if await resend(self.desk, delivery):
+            ui.navigate.to(f"/ticket/{self.ticket_id}")
 
     @staticmethod
     def _show(chip: ui.chip, delivery: Delivery) -> None:
@@ -87,10 +82,16 @@ class FailedDeliveries:
                     ).mark(f"retry-delivery-{delivery.id}")
 
     async def retry(self, delivery: Delivery) -> None:
-        try:
-            text = await run.io_bound(resend_reply, self.desk, delivery.id, actor=signed_in_name())
-        except ValueError as exc:
-            ui.notify(str(exc), type="warning")
-            return
-        ui.notify(text, type="info")
-        self.panel.refresh()
+        if await resend(self.desk, delivery):
+            self.panel.refresh()
+
+
+async def resend(desk: Engine, delivery: Delivery) -> bool:
+    """Queue a failed reply again and say what was done; False (with the reason shown) when it cannot be."""
+    try:
+        text = await run.io_bound(resend_reply, desk, delivery.id, actor=signed_in_name())
+    except ValueError as exc:
+        ui.notify(str(exc), type="warning")
+        return False
+    ui.notify(text, type="info")
+    return True

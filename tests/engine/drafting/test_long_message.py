@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from engine.ingest.webhook_auth import signed_headers
 from engine.runtime import Engine
 from engine.store.models import Ticket
 from engine.worker import Worker
+from tests.waiting import wait_for
 
 SECRET = "long-message-secret"
 JAPANESE = ("注文した商品がまだ届いていません。" * 80)[:1209]  # the attack run's message: 1,209 characters, no spaces
@@ -59,12 +59,11 @@ def tickets(engine: Engine, ids: list[int]) -> list[Ticket]:
 
 
 def wait_until_drafted(engine: Engine, ids: list[int], timeout: float) -> list[Ticket]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def drafted() -> bool:
         found = tickets(engine, ids)
-        if len(found) == len(ids) and all(t.drafted_at is not None for t in found):
-            return found
-        time.sleep(0.2)
+        return len(found) == len(ids) and all(t.drafted_at is not None for t in found)
+
+    wait_for(drafted, timeout, f"tickets {ids} to be drafted")
     return tickets(engine, ids)
 
 
@@ -114,9 +113,7 @@ def test_a_draft_that_fails_is_set_aside_and_the_other_tickets_are_drafted(
     engine = make_engine(tmp_path / "data", "fake")
     engine.start()
     try:
-        deadline = time.monotonic() + 120
-        while not engine.ready and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: engine.ready, 120, "the models to load")
         client = client_for(engine)
         poisoned = post(client, "p-1", "My parcel has not arrived")
         poisoned_ids.add(poisoned)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine as SAEngine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from engine.app import build_engine
 from engine.assist import draft_ticket
@@ -28,7 +28,7 @@ from engine.kpi.acceptance import draft_acceptance
 from engine.nlp.embedder import HashingEmbedder
 from engine.routing.auto_resolve import auto_resolve_ticket
 from engine.routing.policy import RoutingPolicy
-from engine.store.models import Draft, Route, Ticket
+from engine.store.models import Direction, Draft, Message, Route, Ticket
 
 EMBEDDER = HashingEmbedder()
 TRACK_REPLY = (
@@ -267,3 +267,64 @@ def test_a_reply_with_an_empty_field_is_refused_and_filled_fields_count_as_sent_
     )
     assert feedback.kind == "approve" and feedback.final_text.endswith("Your order A-17 ships today.")
     engine.db.dispose()
+
+
+def test_the_draft_starts_from_the_reply_the_team_usually_sends_not_from_an_odd_nearest_one(
+    db: SAEngine, session: Session, tmp_path: Path
+) -> None:
+    desk = Desk(db, tmp_path)
+    odd = desk.past(session, "cancel my order now please", "Done, it is gone. Anything else?", "cancel_order")
+    usual = "You can cancel the order in your account: open Orders, pick the order and press Cancel."
+    typical = [
+        desk.past(session, text, f"{usual} {extra}", "cancel_order", name="Sam Carter")
+        for text, extra in (
+            ("how can I cancel an order", "The refund follows."),
+            ("I need to cancel the order I made", "Write to us if it fails."),
+            ("help me cancel my last order", "It takes a minute."),
+        )
+    ]
+    new = desk.ticket(session, "cancel my order now please!", "cancel_order")
+    vector = EMBEDDER.encode(["cancel my order now please!"])[0]
+    ranked = desk.memory.best(session, vector, intent="cancel_order", message="cancel my order now please!", k=4)
+    assert ranked[-1].ticket_id == odd and ranked[-1].similarity == max(e.similarity for e in ranked)
+    assert desk.draft(session, new, fit=0.0).based_on in typical
+
+
+def test_of_two_replies_alike_the_one_that_speaks_of_what_the_customer_wrote_comes_first(
+    db: SAEngine, session: Session, tmp_path: Path
+) -> None:
+    desk = Desk(db, tmp_path)
+    desk.past(session, "how do I cancel", "Cancel the order in your account settings.", "cancel_order")
+    purchase = desk.past(session, "how do I cancel", "Cancel the purchase in your account settings.", "cancel_order")
+    vector = EMBEDDER.encode(["how do I cancel my purchase"])[0]
+    best = desk.memory.best(session, vector, intent="cancel_order", message="how do I cancel my purchase", k=2)
+    assert best[0].ticket_id == purchase
+
+
+def test_a_100_kb_past_reply_stays_on_its_ticket_but_is_never_reused(
+    db: SAEngine, session: Session, tmp_path: Path
+) -> None:
+    desk = Desk(db, tmp_path)
+    huge = desk.past(session, "where is my order 55501234", "Your order is on its way. " * 4_000, "track_order")
+    short = desk.past(session, "where is my parcel", TRACK_REPLY, "track_order")
+    new = desk.ticket(session, "where is my order 77709876", "track_order")
+    draft = desk.draft(session, new, fit=0.0)
+    assert draft.based_on == short and huge not in {a["ticket_id"] for a in draft.alternatives}
+    assert desk.memory.entry(session, huge) is None
+    kept = session.exec(select(Message).where(Message.ticket_id == huge, Message.direction == Direction.OUTBOUND))
+    assert len(kept.one().body) >= 100_000
+
+
+def test_when_triage_names_no_intent_the_draft_answers_the_intent_of_the_nearest_replies(
+    db: SAEngine, session: Session, tmp_path: Path
+) -> None:
+    desk = Desk(db, tmp_path)
+    refunds = [
+        desk.past(session, text, "Your refund reaches your card within five days.", "track_refund")
+        for text in ("where is my refund", "where is my refund please", "my refund has not come")
+    ]
+    desk.past(session, "where is my order", "Your order arrives tomorrow.", "track_order")
+    new = desk.ticket(session, "where is my refund?", "unknown")
+    draft = desk.draft(session, new, fit=0.0)
+    assert draft.based_on in refunds
+    assert {a["ticket_id"] for a in draft.alternatives} <= set(refunds)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import time
 import zipfile
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from engine.ingest.webhook_auth import signed_headers
 from engine.runtime import Engine
 from engine.store.attachment_models import Attachment, AttachmentStatus
 from engine.store.models import Ticket, utcnow
+from tests.waiting import wait_for
 
 LIMITS = Limits()
 
@@ -129,14 +129,15 @@ def test_screenshot_is_read_with_tesseract_through_the_webhook(engine: Engine) -
     raw = json.dumps(body).encode()
     response = TestClient(app).post("/api/v1/messages", content=raw, headers=signed_headers("app", "k", raw))
     assert response.status_code == 202, response.text
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def extracted() -> bool:
         with engine.session() as session:
-            attachments = list(session.exec(select(Attachment)))
-        if attachments and attachments[0].status != AttachmentStatus.PENDING:
-            break
-        time.sleep(0.1)
-    (attachment,) = attachments
+            found = list(session.exec(select(Attachment)))
+        return bool(found) and found[0].status != AttachmentStatus.PENDING
+
+    wait_for(extracted, 60, "the attachment to be read")
+    with engine.session() as session:
+        (attachment,) = session.exec(select(Attachment))
     assert attachment.status == AttachmentStatus.DONE, attachment.error
     words = attachment.extracted_text.upper()
     assert "PAYMENT" in words and "DECLINED" in words and "4711" in words

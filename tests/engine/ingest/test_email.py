@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import imaplib
-import time
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -26,6 +25,7 @@ from engine.runtime import Engine
 from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, Message, Ticket
 from tests.engine.ingest.test_attachments import text_pdf
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_an_approved_reply_goes_out_over_smtp_and_the_answer_threads_back_throug
     courier = Courier(engine.db, lambda: engine.settings)
     courier.start()
     try:
-        wait_until(lambda: len(inbox.messages) == 1)
+        wait_for(lambda: len(inbox.messages) == 1)
     finally:
         courier.stop()
     reply = message_from_bytes(inbox.messages[0])
@@ -155,13 +155,6 @@ def test_an_approved_reply_goes_out_over_smtp_and_the_answer_threads_back_throug
     deliver(imap_server, answer)
     poll_imap(engine)
     assert [t for t, _ in tickets_and_messages(engine)] == [ticket_id, ticket_id, ticket_id]
-
-
-def wait_until(condition: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_eml_with_a_pdf_attachment_keeps_both_and_extracts_the_pdf(tmp_path: Path) -> None:

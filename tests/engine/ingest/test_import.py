@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from engine.ingest.bulk_import import ImportProgress, import_tickets
 from engine.ingest.dead_letters import list_dead_letters
 from engine.runtime import Engine
 from engine.store.models import DeadLetter, Direction, Message, Ticket, TicketStatus
+from tests.waiting import wait_for
 
 COLUMNS = ["external_id", "channel", "customer", "email", "created_at", "status", "reply", "intent", "text"]
 
@@ -138,11 +138,11 @@ def test_killed_import_restarts_without_duplicates_even_if_the_checkpoint_lags(t
     )
     process = subprocess.Popen([sys.executable, "-c", script, str(data_dir), str(path)], cwd=REPO_ROOT)
     checkpoints = data_dir / "imports"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(
-        json.loads(p.read_text()).get("done", 0) >= 21 for p in checkpoints.glob("*.json")
-    ):
-        time.sleep(0.05)
+    wait_for(
+        lambda: any(json.loads(p.read_text()).get("done", 0) >= 21 for p in checkpoints.glob("*.json")),
+        60,
+        "three batches of the import to be checkpointed",
+    )
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     engine = make_engine(data_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from engine.store.attachment_models import AttachmentStatus
 from engine.store.models import Customer, DeadLetter, Message, Ticket
 from engine.worker import Worker
 from tests.engine.ingest.test_attachments import text_pdf
+from tests.waiting import wait_for
 
 SECRET = "chat-secret"
 
@@ -45,6 +46,17 @@ def client(engine: Engine) -> TestClient:
     app = FastAPI()
     app.include_router(build_router(engine))
     return TestClient(app)
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[tuple[Engine, TestClient]]:
+    """A started engine (its background worker triages and drafts) and a client of its webhook API."""
+    engine = make_engine(tmp_path / "data")
+    engine.start()
+    app = FastAPI()
+    app.include_router(build_router(engine))
+    yield engine, TestClient(app)
+    engine.stop()
 
 
 def payload(external_id: str = "m-1", **fields: Any) -> dict[str, Any]:
@@ -90,10 +102,7 @@ def test_signed_message_is_accepted_and_becomes_a_ticket(engine: Engine, client:
         assert customer is not None and customer.handle == "@amelia" and customer.name == "Amelia Garcia"
         message = session.get(Message, body["message_id"])
         assert message is not None and message.body.startswith("My parcel has not arrived")
-    deadline = time.monotonic() + 10
-    while not engine.worker.woken and time.monotonic() < deadline:  # the writer wakes it just after answering
-        time.sleep(0.01)
-    assert engine.worker.woken, "the triage worker is woken"
+    wait_for(lambda: engine.worker.woken, 10, "the triage worker to be woken")  # the writer wakes it after answering
 
 
 def test_the_same_external_id_twice_stores_one_message(engine: Engine, client: TestClient) -> None:
@@ -221,65 +230,55 @@ def test_openapi_page_documents_the_api(client: TestClient) -> None:
 def _wait_for_status(engine: Engine, attachment_id: int, status: str, timeout: float = 10.0) -> None:
     from engine.store.attachment_models import Attachment
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reached() -> bool:
         with engine.session() as session:
             row = session.get(Attachment, attachment_id)
-        if row is not None and row.status == status:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"attachment {attachment_id} never reached {status}")
+        return row is not None and row.status == status
+
+    wait_for(reached, timeout, f"attachment {attachment_id} to reach {status}")
 
 
 @pytest.mark.real_models
-def test_the_background_worker_triages_accepted_messages_then_drafts_them(tmp_path: Path) -> None:
-    engine = make_engine(tmp_path / "data")
-    engine.start()
-    try:
-        app = FastAPI()
-        app.include_router(build_router(engine))
-        client = TestClient(app)
-        ids = [post(client, payload(f"w-{i}", text=f"Order {i} never arrived.")).json()["ticket_id"] for i in range(3)]
-        deadline = time.monotonic() + 120
-        tickets: list[Ticket] = []
-        while time.monotonic() < deadline:
-            with engine.session() as session:
-                tickets = [t for t in (session.get(Ticket, i) for i in ids) if t is not None]
-            if all(t.triaged_at is not None and t.drafted_at is not None for t in tickets):
-                break
-            time.sleep(0.2)
-        assert len(tickets) == 3 and all(t.intent and t.triaged_at is not None for t in tickets)
-        assert all(t.drafted_at is not None for t in tickets), "drafted once no new message came for a moment"
-    finally:
-        engine.stop()
+def test_the_background_worker_triages_accepted_messages_then_drafts_them(
+    started: tuple[Engine, TestClient],
+) -> None:
+    engine, client = started
+    ids = [post(client, payload(f"w-{i}", text=f"Order {i} never arrived.")).json()["ticket_id"] for i in range(3)]
+    tickets: list[Ticket] = []
+
+    def drafted() -> bool:
+        nonlocal tickets
+        with engine.session() as session:
+            tickets = [t for t in (session.get(Ticket, i) for i in ids) if t is not None]
+        return all(t.triaged_at is not None and t.drafted_at is not None for t in tickets)
+
+    wait_for(drafted, 120, "the tickets to be triaged and drafted")
+    assert len(tickets) == 3 and all(t.intent and t.triaged_at is not None for t in tickets)
+    assert all(t.drafted_at is not None for t in tickets), "drafted once no new message came for a moment"
 
 
-def test_a_message_with_a_pdf_is_triaged_by_the_worker_with_the_pdf_text(tmp_path: Path) -> None:
-    engine = make_engine(tmp_path / "data")
-    engine.start()
-    try:
-        app = FastAPI()
-        app.include_router(build_router(engine))
-        pdf = base64.b64encode(text_pdf(["Order 5521 was charged twice on my card"])).decode()
-        body = payload(
-            "m-real",
-            text="I see two charges for the same order. Please refund one of them.",
-            attachments=[{"name": "statement.pdf", "content_type": "application/pdf", "data": pdf}],
-        )
-        response = post(TestClient(app), body)
-        assert response.status_code == 202
-        ticket_id = response.json()["ticket_id"]
-        deadline = time.monotonic() + 900
-        ticket = None
-        while time.monotonic() < deadline:
-            with engine.session() as session:
-                ticket = session.get(Ticket, ticket_id)
-                texts = extracted_texts(session, [response.json()["message_id"]])
-            if ticket is not None and ticket.triaged_at is not None and texts:
-                break
-            time.sleep(1.0)
-        assert ticket is not None and ticket.triaged_at is not None, "triaged by the background worker"
-        assert ticket.intent and ticket.intent_confidence is not None and ticket.valence is not None
-        assert "charged twice" in texts[response.json()["message_id"]]
-    finally:
-        engine.stop()
+def test_a_message_with_a_pdf_is_triaged_by_the_worker_with_the_pdf_text(started: tuple[Engine, TestClient]) -> None:
+    engine, client = started
+    pdf = base64.b64encode(text_pdf(["Order 5521 was charged twice on my card"])).decode()
+    body = payload(
+        "m-real",
+        text="I see two charges for the same order. Please refund one of them.",
+        attachments=[{"name": "statement.pdf", "content_type": "application/pdf", "data": pdf}],
+    )
+    response = post(client, body)
+    assert response.status_code == 202
+    ticket_id = response.json()["ticket_id"]
+    ticket: Ticket | None = None
+    texts: dict[int, str] = {}
+
+    def triaged() -> bool:
+        nonlocal ticket, texts
+        with engine.session() as session:
+            ticket = session.get(Ticket, ticket_id)
+            texts = extracted_texts(session, [response.json()["message_id"]])
+        return ticket is not None and ticket.triaged_at is not None and bool(texts)
+
+    wait_for(triaged, 900, "the worker to triage the ticket with its PDF text")
+    assert ticket is not None and ticket.triaged_at is not None, "triaged by the background worker"
+    assert ticket.intent and ticket.intent_confidence is not None and ticket.valence is not None
+    assert "charged twice" in texts[response.json()["message_id"]]

@@ -8,7 +8,6 @@ import socket
 import stat
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from engine.ingest.demo_source import DEMO_SOURCE, SECRET_FILE, curl_example, de
 from engine.ingest.webhook import build_router
 from engine.runtime import Engine
 from engine.store.models import Message
+from tests.waiting import wait_for
 
 README_URL = "http://127.0.0.1:8080"
 README_SECRET = "<paste the secret shown to admins in Settings>"
@@ -45,9 +45,7 @@ def demo_desk(tmp_path: Path) -> Iterator[tuple[Engine, str]]:
         port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: server.started, 30, "the server to start")
     try:
         yield engine, f"http://127.0.0.1:{port}"
     finally:

@@ -91,3 +91,5 @@ async def test_agents_see_time_left_but_not_the_supervisors_badge(user: User) ->
         lambda: {r["id"]: r["sla_colour"] for r in shown_rows(user)}.get(first) == "red", 20, "the queue to reload"
     )
     await user.should_not_see(marker="sla-breached")
+    await user.open(f"/ticket/{first}")  # the ticket page says it too
+    await user.should_see("SLA: breached 1 h")

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.engine import Engine as SAEngine
 
 from engine.config import Settings
-from engine.survey_links import ask_for_person, submit_answer, token_state
-from engine.surveys import CES_RANGE, CSAT_RANGE, SurveyError
+from engine.surveys.answers import CES_RANGE, CSAT_RANGE, SurveyError
+from engine.surveys.links import ask_for_person, submit_answer, token_state
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,7 @@ from engine.outbox import Courier, enqueue_reply
 from engine.routing.auto_resolve import AI_AUTHOR
 from engine.runtime import Engine
 from engine.store.models import Direction, Feedback, Message, Outcome, Survey, Ticket, TicketStatus
-from engine.survey_form import build_survey_router
-from engine.survey_links import with_links
+from engine.surveys import build_survey_router, with_links
 from tests.engine.outbox.test_outbox import email_ticket, make_engine, state_is
 from tests.waiting import wait_for
 
