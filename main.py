@@ -156,6 +156,16 @@ def bench_day(
     _bench("day", as_json, tickets=tickets, flaky_channel=flaky_channel)
 
 
+@bench_cli.command("faults")
+def bench_faults(
+    runs: Annotated[int, typer.Option("--runs", min=0)] = 5,
+    messages: Annotated[int, typer.Option("--messages", min=10)] = 5000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Kill -9 the desk at random moments under load, with a flaky store, a corrupt index, a full disk and poison."""
+    _bench("faults", as_json, runs=runs, messages=messages)
+
+
 @train_cli.command("intent")
 def train_intent_command(
     csv: Annotated[Path | None, typer.Option("--csv", exists=True, dir_okay=False, help="text,label CSV")] = None,

@@ -39,6 +39,7 @@ from engine.ingest.attachments import extracted_texts
 from engine.knowledge.documents import GUIDANCE
 from engine.knowledge.knowledge_base import Hit, KnowledgeBase
 from engine.knowledge.reply_memory import MemoryEntry, ReplyMemory
+from engine.privacy.opt_outs import AiOptedOut
 from engine.privacy.redaction import Redaction, redact, redact_many, restore
 from engine.privacy.redaction_context import customer_context
 from engine.sla import SlaSettings
@@ -135,6 +136,8 @@ def draft_ticket(
             on_token(piece)
 
     context = _context(session, ticket_id)
+    if context.customer is not None and not context.customer.ai_opt_in:
+        raise AiOptedOut("the customer opted out of AI handling: write the reply yourself")
     if vector is None and embed is not None:
         vector = embed(context.question.text)
     intent = context.ticket.intent if context.ticket.intent not in (None, "", UNKNOWN_INTENT) else None

@@ -87,8 +87,15 @@ class Settings:
     # [outbox] table: max_attempts, backoff_seconds, backoff_max_seconds, callback_timeout, senders, poll_seconds
     # (defaults and checks in engine.outbox.config.OutboxSettings)
     outbox: dict[str, Any] = field(default_factory=dict)
-    # [surveys] table: channels, ai_resolved, expire_days, base_url (see engine.surveys.SurveySettings)
+    # [surveys] table: channels, ai_resolved, follow_up_hours, expire_days, base_url
+    # (see engine.surveys.SurveySettings)
     surveys: dict[str, Any] = field(default_factory=dict)
+    # KPIs: a reopen within this many days of a ticket's first resolution means it was not resolved at first contact;
+    # agent time is costed at this fully loaded hourly cost in cost per ticket
+    fcr_reopen_days: float = 7.0
+    agent_hourly_cost: float = 30.0
+    # consent (SECURITY.md): whether a new customer's tickets may be handled by the AI until they opt out
+    ai_opt_in_default: bool = True
     # [sla] table: timezone, days, open, close, alert_email, targets.<channel>.<priority> (first_response and
     # resolution in business minutes); see engine.sla.policy
     sla: dict[str, Any] = field(default_factory=dict)

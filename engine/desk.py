@@ -22,6 +22,7 @@ from engine.nlp.sentiment import frustration_rising
 from engine.outbox import Delivery, failed_deliveries, retry_delivery, ticket_deliveries
 from engine.privacy import audit
 from engine.privacy.customer_redaction import message_pii_kinds
+from engine.privacy.opt_outs import Consent, consent_of, set_consent
 from engine.resolution import Resolution, resolution
 from engine.routing.auto_resolve import one_at_a_time, record_outcome
 from engine.runtime import Engine
@@ -251,6 +252,29 @@ def draft_now(engine: Engine, ticket_id: int, on_token: Callable[[str], None] | 
         draft = draft_with(services, engine.settings, session, ticket_id, on_token)
     engine.changed()
     return draft
+
+
+def set_customer_consent(
+    engine: Engine, ticket_id: int, *, ai_handling: bool | None, earlier_tickets: bool | None, agent: str
+) -> Consent:
+    """Change the opt-outs of the ticket's customer (each change audited); returns their choices now."""
+    with engine.transaction() as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise LookupError(f"ticket {ticket_id} does not exist")
+        set_consent(
+            session,
+            ticket.customer_id,
+            ai_handling=ai_handling,
+            earlier_tickets=earlier_tickets,
+            actor=agent,
+            via=f"ticket {ticket_id}",
+        )
+        customer = session.get(Customer, ticket.customer_id)
+        assert customer is not None
+        consent = consent_of(customer)
+    engine.changed()
+    return consent
 
 
 def intent_labels(engine: Engine) -> list[str]:

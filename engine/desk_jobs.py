@@ -1,4 +1,5 @@
-"""The desk's scheduled jobs: nightly retrain, retrain after N corrections, drift check, IMAP polling, SLA watch.
+"""The desk's scheduled jobs: nightly retrain, retrain after N corrections, drift check, IMAP polling, SLA watch,
+survey follow-ups.
 
 `desk_jobs(engine)` is called once by build_engine; the app starts and stops the `Jobs` it returns (`engine.jobs`).
 Settings (engine/config.py): `retrain_every`, `retrain_hour`, `retrain_check_seconds`, `drift_hour`, and `imap`
@@ -18,6 +19,7 @@ from engine.ingest.email_channel import imap_interval_seconds, poll_imap
 from engine.jobs import Jobs, Progress
 from engine.runtime import Engine
 from engine.sla_watch import CHECK_SECONDS, watch_sla
+from engine.surveys import FOLLOW_UP_CHECK_SECONDS, send_follow_ups
 
 
 def desk_jobs(engine: Engine) -> Jobs:
@@ -75,6 +77,13 @@ def desk_jobs(engine: Engine) -> Jobs:
             IntervalTrigger(seconds=interval),
             f"every {interval} s",
         )
+    jobs.add(
+        "survey_follow_ups",
+        "Survey follow-ups",
+        lambda p: f"{send_follow_ups(engine.db, engine.settings)} survey follow-ups queued",
+        IntervalTrigger(seconds=FOLLOW_UP_CHECK_SECONDS),
+        f"every {FOLLOW_UP_CHECK_SECONDS} s, for tickets surveyed by a follow-up message",
+    )
     jobs.add(
         "sla",
         "SLA watch",

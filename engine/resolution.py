@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from engine.store.models import Direction, Message, Outcome, Route, Survey, Ticket
+from engine.store.models import SURVEY_AUTHOR, Direction, Message, Outcome, Route, Survey, Ticket
 
 ROUTE_STATES = {
     Route.AUTO_RESOLVE: "Auto-resolve",
@@ -63,6 +63,7 @@ def resolution(session: Session, ticket: Ticket) -> Resolution:
     reply = session.exec(
         select(Message)
         .where(Message.ticket_id == ticket.id, Message.direction == Direction.OUTBOUND)
+        .where(Message.author != SURVEY_AUTHOR)  # a survey follow-up is not the reply that resolved it
         .order_by(col(Message.created_at).desc(), col(Message.id).desc())
     ).first()
     survey = session.exec(select(Survey).where(Survey.ticket_id == ticket.id).order_by(col(Survey.id).desc())).first()

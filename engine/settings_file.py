@@ -31,6 +31,10 @@ EDITABLE = {
     "smtp",  # the outbound channels (engine.outbox.channels)
     "webhook_callbacks",
     "webhook_secrets",
+    "fcr_reopen_days",  # KPIs (engine.kpi.KpiParams)
+    "agent_hourly_cost",
+    "ai_opt_in_default",  # consent
+    "surveys",  # when and how surveys go out (engine.surveys)
     "store_client_id",  # the store API's OAuth client credentials
     "store_client_secret",
     "sla",  # SLA policies and business hours (engine.sla)

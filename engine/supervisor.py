@@ -136,6 +136,19 @@ class Supervisor:
         with self._lock:
             return {t for (s, t), (next_try, aside) in self._held.items() if s == stage and (aside or next_try > now)}
 
+    def held(self, stage: str) -> set[int]:
+        """Tickets with a failure of `stage` on record (waiting, due for their next try, or set aside)."""
+        with self._lock:
+            return {t for (s, t) in self._held if s == stage}
+
+    def due(self, stage: str) -> list[int]:
+        """Tickets that failed `stage` before and whose next try has come (tried alone, never again in a batch)."""
+        now = utcnow()
+        with self._lock:
+            return sorted(
+                t for (s, t), (next_try, aside) in self._held.items() if s == stage and not aside and next_try <= now
+            )
+
     def retry(self, ticket_id: int) -> None:
         """A person asks for another try: the ticket's failures are forgotten in every stage."""
         with self._lock:

@@ -166,7 +166,9 @@ class Worker:
             if triaged:
                 last_triage = time.monotonic()
                 engine.changed()
-                if triaged < self._batch_size:  # messages are trickling in: let a few more arrive, embed them together
+                # messages are trickling in: let a few more arrive, embed them together (not while a failed batch's
+                # tickets are tried one by one: those are known, waiting would only slow the backlog down)
+                if triaged < self._batch_size and not pipeline.isolating:
                     self._stop.wait(TRIAGE_GATHER_SECONDS)
             elif quiet >= DRAFT_AFTER_QUIET_SECONDS and drafting.step():
                 engine.changed()
@@ -325,7 +327,10 @@ class TriagePipeline:
         self._current = []
 
     def _next(self, models: TriageModels) -> tuple[TriageBatch, Future[Scored]] | None:
-        """The next single suspect, else the batch scored ahead, else the oldest pending batch."""
+        """The next single suspect (a failed batch's ticket, or a failed ticket due again), else the batch scored
+        ahead, else the oldest pending batch."""
+        if not self._suspects:
+            self._suspects = sorted({t for stage in ("triage", "routing") for t in self._supervisor.due(stage)})
         while self._suspects:
             ticket_id = self._suspects.pop(0)
             with self._engine.session() as session:
@@ -342,7 +347,7 @@ class TriagePipeline:
 
     def _start(self, models: TriageModels, skip: list[int] | None = None) -> tuple[TriageBatch, Future[Scored]] | None:
         """Read the oldest pending batch (without `skip` and the tickets held back) and start scoring it."""
-        held = set().union(*(self._supervisor.blocked(stage) for stage in TRIAGE_STAGES))
+        held = set().union(*(self._supervisor.held(stage) for stage in TRIAGE_STAGES))  # failed ones go alone
         with self._engine.session() as session:
             ids = pending_ticket_ids(session, self._batch_size, skip=[*(skip or ()), *held])
             batch = read_batch(session, ids) if ids else None
@@ -381,7 +386,7 @@ def draft_next(
         query = (
             select(Ticket.id)
             .join(Customer, col(Customer.id) == col(Ticket.customer_id))
-            .where(col(Customer.ai_drafts_opt_out).is_(False))
+            .where(col(Customer.ai_opt_in).is_(True))  # opted out of AI handling: a person writes the reply
             .where(col(Ticket.drafted_at).is_(None), col(Ticket.triaged_at).is_not(None))
             .where(col(Ticket.status).in_([TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.ESCALATED]))
             .where(col(Ticket.id).not_in(list(skip)))

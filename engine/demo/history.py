@@ -297,6 +297,7 @@ def _apply(
     ticket.urgency = story.urgency
     ticket.route, ticket.route_reason, ticket.outcome = story.route, story.route_reason, story.outcome
     ticket.first_response_at, ticket.resolved_at, ticket.updated_at = first, resolved, resolved
+    ticket.first_resolved_at, ticket.first_contacts, ticket.demo = resolved, ticket.contacts, True
     ticket.handle_seconds, ticket.triaged_at = story.handle_seconds, inbound[-1].created_at + timedelta(seconds=2)
     ticket.drafted_at = ticket.triaged_at if story.route == Route.ASSIST else None
     start_clock(ticket, DEMO_SLA)  # its dues, and whether its simulated answer and resolution met them

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlmodel import Session, func, select
 
 from engine.ingest.intake import InboundMessage, intake
-from engine.store.models import Channel, Direction, Message, Ticket, TicketStatus, utcnow
+from engine.store.models import Channel, Direction, Message, Ticket, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def seed_demo_queue(session: Session, data_dir: Path, *, count: int, now: dateti
         )
         ticket = session.get(Ticket, result.ticket_id)
         assert ticket is not None
-        ticket.gold_intent = item.intent
+        ticket.gold_intent, ticket.demo = item.intent, True
         age = now - at
         if item.reply and age > timedelta(days=3) and rng.random() < 0.45:
             _resolve_with_reply(session, ticket, item.reply, at + timedelta(minutes=rng.randint(10, 600)))
@@ -190,6 +190,4 @@ def _resolve_with_reply(session: Session, ticket: Ticket, reply: str, at: dateti
     session.add(
         Message(ticket_id=ticket.id, direction=Direction.OUTBOUND, author="Support team", body=reply, created_at=at)
     )
-    ticket.status = TicketStatus.RESOLVED
-    ticket.resolved_at = at
-    ticket.updated_at = at
+    ticket.mark_resolved(at)

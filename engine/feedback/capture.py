@@ -64,9 +64,7 @@ def send_reply(
     session.add(reply)
     session.flush()
     enqueue_reply(session, reply)  # delivered by the courier once this transaction commits
-    ticket.status = TicketStatus.RESOLVED
-    ticket.resolved_at = now
-    ticket.updated_at = now
+    ticket.mark_resolved(now)
     record_resolution(ticket, now)
     session.add(ticket)
     feedback = Feedback(

@@ -94,6 +94,7 @@ def store_email(
         subject=parsed.subject or None,
         external_id=parsed.message_id,
         received_at=parsed.sent_at,
+        ai_opt_in=settings.ai_opt_in_default,
     )
     inbound = cut_to_limits(inbound)  # the raw mail, kept below, holds every character
     result = deliver(

@@ -43,6 +43,7 @@ class InboundMessage:
     thread_external_id: str | None = None  # the ticket's external id this message replies to
     received_at: datetime | None = None
     ticket_external_id: str | None = None  # the external id a new ticket gets (default: the message's)
+    ai_opt_in: bool = True  # a customer this message creates may be handled by the AI (the ai_opt_in_default setting)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,13 @@ def _customer(message: InboundMessage, customers: dict[tuple[str, str], int | _R
         if key is not None and key in customers:
             return customers[key]
     customer = _Row(
-        _new_row(Customer, name=message.customer_name, email=message.customer_email, handle=message.customer_handle)
+        _new_row(
+            Customer,
+            name=message.customer_name,
+            email=message.customer_email,
+            handle=message.customer_handle,
+            ai_opt_in=message.ai_opt_in,
+        )
     )
     new.append(customer)
     for key in (email, handle):

@@ -47,10 +47,12 @@ from engine.ingest.webhook_refusals import (
     record_unauthenticated,
     refusals_per_minute,
 )
-from engine.ingest.webhook_schema import Accepted, MessageIn, Rejected
+from engine.ingest.webhook_schema import Accepted, ConsentIn, MessageIn, Rejected
 from engine.ingest.writer import IngestWriter
+from engine.privacy.opt_outs import set_consent
 from engine.runtime import Engine
 from engine.sla import SlaSettings, start_clocks
+from engine.store.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,11 @@ def store_messages(
 
     Messages sharing a `conversation_id` land on one ticket, whose external id is the conversation's key.
     """
-    results = intake_many(session, [_inbound(source, message) for source, message in messages])
+    default = settings.ai_opt_in_default
+    results = intake_many(session, [_inbound(source, message, default) for source, message in messages])
+    for (source, message), result in zip(messages, results, strict=True):
+        if message.consent is not None:
+            _apply_consent(session, source, message.consent, result.ticket_id)
     start_clocks(session, SlaSettings.lenient(settings), [r.ticket_id for r in results if r.created_ticket])
     return [
         (result, [])
@@ -105,7 +111,21 @@ def store_messages(
     ]
 
 
-def _inbound(source: str, message: MessageIn) -> InboundMessage:
+def _apply_consent(session: Session, source: str, consent: ConsentIn, ticket_id: int) -> None:
+    """Set the opt-outs a message carries on its ticket's customer (each change audited)."""
+    ticket = session.get(Ticket, ticket_id)
+    assert ticket is not None
+    set_consent(
+        session,
+        ticket.customer_id,
+        ai_handling=consent.ai_handling,
+        earlier_tickets=consent.earlier_tickets,
+        actor=f"webhook:{source}",
+        via="webhook API",
+    )
+
+
+def _inbound(source: str, message: MessageIn, ai_opt_in: bool) -> InboundMessage:
     key = conversation_key(source, message.conversation_id) if message.conversation_id else None
     text = message.text.strip()
     return InboundMessage(
@@ -119,6 +139,7 @@ def _inbound(source: str, message: MessageIn) -> InboundMessage:
         thread_external_id=key,
         received_at=message.timestamp,
         ticket_external_id=key,
+        ai_opt_in=ai_opt_in,
     )
 
 

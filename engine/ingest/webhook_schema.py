@@ -22,6 +22,21 @@ class AttachmentIn(BaseModel):
     data: Base64Bytes = Field(description="The file's bytes, base64-encoded.")
 
 
+class ConsentIn(BaseModel):
+    """The customer's choices, when the platform asked for them; a field left out keeps the choice as it is."""
+
+    ai_handling: bool | None = Field(
+        default=None,
+        description="`false`: the customer opts out of AI handling (no AI drafts, no AI answers: a person replies); "
+        "`true`: opts back in.",
+    )
+    earlier_tickets: bool | None = Field(
+        default=None,
+        description="`false`: the customer's tickets are never used to draft replies (reply memory, similar "
+        "tickets); `true`: they may be again.",
+    )
+
+
 class MessageIn(BaseModel):
     """One customer message from a chat, SMS, social or voice platform."""
 
@@ -73,6 +88,9 @@ class MessageIn(BaseModel):
     )
     attachments: list[AttachmentIn] = Field(
         default_factory=list, max_length=MAX_ATTACHMENTS, description="Files sent with the message."
+    )
+    consent: ConsentIn | None = Field(
+        default=None, description="The customer's opt-outs, each recorded in the audit log when it changes."
     )
 
     @model_validator(mode="after")

@@ -1,7 +1,8 @@
 """Reply memory: the replies the team sent on tickets that stayed resolved, found by intent and similarity.
 
-An entry is a resolved ticket with a reply: sent by an agent (approved, or edited and sent), sent by auto-resolve
-and not reopened since (a reopen takes the ticket out of the resolved state), or imported with the team's history.
+An entry is a resolved ticket with a reply, of a customer who did not opt out of their tickets feeding drafts: sent
+by an agent (approved, or edited and sent), sent by auto-resolve and not reopened since (a reopen takes the ticket out
+of the resolved state), or imported with the team's history.
 It is filed under the customer message it answered and under its intent (the team's label when the ticket came with
 one, else the ticket's intent as it stands after corrections). Its vector is the ticket's own embedding in the
 similar-tickets index: one index serves drafts, auto-resolve and the "similar resolved tickets" panel.
@@ -24,7 +25,17 @@ from sqlmodel import Session, col, select
 
 from engine.knowledge.reply_words import ReplyWords
 from engine.knowledge.similar_tickets import SimilarTickets
-from engine.store.models import Customer, Direction, Draft, Feedback, FeedbackKind, Message, Ticket, TicketStatus
+from engine.store.models import (
+    SURVEY_AUTHOR,
+    Customer,
+    Direction,
+    Draft,
+    Feedback,
+    FeedbackKind,
+    Message,
+    Ticket,
+    TicketStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +113,11 @@ class ReplyMemory:
 
     def _intent_ids(self, session: Session, intent: str, exclude: int | None) -> list[int]:
         label = func.coalesce(Ticket.gold_intent, Ticket.intent)
-        query = select(Ticket.id).where(Ticket.status == TicketStatus.RESOLVED, label == intent)
+        query = (
+            select(Ticket.id)
+            .join(Customer, col(Customer.id) == col(Ticket.customer_id))
+            .where(Ticket.status == TicketStatus.RESOLVED, label == intent, col(Customer.ai_drafts_opt_out).is_(False))
+        )
         return [i for i in session.exec(query) if i is not None and i != exclude]
 
     def _entries(self, session: Session, ticket_ids: Sequence[int], scores: dict[int, float]) -> list[MemoryEntry]:
@@ -114,6 +129,7 @@ class ReplyMemory:
             select(Ticket, Customer)
             .join(Customer, col(Customer.id) == col(Ticket.customer_id))
             .where(col(Ticket.id).in_(list(ticket_ids)), Ticket.status == TicketStatus.RESOLVED)
+            .where(col(Customer.ai_drafts_opt_out).is_(False))  # they opted out of their tickets feeding drafts
         ).all()
         tickets = {t.id or 0: (t, c) for t, c in rows}
         messages = session.exec(
@@ -126,7 +142,7 @@ class ReplyMemory:
         for message in messages:
             if message.direction == Direction.INBOUND:
                 questions.setdefault(message.ticket_id, message.body)
-            else:
+            elif message.author != SURVEY_AUTHOR:  # a survey follow-up is no reply to reuse
                 replies[message.ticket_id] = message  # the last reply is the one that closed the ticket
         track = track_records(session, list(tickets))
         out: list[MemoryEntry] = []

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import col
 
-from engine.kpi.filters import KpiFilter, KpiParams, as_utc, ensure_kpi_indexes
+from engine.kpi.agent_nps import nps_measures
+from engine.kpi.filters import KpiFilter, KpiParams, as_utc, ensure_kpi_indexes, stored_params
 from engine.kpi.quality import (
     ConfidenceBin,
     ConfusionCell,
@@ -96,6 +97,7 @@ class DashboardData:
     intent_quality: list[IntentQuality]
     edit_distance: list[EditDistance]
     alerts: list[Alert] = field(default_factory=list)
+    demo_tickets: int = 0  # demo tickets (seeded, their past simulated) among the period's tickets
 
     def kpi(self, key: str) -> Kpi:
         """The KPI with this key."""
@@ -112,6 +114,7 @@ class DashboardData:
                     "unit": k.definition.unit,
                     "target": k.definition.target.text if k.definition.target else "",
                     "definition": k.definition.doc,
+                    "demo": k.demo,
                 }
                 for k in self.kpis
             ],
@@ -176,30 +179,33 @@ class _Periods:
     kpis: list[Kpi]
     days: list[DayRow]  # the current period's day rows
     totals: dict[str, float | None]  # the current period's measure totals
+    demo: dict[str, float | None]  # the demo tickets' share of them
 
 
 def _period_kpis(connection: Connection, kpi_filter: KpiFilter, params: KpiParams, now: datetime) -> _Periods:
     """The KPIs of the period and the previous one (three queries)."""
-    bound = kpi_filter.bind(now)
+    bound = kpi_filter.bind(now, params)
     shape = kpi_filter.shape
     days = ticket_days(connection, shape, bound)
-    previous_days = ticket_days(connection, shape, kpi_filter.previous().bind(now))
+    previous_days = ticket_days(connection, shape, kpi_filter.previous().bind(now, params))
     opened = open_measures(connection, shape, bound)
-    current = period_totals(days, opened[True])
-    previous = period_totals(previous_days, opened[False])
-    return _Periods(kpis_from_totals(current, previous, params), days, current)
+    nps = nps_measures(connection, bound)
+    current = period_totals(days, opened[True] | nps[True])
+    previous = period_totals(previous_days, opened[False] | nps[False])
+    demo = period_totals((day for day in days if day.demo), {})
+    return _Periods(kpis_from_totals(current, previous, params, demo), days, current, demo)
 
 
-def refresh(db: SAEngine) -> int:
-    """Rebuild the days and months of the rollups whose tickets changed (all after a definition change)."""
+def refresh(db: SAEngine, params: KpiParams | None = None) -> int:
+    """Rebuild the days and months of the rollups whose tickets changed (all after a definition or parameter change)."""
     with db.connect() as connection:
-        return refresh_rollups(connection, ROLLUPS)
+        return refresh_rollups(connection, ROLLUPS, stored_params(params or KpiParams()))
 
 
-def _refresh_for(connection: Connection, kpi_filter: KpiFilter) -> None:
+def _refresh_for(connection: Connection, kpi_filter: KpiFilter, params: KpiParams) -> None:
     """Rebuild the marked days and months that a refresh of this period and the previous one reads whole."""
     reads = Reads.whole(period.day_split()[:2] for period in (kpi_filter, kpi_filter.previous()))
-    refresh_rollups(connection, ROLLUPS, reads)
+    refresh_rollups(connection, ROLLUPS, stored_params(params), reads)
 
 
 def kpis(
@@ -208,7 +214,7 @@ def kpis(
     """Every KPI for the period and the previous period of equal length."""
     params = params or KpiParams()
     with db.connect() as connection:
-        _refresh_for(connection, kpi_filter)
+        _refresh_for(connection, kpi_filter, params)
         return _period_kpis(connection, kpi_filter, params, now or utcnow()).kpis
 
 
@@ -218,9 +224,9 @@ def dashboard(
     """Run every dashboard query for one refresh (seven queries) and shape the results for the page."""
     params = params or KpiParams()
     now = now or utcnow()
-    bound = kpi_filter.bind(now)
+    bound = kpi_filter.bind(now, params)
     with db.connect() as connection:
-        _refresh_for(connection, kpi_filter)
+        _refresh_for(connection, kpi_filter, params)
         periods = _period_kpis(connection, kpi_filter, params, now)
         reviewed = pairs(connection, kpi_filter.shape, bound)
         checked = checks(connection, kpi_filter.shape, bound)
@@ -241,6 +247,7 @@ def dashboard(
         intent_quality=intent_quality(intents, reviewed),
         edit_distance=edit_distances(reviewed),
         alerts=alerts(periods.kpis, confidence, params),
+        demo_tickets=int(periods.demo["tickets"] or 0),
     )
 
 

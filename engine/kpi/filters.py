@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,11 +16,13 @@ from engine.store.models import Ticket
 # every ticket column the per-day measures read, by day, so rebuilding a day's rollup or reading a partial day live
 # is an index range scan that never reads the table.
 KPI_INDEXES = (
-    "DROP INDEX IF EXISTS ix_kpi_ticket_day",  # replaced by ix_kpi_ticket_sla_days (it covers reopens and SLA too)
-    "DROP INDEX IF EXISTS ix_kpi_ticket_days",
-    "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_sla_days ON ticket (date(created_at), channel, created_at, intent, "
-    "route, outcome, status, resolved_at, first_response_at, handle_seconds, contacts, reopens, triaged_at, valence, "
-    "sentiment_label, intent_confidence, first_response_breached, resolution_breached)",
+    "DROP INDEX IF EXISTS ix_kpi_ticket_day",  # replaced by ix_kpi_ticket_measures
+    "DROP INDEX IF EXISTS ix_kpi_ticket_days",  # replaced by ix_kpi_ticket_measures
+    "DROP INDEX IF EXISTS ix_kpi_ticket_sla_days",  # replaced by ix_kpi_ticket_measures (it covers demo and FCR too)
+    "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_measures ON ticket (date(created_at), channel, created_at, intent, "
+    "demo, route, outcome, status, resolved_at, first_resolved_at, first_contacts, first_response_at, "
+    "handle_seconds, contacts, triaged_at, valence, sentiment_label, intent_confidence, first_response_breached, "
+    "resolution_breached)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_created ON ticket (created_at, channel, intent)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_ticket_resolved ON ticket (resolved_at, channel, intent, created_at)",
     "CREATE INDEX IF NOT EXISTS ix_kpi_feedback_ticket ON feedback (ticket_id, kind, edit_distance)",
@@ -37,14 +39,20 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+Shape = tuple[bool, bool, bool]  # which filters are on: channels, intents, live only (no demo tickets)
+
+
 @dataclass(frozen=True)
 class KpiFilter:
-    """Tickets created in [start, end), optionally only some channels and (current) intents; None or [] = all."""
+    """Tickets created in [start, end), optionally only some channels and (current) intents; None or [] = all.
+
+    `live_only` leaves out the demo tickets (seeded, their past simulated)."""
 
     start: datetime
     end: datetime
     channels: list[str] | None = None
     intents: list[str] | None = None
+    live_only: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", as_utc(self.start))
@@ -59,18 +67,22 @@ class KpiFilter:
         """The `days` days up to now."""
         return cls(now - timedelta(days=days), now, channels, intents)
 
+    def with_live_only(self, live_only: bool) -> KpiFilter:
+        """The same filter, with or without the demo tickets."""
+        return replace(self, live_only=live_only)
+
     @property
     def length(self) -> timedelta:
         return self.end - self.start
 
     def previous(self) -> KpiFilter:
         """The period of equal length just before this one, with the same channels and intents."""
-        return KpiFilter(self.start - self.length, self.start, self.channels, self.intents)
+        return KpiFilter(self.start - self.length, self.start, self.channels, self.intents, self.live_only)
 
     @property
-    def shape(self) -> tuple[bool, bool]:
-        """Which filters are on (channels, intents): queries are built once per shape and reused."""
-        return bool(self.channels), bool(self.intents)
+    def shape(self) -> Shape:
+        """Which filters are on (channels, intents, live only): queries are built once per shape and reused."""
+        return bool(self.channels), bool(self.intents), self.live_only
 
     def day_split(self) -> tuple[str, str, list[str]]:
         """The whole UTC days inside the period as ISO days [first, last), and the partial days at its edges."""
@@ -83,8 +95,8 @@ class KpiFilter:
         edges += [end_day] if self.end != _midnight(self.end) else []
         return first.isoformat(), end_day.isoformat(), [d.isoformat() for d in edges]
 
-    def bind(self, now: datetime) -> dict[str, Any]:
-        """Values of the bound parameters every KPI query uses."""
+    def bind(self, now: datetime, params: KpiParams | None = None) -> dict[str, Any]:
+        """Values of the bound parameters every KPI query uses (`params`: the stored measures' parameters)."""
         full_from, full_to, edges = self.day_split()
         return {
             "cover": cover(date.fromisoformat(full_from), date.fromisoformat(full_to)),
@@ -97,6 +109,7 @@ class KpiFilter:
             "channels": list(self.channels or []),
             "intents": list(self.intents or []),
             "now": as_utc(now),
+            **stored_params(params or KpiParams()),
         }
 
 
@@ -119,10 +132,17 @@ def _midnight(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def stored_params(params: KpiParams) -> dict[str, str]:
+    """The parameters stored measures depend on: the window in which a reopen means the first resolution did not hold,
+    as an SQLite datetime modifier ('+604800 seconds')."""
+    return {"fcr": f"+{round(params.fcr_reopen_days * 86400)} seconds"}
+
+
 START = bindparam("start", type_=DateTime())
 END = bindparam("end", type_=DateTime())
 PREV_START = bindparam("prev_start", type_=DateTime())
 NOW = bindparam("now", type_=DateTime())
+FCR = bindparam("fcr", type_=String())  # the reopen window of first contact resolution, an SQLite datetime modifier
 FULL_FROM = bindparam("full_from", type_=String())  # the period's whole UTC days: full_from <= day < full_to
 FULL_TO = bindparam("full_to", type_=String())
 COVER: BindParameter[Any] = bindparam("cover", expanding=True)  # the whole days as months (YYYY-MM) and days
@@ -132,26 +152,28 @@ EDGES: BindParameter[Any] = bindparam(
 
 
 def ticket_scope(
-    shape: tuple[bool, bool], channel: Any = Ticket.channel, intent: Any = Ticket.intent
+    shape: Shape, channel: Any = Ticket.channel, intent: Any = Ticket.intent, demo: Any = Ticket.demo
 ) -> list[ColumnElement[bool]]:
-    """WHERE clauses for the channel and intent filters that are on (no period), on tickets or on a rollup."""
-    channels, intents = shape
+    """WHERE clauses for the channel, intent and live-only filters that are on (no period), on tickets or a rollup."""
+    channels, intents, live_only = shape
     clauses: list[ColumnElement[bool]] = []
     if channels:
         clauses.append(col(channel).in_(bindparam("channels", expanding=True)))
     if intents:
         clauses.append(col(intent).in_(bindparam("intents", expanding=True)))
+    if live_only:
+        clauses.append(col(demo).is_(False))
     return clauses
 
 
-def tickets_in(shape: tuple[bool, bool]) -> ColumnElement[bool]:
+def tickets_in(shape: Shape) -> ColumnElement[bool]:
     """Tickets created in [start, end) with the filters on (day bounds let SQLite range-scan ix_kpi_ticket_day)."""
     created = col(Ticket.created_at)
     day = func.date(created)
     return and_(day >= func.date(START), day <= func.date(END), created >= START, created < END, *ticket_scope(shape))
 
 
-def edge_tickets(shape: tuple[bool, bool]) -> ColumnElement[bool]:
+def edge_tickets(shape: Shape) -> ColumnElement[bool]:
     """Tickets created in the period's partial days (the rollups hold its whole days), with the filters on."""
     created = col(Ticket.created_at)
     return and_(func.date(created).in_(EDGES), created >= START, created < END, *ticket_scope(shape))
@@ -163,6 +185,7 @@ class KpiParams:
 
     agent_hourly_cost: float = 30.0  # fully loaded cost of one agent-hour
     ai_ticket_cost: float = 0.02  # compute cost of the AI's work on one ticket (triage, retrieval, draft)
+    fcr_reopen_days: float = 7.0  # a reopen within this many days of the first resolution: not first contact
     confidence_alert: float = 0.80  # alert when mean intent confidence falls below this
     override_climb: float = 0.02  # alert when the override rate climbs by more than this vs the previous period
 

@@ -19,12 +19,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from engine.kpi.filters import END, NOW, PREV_START, START, ticket_scope
+from engine.kpi.filters import END, FCR, NOW, PREV_START, START, Shape, ticket_scope
 from engine.kpi.rollup import Rollup
 from engine.store.models import Feedback, FeedbackKind, Outcome, Route, Survey, Ticket, TicketStatus, TriageResult
 
 BINS = 10
-Shape = tuple[bool, bool]
 
 
 def _sum(condition: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -42,8 +41,15 @@ def confidence_bin(confidence: Any) -> ColumnElement[Any]:
     return case((confidence >= 1.0, BINS - 1), else_=cast(confidence * BINS, Integer))
 
 
+_DEMO: ColumnElement[Any] = col(Ticket.demo).label("demo")
 _route, _outcome, _resolved = col(Ticket.route), col(Ticket.outcome), col(Ticket.resolved_at).is_not(None)
 _handle = col(Ticket.handle_seconds)
+_first_resolved = func.coalesce(col(Ticket.first_resolved_at), col(Ticket.resolved_at))  # older rows: the last one
+_REOPENED_SOON = exists().where(  # the first resolution did not hold: reopened within the FCR window
+    col(Feedback.ticket_id) == col(Ticket.id),
+    col(Feedback.kind) == FeedbackKind.REOPEN,
+    col(Feedback.created_at) <= func.datetime(_first_resolved, FCR),
+)
 _first_due, _resolution_due = col(Ticket.first_response_due), col(Ticket.resolution_due)
 _first_verdict, _resolution_verdict = col(Ticket.first_response_breached), col(Ticket.resolution_breached)
 _breached = or_(_first_verdict.is_(True), _resolution_verdict.is_(True))
@@ -65,11 +71,11 @@ TICKET_MEASURES: dict[str, tuple[str, ColumnElement[Any]]] = {
     "resolved_by_ai": ("outcome resolved by AI", _sum(_outcome == Outcome.RESOLVED_BY_AI)),
     "resolved": ("tickets resolved", _sum(_resolved)),
     "first_contact": (
-        "resolved after one customer contact, never reopened, not failed",
+        "resolved after one customer contact, not reopened within the FCR window of that resolution, not failed",
         _sum(
             _resolved
-            & (col(Ticket.contacts) <= 1)
-            & (col(Ticket.reopens) == 0)
+            & (func.coalesce(col(Ticket.first_contacts), col(Ticket.contacts)) <= 1)
+            & ~_REOPENED_SOON
             & (func.coalesce(_outcome, "") != Outcome.FAILED)
         ),
     ),
@@ -111,9 +117,9 @@ TICKET_MEASURES: dict[str, tuple[str, ColumnElement[Any]]] = {
 
 
 def _group(*keys: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-    """A rollup's group columns over tickets: creation day, channel, current intent, then the query's own keys."""
+    """A rollup's group columns over tickets: creation day, channel, current intent, demo, then the query's own keys."""
     day = func.date(col(Ticket.created_at)).label("bucket")
-    return [day, col(Ticket.channel).label("channel"), col(Ticket.intent).label("intent"), *keys]
+    return [day, col(Ticket.channel).label("channel"), col(Ticket.intent).label("intent"), _DEMO, *keys]
 
 
 def _day_source(clause: ColumnElement[bool]) -> Select:
@@ -127,19 +133,25 @@ DAY_ROLLUP = Rollup("day", (), tuple(TICKET_MEASURES), _day_source, monthly=Fals
 
 @dataclass(frozen=True)
 class DayRow:
-    """The ticket measures of one UTC day and channel."""
+    """The ticket measures of one UTC day and channel, of the demo tickets or of the live ones."""
 
     day: str
     channel: str
     measures: dict[str, float]
+    demo: bool = False
 
 
 def ticket_days(connection: Connection, shape: Shape, bound: dict[str, Any]) -> list[DayRow]:
-    """Ticket measures per day and channel for the period bound as start/end."""
+    """Ticket measures per day, channel and demo-or-live for the period bound as start/end."""
     names = list(TICKET_MEASURES)
     return [
-        DayRow(str(row[0]), str(row[1]), {name: float(value or 0) for name, value in zip(names, row[2:], strict=True)})
-        for row in connection.execute(DAY_ROLLUP.read(shape, ("bucket", "channel")), bound)
+        DayRow(
+            str(row[0]),
+            str(row[1]),
+            {name: float(value or 0) for name, value in zip(names, row[3:], strict=True)},
+            bool(row[2]),
+        )
+        for row in connection.execute(DAY_ROLLUP.read(shape, ("bucket", "channel", "demo")), bound)
     ]
 
 
@@ -220,6 +232,7 @@ def _pair_source(clause: ColumnElement[bool]) -> Select:
         t.bucket.label("bucket"),
         t.channel.label("channel"),
         t.intent.label("intent"),
+        t.demo.label("demo"),
         r.ai_intent.label("ai_intent"),
         r.confirmed.label("confirmed"),
         r.overridden.label("overridden"),
@@ -281,6 +294,7 @@ def _check_source(clause: ColumnElement[bool]) -> Select:
         t.bucket.label("bucket"),
         t.channel.label("channel"),
         t.intent.label("intent"),
+        t.demo.label("demo"),
         confidence_bin(r.ai_confidence).label("ai_bin"),
         confidence_bin(t.confidence).label("current_bin"),
         r.overridden.label("overridden"),

@@ -1,16 +1,16 @@
 """Rollups of the dashboard's grouped queries, so one refresh costs about the same for a week or for all time.
 
 A rollup table holds one grouped query's sums per UTC creation day (and, for totals over a period, per month), channel,
-current intent and the query's own keys, plus the same added up over intents. A refresh reads the period's whole
-months and days from it and its partial first and last days live from the tickets, with the same grouped query, so
-every number is the one the live query gives.
+current intent, demo or live, and the query's own keys, plus the same added up over intents. A refresh reads the
+period's whole months and days from it and its partial first and last days live from the tickets, with the same
+grouped query, so every number is the one the live query gives.
 
 The rollups stay exact by construction: SQLite triggers on every table a measure reads (tickets, and the feedback,
 triage and survey rows of a ticket) mark the creation day of each changed ticket in `kpi_dirty_day`, whoever writes.
 Before it reads, a refresh rebuilds the marked days it reads whole, then their months if it reads those whole; the
 other marks wait for a refresh that needs them (today is always a partial day, read live). A fingerprint of the
-tables, the triggers and the queries rebuilds everything when any of them changes, and also when a schema upgrade
-dropped a trigger.
+tables, the triggers, the queries and the stored parameters (the FCR reopen window) rebuilds everything when any of
+them changes, and also when a schema upgrade dropped a trigger.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    Boolean,
     Column,
     ColumnElement,
     Float,
@@ -51,12 +52,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateTable
 from sqlmodel import col
 
-from engine.kpi.filters import COVER, FULL_FROM, FULL_TO, cover, edge_tickets, ticket_scope
+from engine.kpi.filters import COVER, FULL_FROM, FULL_TO, Shape, cover, edge_tickets, ticket_scope
 from engine.store.models import Feedback, Survey, Ticket, TriageResult
 
 log = logging.getLogger(__name__)
 
-Shape = tuple[bool, bool]
+Stored = tuple[tuple[str, str], ...]  # the parameters stored measures depend on (name, SQLite modifier)
 Source = Callable[[ColumnElement[bool]], Select]
 METADATA = MetaData()  # derived data, created and dropped here (not part of the application's schema)
 DIRTY = Table("kpi_dirty_day", METADATA, Column("day", String, primary_key=True))  # days (and months) to rebuild
@@ -64,7 +65,7 @@ STATE = Table("kpi_rollup_state", METADATA, Column("key", String, primary_key=Tr
 CHUNK_DAYS = 200  # days rebuilt per statement
 DAY_LENGTH, MONTH_LENGTH = len("YYYY-MM-DD"), len("YYYY-MM")  # marked days and months share kpi_dirty_day
 SCOPES = (0, 1, 2)  # 0: per channel and intent, 1: all intents added up, 2: all channels and intents
-LAYOUT = 2  # how rebuilt rows are laid out (scopes, months): bump when the rebuild changes, to rebuild every rollup
+LAYOUT = 3  # how rebuilt rows are laid out (scopes, months): bump when the rebuild changes, to rebuild every rollup
 DAYS: BindParameter[Any] = bindparam("days", expanding=True)
 
 
@@ -73,9 +74,10 @@ class Rollup:
     """One grouped query kept per UTC day (and per month when `monthly`), channel and intent.
 
     `source(clause)` is the query over the tickets the clause selects, its columns in this order: bucket (the UTC day),
-    channel, intent, the keys, the measures. Measures named in `maxima` combine by max, the others add up. Rows of
-    scope 0 keep the intent; rows of scope 1 add up all intents, for reads that neither filter nor group by intent;
-    rows of scope 2 add up all channels too, for reads that neither filter nor group by channel or intent.
+    channel, intent, demo (whether the tickets are demo data), the keys, the measures. Measures named in `maxima`
+    combine by max, the others add up. Rows of scope 0 keep the intent; rows of scope 1 add up all intents, for reads
+    that neither filter nor group by intent; rows of scope 2 add up all channels too, for reads that neither filter nor
+    group by channel or intent. Every scope keeps demo and live rows apart.
     """
 
     name: str
@@ -94,6 +96,7 @@ class Rollup:
             Column("scope", Integer, nullable=False, server_default="0"),
             Column("channel", String),
             Column("intent", String),
+            Column("demo", Boolean),
             *(Column(key, kind) for key, kind in self.keys),
             *(Column(measure, Float) for measure in self.measures),
             Index(f"ix_kpi_rollup_{self.name}", "scope", "bucket", "channel", "intent"),
@@ -119,7 +122,7 @@ def _read(rollup: Rollup, shape: Shape, by: tuple[str, ...]) -> Select:
     scope = 0 if by_intent else 1 if by_channel else 2
     bucket = table.c.bucket
     period = bucket.in_(COVER) if rollup.monthly else and_(bucket >= FULL_FROM, bucket < FULL_TO)
-    filters = ticket_scope(shape, table.c.channel, table.c.intent)
+    filters = ticket_scope(shape, table.c.channel, table.c.intent, table.c.demo)
     stored = select(*rollup.stored_columns()).where(table.c.scope == scope, period, *filters)
     both = union_all(stored, rollup.source(edge_tickets(shape))).subquery()
     groups = [both.c[key] for key in by]
@@ -152,12 +155,12 @@ TRIGGERS = _trigger_sql()
 
 
 @lru_cache(maxsize=8)
-def fingerprint(rollups: tuple[Rollup, ...]) -> str:
-    """What the stored rollups were built with: their tables, the triggers and the queries' SQL."""
+def fingerprint(rollups: tuple[Rollup, ...], stored: Stored) -> str:
+    """What the stored rollups were built with: their tables, the triggers, the queries' SQL and the parameters."""
     dialect = sqlite.dialect()
     parts = [str(CreateTable(r.table).compile(dialect=dialect)) for r in rollups]
     parts += [str(r.source(true()).compile(dialect=dialect)) for r in rollups]
-    parts += [*TRIGGERS.values(), f"layout {LAYOUT}"]
+    parts += [*TRIGGERS.values(), *(f"{name} {value}" for name, value in stored), f"layout {LAYOUT}"]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -195,17 +198,17 @@ def _reset(connection: Connection, rollups: Sequence[Rollup], expected: str) -> 
     connection.commit()
 
 
-def _rebuild_days(connection: Connection, rollup: Rollup, days: list[str]) -> None:
+def _rebuild_days(connection: Connection, rollup: Rollup, days: list[str], stored: Stored) -> None:
     """These days' rows from the tickets (scope 0), then added up over intents (scope 1) and channels (scope 2)."""
     table = rollup.table
     connection.execute(delete(table).where(table.c.scope.in_(SCOPES), table.c.bucket.in_(days)))  # index range
     query = rollup.source(func.date(col(Ticket.created_at)).in_(DAYS))
-    connection.execute(insert(table).from_select(rollup.stored_columns(), query), {"days": days})
+    connection.execute(insert(table).from_select(rollup.stored_columns(), query), {"days": days, **dict(stored)})
     keys = [table.c[key] for key, _ in rollup.keys]
     for scope, channel in ((1, table.c.channel), (2, null())):
-        groups = [table.c.bucket, channel, *keys]
+        groups = [table.c.bucket, channel, table.c.demo, *keys]
         added = (
-            select(table.c.bucket, literal(scope), channel, null(), *keys, *rollup.combined(table.c))
+            select(table.c.bucket, literal(scope), channel, null(), table.c.demo, *keys, *rollup.combined(table.c))
             .where(table.c.scope == scope - 1, table.c.bucket.in_(days))
             .group_by(*groups)
         )
@@ -216,19 +219,21 @@ def _rebuild_month(connection: Connection, rollup: Rollup, month: str) -> None:
     """One month's rows (every scope) added up from its day rows."""
     table = rollup.table
     connection.execute(delete(table).where(table.c.scope.in_(SCOPES), table.c.bucket == month))
-    groups = [table.c.scope, table.c.channel, table.c.intent, *(table.c[key] for key, _ in rollup.keys)]
+    groups = [table.c.scope, table.c.channel, table.c.intent, table.c.demo, *(table.c[key] for key, _ in rollup.keys)]
     days = and_(table.c.scope.in_(SCOPES), table.c.bucket >= f"{month}-01", table.c.bucket <= f"{month}-31")
     rows = select(literal(month), *groups, *rollup.combined(table.c)).where(days).group_by(*groups)
     connection.execute(insert(table).from_select([c.name for c in table.c], rows))
 
 
-def _rebuild(connection: Connection, rollups: Sequence[Rollup], days: list[str], months: list[str]) -> None:
+def _rebuild(
+    connection: Connection, rollups: Sequence[Rollup], days: list[str], months: list[str], stored: Stored
+) -> None:
     """Recompute these days from the tickets and these months from their days, and mark the months of the days
     that stay stale (one transaction)."""
     connection.execute(delete(DIRTY).where(DIRTY.c.day.in_(days + months)))  # the first write takes the lock
     for rollup in rollups:
         for start in range(0, len(days), CHUNK_DAYS):
-            _rebuild_days(connection, rollup, days[start : start + CHUNK_DAYS])
+            _rebuild_days(connection, rollup, days[start : start + CHUNK_DAYS], stored)
     stale = sorted({day[:7] for day in days} - set(months))
     if stale:
         connection.execute(insert(DIRTY).prefix_with("OR IGNORE"), [{"day": month} for month in stale])
@@ -259,7 +264,9 @@ class Reads:
         return any(first <= bucket < end for first, end in self.days)
 
 
-def refresh_rollups(connection: Connection, rollups: tuple[Rollup, ...], reads: Reads | None = None) -> int:
+def refresh_rollups(
+    connection: Connection, rollups: tuple[Rollup, ...], params: dict[str, str], reads: Reads | None = None
+) -> int:
     """Bring the rollups up to date before a refresh reads them; returns the number of days and months rebuilt.
 
     Only the marked days and months the refresh reads are rebuilt (None: all): the partial days at a period's edges,
@@ -267,7 +274,8 @@ def refresh_rollups(connection: Connection, rollups: tuple[Rollup, ...], reads: 
     a change committed while a refresh runs shows in the next refresh (its day stays marked). A failure rolls back
     with the connection and leaves the days marked.
     """
-    expected = fingerprint(rollups)
+    stored = tuple(sorted(params.items()))
+    expected = fingerprint(rollups, stored)
     if not _current(connection, expected):
         log.info("building the KPI rollups")
         _reset(connection, rollups, expected)
@@ -276,5 +284,5 @@ def refresh_rollups(connection: Connection, rollups: tuple[Rollup, ...], reads: 
     months = {d[:7] for d in days} | {m for m in marked if len(m) == MONTH_LENGTH}
     due = sorted(m for m in months if reads is None or reads.wants(m))
     if days or due:
-        _rebuild(connection, rollups, days, due)
+        _rebuild(connection, rollups, days, due, stored)
     return len(days) + len(due)

@@ -13,8 +13,8 @@ from sqlalchemy import DateTime, Select, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlmodel import col
 
-from engine.kpi.filters import tickets_in
-from engine.kpi.queries import DayRow, PairGroup, Shape
+from engine.kpi.filters import Shape, tickets_in
+from engine.kpi.queries import DayRow, PairGroup
 from engine.store.models import Ticket
 
 
@@ -73,14 +73,18 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 
 def volume_by_day(rows: Iterable[DayRow]) -> list[DayChannel]:
-    """Tickets and sentiment per day and channel, days in order."""
+    """Tickets and sentiment per day and channel (demo and live tickets together), days in order."""
+    merged: dict[tuple[str, str], defaultdict[str, float]] = {}
+    for row in rows:
+        sums = merged.setdefault((row.day, row.channel), defaultdict(float))
+        for name, value in row.measures.items():
+            sums[name] += value
     out = []
-    for row in sorted(rows, key=lambda r: (r.day, r.channel)):
-        m = row.measures
+    for (day, channel), m in sorted(merged.items()):
         out.append(
             DayChannel(
-                row.day,
-                row.channel,
+                day,
+                channel,
                 int(m["tickets"]),
                 int(m["scored"]),
                 _ratio(m["valence_sum"], m["scored"]),

@@ -18,11 +18,11 @@ class Target:
     text: str
     low: float | None = None  # the value must be >= low
     high: float | None = None  # the value must be <= high (< high when strict)
-    strict: bool = False
+    strict: bool = False  # the bounds themselves miss the target
 
     def met(self, value: float) -> bool:
         """Whether a value meets the target."""
-        if self.low is not None and value < self.low:
+        if self.low is not None and (value < self.low if not self.strict else value <= self.low):
             return False
         return self.high is None or (value < self.high if self.strict else value <= self.high)
 
@@ -43,6 +43,11 @@ class KpiDefinition:
     better: str  # "higher" or "lower"
     target: Target | None = None
     empty_when: str | None = "tickets"
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        """The measures the KPI is computed from."""
+        return tuple(term.partition("*")[0] for term in (*self.numerator, *(self.denominator or ())))
 
     def format(self, value: float | None, *, signed: bool = False) -> str:
         """A value as a person reads it: '54.5 %', '7.2 / 10', '$3.10', 'no data'; signed for changes."""
@@ -91,6 +96,7 @@ class Kpi:
     definition: KpiDefinition
     value: float | None
     previous: float | None
+    demo: bool = False  # the value counts demo tickets (seeded, their past simulated)
 
     @property
     def key(self) -> str:
@@ -217,6 +223,18 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
         "lower",
     ),
     KpiDefinition(
+        "agent_nps",
+        "Agent NPS",
+        "Agents' answers to the monthly question 'How likely are you to recommend the AI assist to a colleague?': "
+        "% promoters (9-10) minus % detractors (0-6), among the answers given in the period (not filtered by channel "
+        "or intent).",
+        ("nps_points",),
+        ("nps_answers",),
+        "",
+        "higher",
+        Target("> 40", low=40, strict=True),
+    ),
+    KpiDefinition(
         "backlog",
         "Backlog",
         "Tickets open at the end of the period (created before it ends, not resolved by then).",
@@ -248,6 +266,10 @@ def period_totals(days: Iterable[DayRow], open_measures: Totals) -> dict[str, fl
     return totals | dict(open_measures)
 
 
-def kpis_from_totals(current: Totals, previous: Totals, params: KpiParams) -> list[Kpi]:
-    """Every KPI for the period and the previous one."""
-    return [Kpi(d, d.evaluate(current, params), d.evaluate(previous, params)) for d in DEFINITIONS]
+def kpis_from_totals(current: Totals, previous: Totals, params: KpiParams, demo: Totals | None = None) -> list[Kpi]:
+    """Every KPI for the period and the previous one; `demo` holds the demo tickets' share of the current totals."""
+    demo = demo or {}
+    return [
+        Kpi(d, d.evaluate(current, params), d.evaluate(previous, params), any(demo.get(m) for m in d.measures))
+        for d in DEFINITIONS
+    ]

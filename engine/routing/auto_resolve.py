@@ -253,9 +253,8 @@ def _send(session: Session, ticket: Ticket, reply: str, actor: str) -> None:
     session.add(message)
     session.flush()
     enqueue_reply(session, message)
-    ticket.status = TicketStatus.RESOLVED
+    ticket.mark_resolved(now)
     ticket.outcome = Outcome.RESOLVED_BY_AI
-    ticket.resolved_at = ticket.updated_at = now
     ticket.first_response_at = ticket.first_response_at or now
     record_resolution(ticket, now)
     ticket.needs_review = False

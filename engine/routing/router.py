@@ -21,6 +21,7 @@ from engine.nlp.intent import IntentPrediction
 from engine.nlp.sentiment import frustration_rising
 from engine.privacy import audit
 from engine.privacy.consent import wants_human
+from engine.privacy.opt_outs import mark_asked_for_person
 from engine.privacy.redaction import redact
 from engine.routing.actions.base import ActionContext
 from engine.routing.actions.client import StoreError
@@ -119,9 +120,10 @@ def route(
         ),
         _check(
             "wants_human",
-            not wants_human(text),
+            not wants_human(text) and customer.asked_for_person_at is None,
             "the customer did not ask for a person",
-            "the customer asked for a person",
+            "the customer asked for a person"
+            + (f" on {customer.asked_for_person_at:%d %b %Y}" if customer.asked_for_person_at else ""),
         ),
         Check(
             "opt_in",
@@ -279,6 +281,9 @@ def route_tickets(
         email = (batch.customers[ticket.customer_id].email or "").strip().lower()
         decisions[ticket.id], record = _route_one(session, ticket, batch, policy, facts, now, facts.opened.get(email))
         records.append(record)
+        if "wants_human" in decisions[ticket.id].failed():  # they keep reaching a person from now on
+            asked = mark_asked_for_person(batch.customers[ticket.customer_id])
+            records += [asked] if asked is not None else []
     # after the ticket updates: they reach the database in one flush
     audit.append_many(session, records)
     return decisions

@@ -19,6 +19,7 @@ from engine.store import (  # noqa: F401  (the tables)
     audit_models,
     models,
     outbox_models,
+    pulse_models,
     work_models,
 )
 

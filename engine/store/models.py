@@ -65,8 +65,10 @@ class Customer(SQLModel, table=True):
     email: str | None = Field(default=None, index=True)
     handle: str | None = Field(default=None, index=True)
     vip: bool = False
+    # consent (SECURITY.md): False = opted out of AI handling (no AI drafts, no auto-resolve: a person answers)
     ai_opt_in: bool = True
-    ai_drafts_opt_out: bool = False
+    ai_drafts_opt_out: bool = False  # True = their tickets are never used in drafts (reply memory, similar tickets)
+    asked_for_person_at: datetime | None = None  # when they first asked for a person: the AI never answers alone
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -108,6 +110,19 @@ class Ticket(SQLModel, table=True):
     first_response_breached: bool | None = None
     resolution_breached: bool | None = None
     sla_alerted_at: datetime | None = None
+    first_resolved_at: datetime | None = None  # the first resolution: first contact resolution is judged on it
+    first_contacts: int | None = None  # customer messages when first resolved
+    demo: bool = False  # demo data (seeded, its past simulated): the dashboard marks it and can leave it out
+
+    def mark_resolved(self, now: datetime) -> None:
+        """Resolve the ticket now; the first resolution and its contacts are kept for first contact resolution."""
+        self.status = TicketStatus.RESOLVED
+        self.resolved_at = self.updated_at = now
+        if self.first_resolved_at is None:
+            self.first_resolved_at, self.first_contacts = now, self.contacts
+
+
+SURVEY_AUTHOR = "CareDesk survey"  # the author of survey follow-up messages: never a reply to reuse
 
 
 class Message(SQLModel, table=True):
@@ -205,6 +220,7 @@ class Survey(SQLModel, table=True):
     comment: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))
     sent_at: datetime = Field(default_factory=utcnow)
     answered_at: datetime | None = Field(default=None, index=True)
+    via: str = "link"  # link (in the resolution reply), follow_up (a message after N hours), person (ask-a-person only)
 
 
 class DeadLetter(SQLModel, table=True):

@@ -1,4 +1,5 @@
-"""Customer surveys after resolution: answers and CSV import, the link on the resolution reply, the public form."""
+"""Customer surveys after resolution: answers and CSV import, the link on the resolution reply or a follow-up message,
+the public form."""
 
 from engine.surveys.answers import (
     CES_RANGE,
@@ -12,12 +13,24 @@ from engine.surveys.answers import (
     new_token,
     record_answer,
 )
+from engine.surveys.follow_up import CHECK_SECONDS as FOLLOW_UP_CHECK_SECONDS
+from engine.surveys.follow_up import send_follow_ups
 from engine.surveys.form import build_survey_router
-from engine.surveys.links import SurveySettings, ask_for_person, submit_answer, token_state, with_links
+from engine.surveys.links import (
+    METHODS,
+    SurveySettings,
+    ask_for_person,
+    submit_answer,
+    survey_table,
+    token_state,
+    with_links,
+)
 
 __all__ = [
     "CES_RANGE",
     "CSAT_RANGE",
+    "FOLLOW_UP_CHECK_SECONDS",
+    "METHODS",
     "ImportReport",
     "SurveyError",
     "SurveySettings",
@@ -29,7 +42,9 @@ __all__ = [
     "import_answers_csv",
     "new_token",
     "record_answer",
+    "send_follow_ups",
     "submit_answer",
+    "survey_table",
     "token_state",
     "with_links",
 ]

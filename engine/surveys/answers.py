@@ -43,8 +43,8 @@ def new_token() -> str:
     return secrets.token_urlsafe(12)
 
 
-def create_survey(session: Session, *, ticket_id: int, now: datetime | None = None) -> Survey:
-    """The survey for a resolved ticket: its pending one if it was already sent, else a new token."""
+def create_survey(session: Session, *, ticket_id: int, now: datetime | None = None, via: str = "link") -> Survey:
+    """The survey for a resolved ticket: its pending one if it was already sent, else a new token sent `via`."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise SurveyError(f"ticket {ticket_id} does not exist")
@@ -53,7 +53,7 @@ def create_survey(session: Session, *, ticket_id: int, now: datetime | None = No
     pending = _pending(session, ticket_id)
     if pending is not None:
         return pending
-    survey = Survey(ticket_id=ticket_id, token=new_token(), sent_at=now or utcnow())
+    survey = Survey(ticket_id=ticket_id, token=new_token(), sent_at=now or utcnow(), via=via)
     session.add(survey)
     session.flush()
     return survey

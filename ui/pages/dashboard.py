@@ -13,8 +13,6 @@ from nicegui import background_tasks, events, run, ui
 from engine.kpi import (
     DEFINITIONS,
     DashboardData,
-    Kpi,
-    KpiDefinition,
     KpiFilter,
     KpiParams,
     Kpis,
@@ -25,6 +23,7 @@ from engine.kpi import (
 from engine.runtime import Engine
 from ui.components import charts
 from ui.components.acceptance_card import acceptance_section
+from ui.components.kpi_tile import kpi_tile
 from ui.state import engine
 from ui.theme import frame
 
@@ -82,16 +81,20 @@ class Filters:
     days: tuple[date, date] | None = None  # custom range, both days included
     channels: list[str] = field(default_factory=list)
     intents: list[str] = field(default_factory=list)
+    live_only: bool = False  # leave out the demo tickets
 
     def resolve(self, kpis: Kpis, now: datetime) -> KpiFilter:
         """The KPI filter for now (runs a query for 'all time')."""
         if self.days is not None:
             first, last = self.days
             start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-            return KpiFilter(start, start + timedelta(days=(last - first).days + 1), self.channels, self.intents)
+            end = start + timedelta(days=(last - first).days + 1)
+            return KpiFilter(start, end, self.channels, self.intents, self.live_only)
         if self.preset == "all":
-            return kpis.all_time(now=now, channels=self.channels, intents=self.intents)
-        return KpiFilter.last_days(int(self.preset), now=now, channels=self.channels, intents=self.intents)
+            period = kpis.all_time(now=now, channels=self.channels, intents=self.intents)
+        else:
+            period = KpiFilter.last_days(int(self.preset), now=now, channels=self.channels, intents=self.intents)
+        return period.with_live_only(self.live_only)
 
 
 def _load(desk: Engine, filters: Filters) -> tuple[DashboardData, list[str], list[str]]:
@@ -115,29 +118,6 @@ def _rows(refs: list[TicketRef]) -> list[dict[str, Any]]:
         }
         for r in refs
     ]
-
-
-def kpi_tile(definition: KpiDefinition, kpi: Kpi | None) -> None:
-    """One KPI: value, trend arrow against the previous period, target; the definition on hover."""
-    value = kpi.value if kpi else None
-    with ui.card().classes("cd-card p-3 gap-1").style("min-width: 200px").mark(f"kpi-{definition.key}"):
-        ui.label(definition.label).classes("cd-section-title")
-        with ui.row().classes("items-center gap-1 no-wrap"):
-            text = definition.format(value) if kpi else "…"
-            ui.label(text).classes("text-2xl font-semibold").mark(f"kpi-value-{definition.key}")
-            if kpi is not None and kpi.trend is not None:
-                icon = {"up": "arrow_upward", "down": "arrow_downward", "flat": "trending_flat"}[kpi.trend]
-                colour = {True: "positive", False: "negative", None: "grey-7"}[kpi.improving]
-                ui.icon(icon, color=colour, size="20px").mark(f"kpi-trend-{definition.key}")
-        if kpi is not None:
-            previous = definition.format(kpi.previous)
-            change = definition.format_change(kpi.value, kpi.previous)
-            ui.label(f"previous period: {previous}" + (f" ({change})" if change else "")).classes("cd-muted text-xs")
-        if definition.target is not None:
-            met = kpi.on_target if kpi else None
-            colour = {True: "positive", False: "negative", None: "grey-6"}[met]
-            ui.badge(f"target {definition.target.text}", color=colour).props("outline").classes("self-start")
-        ui.tooltip(definition.doc)
 
 
 class DashboardScreen:
@@ -202,6 +182,9 @@ class DashboardScreen:
                 .props("dense outlined use-chips clearable")
                 .classes("min-w-[260px]")
                 .mark("intent-filter")
+            )
+            ui.switch("Live only", on_change=self._on_live_only).mark("live-only").tooltip(
+                "Leave out the demo tickets (seeded, their past simulated)"
             )
             ui.space()
             self.status = ui.label("loading…").classes("cd-muted text-sm").mark("dashboard-status")
@@ -313,6 +296,11 @@ class DashboardScreen:
         self._render_tiles()
         self.alerts.clear()
         with self.alerts:
+            if data.demo_tickets:
+                ui.label(
+                    f"{data.demo_tickets} of this period's tickets are demo data, their past simulated: figures that "
+                    "count them are marked demo. Switch on 'Live only' to leave them out."
+                ).classes("cd-muted text-sm").mark("demo-note")
             for alert in data.alerts:
                 with ui.row().classes("w-full items-center gap-2 p-2 rounded bg-orange-1 text-orange-10"):
                     ui.icon("warning", color="warning")
@@ -356,6 +344,10 @@ class DashboardScreen:
             return
         first, last = (value["from"], value["to"]) if isinstance(value, dict) else (value, value)
         self.filters.days = (date.fromisoformat(first.replace("/", "-")), date.fromisoformat(last.replace("/", "-")))
+        await self.refresh()
+
+    async def _on_live_only(self, e: events.ValueChangeEventArguments) -> None:
+        self.filters.live_only = bool(e.value)
         await self.refresh()
 
     async def _on_channels(self, e: events.ValueChangeEventArguments) -> None:

@@ -12,6 +12,8 @@ from nicegui import events, run, ui
 from engine.desk import QueueRow, age_text, queue_rows, ticket_counts
 from engine.kpi import Calibration, calibration_at
 from engine.runtime import Engine
+from ui.auth import current_user
+from ui.components.agent_pulse import agent_pulse_banner
 from ui.components.deliveries import FailedDeliveries
 from ui.state import engine
 from ui.theme import frame
@@ -265,6 +267,7 @@ async def queue_page(sort: str = "priority") -> None:
     threshold = desk.settings.review_threshold
     tiles = ui.refreshable(count_tiles)  # per page: a refresh never reaches another browser's queue
     with frame("Queue"):
+        agent_pulse_banner(desk, current_user())  # the page agents land on after sign-in
         tiles(state)
         filter_bar(state, lambda: show())
         failed = FailedDeliveries(desk)

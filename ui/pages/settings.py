@@ -9,10 +9,13 @@ from engine.admin import change_setting, switch_drafter
 from engine.drafting import DrafterUnavailable
 from engine.runtime import Engine
 from ui.auth import current_user, signed_in_name
+from ui.components.consent_settings import consent_default_card
+from ui.components.kpi_settings import kpi_settings_card
 from ui.components.model_versions import intent_versions_card
 from ui.components.routing_settings import learning_card, routing_settings_card
 from ui.components.sla_card import SlaCard
 from ui.components.store_client_card import store_client_card
+from ui.components.survey_settings import survey_settings_card
 from ui.pages.webhook_settings import webhook_source_card
 from ui.state import engine
 from ui.theme import frame
@@ -24,6 +27,7 @@ def settings_page() -> None:
         if can(current_user(), Permission.MANAGE_MODELS):
             model_card(desk)
             intent_versions_card(desk)
+            consent_default_card(desk)
         if can(current_user(), Permission.MANAGE_KEYS):
             store_client_card(desk)
             SlaCard(desk).build()
@@ -91,5 +95,7 @@ def threshold_cards(desk: Engine) -> None:
         ui.button("Save", on_click=save_threshold).props("flat").mark("save-threshold")
 
     routing_settings_card(desk)
+    kpi_settings_card(desk)
+    survey_settings_card(desk)
     learning_card(desk)
     webhook_source_card(desk)

@@ -28,12 +28,14 @@ from engine.desk import (
 )
 from engine.feedback.capture import FeedbackError
 from engine.kpi import calibration_at
+from engine.privacy.opt_outs import Consent, consent_of
 from engine.privacy.redaction import redact
 from engine.privacy.redaction_context import customer_context
 from engine.runtime import Engine, State
 from engine.sla import standing
 from ui.auth import signed_in_name
 from ui.components.badges import CHANNEL_ICONS, sentiment_chip, sla_badge, status_badge
+from ui.components.consent_panel import consent_panel
 from ui.components.deliveries import DeliveryChips
 from ui.components.draft_panel import (
     alternative_buttons,
@@ -122,15 +124,21 @@ class TicketScreen:
                         self.draft_panel()
             with ui.column().classes("gap-4").style("flex: 5; min-width: 0"):
                 self.triage_panel()
+                consent = consent_of(self.view.customer)
+                consent_panel(self.desk, self.ticket_id, consent, self.agent, self.consent_changed)
                 self.routing = routing_panel(self.desk, self.ticket_id, resolved=self.view.resolution is not None)
                 self.similar_panel()
         ui.keyboard(on_key=self.on_key, ignore=["input", "select", "button"])
-        if (
-            self.view.draft is None
-            and self.view.ticket.status != "resolved"
-            and not self.view.customer.ai_drafts_opt_out
-        ):
+        if self.view.draft is None and self.view.ticket.status != "resolved" and self.view.customer.ai_opt_in:
             self.start_timer = ui.timer(0.5, self.start_draft_when_ready)
+
+    def consent_changed(self, consent: Consent) -> None:
+        """The customer's opt-outs changed: the draft panel says whether the AI may draft for them."""
+        customer = self.view.customer
+        ai_changed = customer.ai_opt_in != consent.ai_handling
+        customer.ai_opt_in, customer.ai_drafts_opt_out = consent.ai_handling, not consent.earlier_tickets
+        if ai_changed and self.view.resolution is None:
+            self.draft_panel.refresh()
 
     # ---- header and conversation -------------------------------------------------------------------------------
     def header(self) -> None:
@@ -203,9 +211,9 @@ class TicketScreen:
                 if draft is not None:
                     detail = f"{draft.model} · {draft.latency_ms / 1000:.1f} s · {len(draft.sources)} sources"
                     ui.label(detail).classes("cd-muted text-xs").mark("draft-meta")
-            if self.view.customer.ai_drafts_opt_out:
-                ui.label("This customer opted out of AI-assisted replies: write the reply yourself.").classes(
-                    "cd-muted"
+            if not self.view.customer.ai_opt_in:
+                ui.label("This customer opted out of AI handling: write the reply yourself.").classes("cd-muted").mark(
+                    "ai-opted-out"
                 )
             elif draft is None and not self.stream.running:
                 self.status_line = ui.label(self.waiting_text()).classes("cd-muted").mark("draft-status")

@@ -95,6 +95,25 @@ def test_draft_reuses_the_same_intent_reply_with_this_customers_values_and_none_
     assert "{{" not in draft.text and draft.fields == []
 
 
+def test_a_reused_reply_loses_the_other_customers_name_that_only_the_ner_model_knows(
+    db: SAEngine, session: Session, tmp_path: Path
+) -> None:
+    """The other customer wrote from a chat handle, so their record has no name to match; the reply the team sent
+    them names them in full, and the real spaCy NER model (no name list or greeting finds this name) takes it out."""
+    desk = Desk(db, tmp_path)
+    reply = (
+        "Hi,\n\nI have put Dumisani Okonkwo down as the only recipient, so the courier will ask for ID at the door."
+        "\n\nKind regards"
+    )
+    source = desk.past(session, "can the courier hand the parcel only to me", reply, "delivery_options", "dee_o88")
+    new = desk.ticket(session, "can the courier give my parcel only to me?", "delivery_options")
+    draft = desk.draft(session, new)
+    assert draft.basis == PAST_REPLY and draft.based_on == source
+    assert draft.text.startswith("Hi Tom,")
+    assert "Dumisani" not in draft.text and "Okonkwo" not in draft.text
+    assert "I have put [[Name]] down as the only recipient" in draft.text and draft.fields == ["Name"]
+
+
 def test_a_slot_nobody_can_fill_is_a_field_the_agent_must_fill() -> None:
     adapted = adapt_reply(
         "You can reach us on {{Customer Support Phone Number}} about order {{Order Number}}.",

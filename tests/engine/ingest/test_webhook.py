@@ -238,7 +238,6 @@ def _wait_for_status(engine: Engine, attachment_id: int, status: str, timeout: f
     wait_for(reached, timeout, f"attachment {attachment_id} to reach {status}")
 
 
-@pytest.mark.real_models
 def test_the_background_worker_triages_accepted_messages_then_drafts_them(
     started: tuple[Engine, TestClient],
 ) -> None:

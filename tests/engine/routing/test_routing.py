@@ -348,3 +348,18 @@ def test_route_audit_rows_carry_the_passed_wording(session: Session) -> None:
     texts = {c["key"]: c["text"] for c in row.details["checks"]}
     assert texts["wants_human"] == "the customer did not ask for a person"
     assert texts["known_intent"] == "intent track_order is known"
+
+
+def test_a_customer_who_asked_for_a_person_keeps_reaching_a_person(session: Session) -> None:
+    asked = _triaged(session, "Where is my parcel? Let me talk to a real person.", confidence=0.97)
+    assert route_tickets(session, [asked], policy=AUTO)[asked].route == Route.ASSIST
+    customer = session.get(Customer, session.get(Ticket, asked).customer_id)  # type: ignore[union-attr]
+    assert customer is not None and customer.asked_for_person_at is not None
+    marked = session.exec(select(AuditEntry).where(AuditEntry.action == "asked_for_person")).all()
+    assert [r.subject for r in marked] == [f"customer:{customer.id}"]
+    later = _triaged(session, "Where is my parcel now?", confidence=0.97)  # same customer, a plain question
+    decision = route_tickets(session, [later], policy=AUTO)[later]
+    assert decision.route == Route.ASSIST and "the customer asked for a person on" in decision.reason
+    other = _triaged(session, "Where is my parcel now?", confidence=0.97, email="someone@else.org")
+    assert route_tickets(session, [other], policy=AUTO)[other].route == Route.AUTO_RESOLVE
+    assert len(session.exec(select(AuditEntry).where(AuditEntry.action == "asked_for_person")).all()) == 1
