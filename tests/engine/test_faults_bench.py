@@ -12,4 +12,5 @@ def test_a_killed_desk_loses_nothing_and_sets_aside_exactly_the_poisoned_message
     assert (report["lost"], report["duplicated"], report["stuck"]) == (0, 0, 0), report
     assert report["quarantined"] == report["poisoned"] and report["quarantined_are_poisoned"], report
     assert report["restarts"] == 1 and report["audit_chain_ok"], report
+    assert report["recovery_seconds_p95"] <= 30, report
     assert report["corrupted_index_files"] >= 1
