@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-import select
+import selectors
 import smtplib
 import socket
 from collections.abc import Callable, Sequence
@@ -98,13 +98,20 @@ def send(server: MailServer, message: EmailMessage, on_data_end: Callable[[], No
 def _still_listening(smtp: smtplib.SMTP) -> None:
     """Raise Transient if the server hung up (or spoke) during the data: it has not got the end-of-data marker."""
     sock = smtp.sock
-    if sock is None or not select.select([sock], [], [], 0)[0]:
+    if sock is None or not _readable(sock):
         return
     try:
         early = sock.recv(1, socket.MSG_PEEK)
     except OSError as exc:
         raise Transient(f"the SMTP server hung up during the message ({_text(exc)})") from exc
     raise Transient(f"the SMTP server {'answered' if early else 'hung up'} before the end of the message")
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether the socket has data or a hang-up waiting (poll-based: no 1,024-descriptor limit as in select())."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_READ)
+        return bool(selector.select(0))
 
 
 def _reset(exc: BaseException) -> bool:
